@@ -1,0 +1,50 @@
+# Cordon. Every target runs on Node.js >= 24; when the system's Node is older,
+# scripts/ensure-node.sh installs Node 24 from the npm registry into a cache
+# folder (~/.cache/cordon) and this Makefile puts it first on PATH.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+NODE_BIN := $(shell scripts/ensure-node.sh)
+ifeq ($(NODE_BIN),)
+$(error could not find or install Node.js 24; see scripts/ensure-node.sh)
+endif
+export PATH := $(NODE_BIN):$(PATH)
+# Native addons (isolated-vm) build against this Node's headers, not the system's.
+export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
+# isolated-vm requires --no-node-snapshot on Node >= 20.
+NODE := node --no-node-snapshot
+
+.PHONY: help setup run test lint typecheck unit bench clean
+
+help:
+	@echo "make setup   install dependencies (Node 24 included, if needed)"
+	@echo "make run     start cordon serve with the example config (cordon.yaml)"
+	@echo "make test    lint, type-check and run every test suite"
+	@echo "make bench   run the benchmarks; prints one JSON object"
+
+node_modules/.setup-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+setup: node_modules/.setup-stamp
+
+run: setup
+	./bin/cordon serve --config cordon.yaml
+
+lint: setup
+	npx eslint --max-warnings 0 .
+
+typecheck: setup
+	npx tsc -p tsconfig.json
+
+unit: setup
+	npx vitest run
+
+test: lint typecheck unit
+
+bench: setup
+	@$(NODE) bench/run.ts
+
+clean:
+	rm -rf node_modules

@@ -1,0 +1,89 @@
+/**
+ * One error type for everything Cordon refuses or fails at. Callers match on
+ * `code`, never on `message`. Each code is mapped once, here, to an HTTP
+ * status and a CLI exit code.
+ *
+ * "The tool ran and its code failed" is NOT a CordonError: that is a normal
+ * result with `status: "error"`.
+ */
+
+export interface ErrorSpec {
+  readonly httpStatus: number;
+  readonly exitCode: number;
+  readonly doc: string;
+}
+
+/** CLI exit codes. 1 is reserved for "the tool ran and failed". */
+export const ExitCode = {
+  ok: 0,
+  toolFailed: 1,
+  usage: 2,
+  config: 3,
+  auth: 4,
+  denied: 5,
+  approval: 6,
+  unavailable: 7,
+  notFound: 8,
+  conflict: 9,
+  internal: 10,
+} as const;
+
+export const ERROR_CODES = {
+  INPUT_INVALID: { httpStatus: 400, exitCode: ExitCode.usage, doc: 'Tool input or request body does not match its schema.' },
+  REQUEST_MALFORMED: { httpStatus: 400, exitCode: ExitCode.usage, doc: 'The request body is not valid JSON, or a header is malformed.' },
+  REQUEST_TOO_LARGE: { httpStatus: 413, exitCode: ExitCode.usage, doc: 'The request body exceeds the configured limit.' },
+  UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, exitCode: ExitCode.usage, doc: 'The request body is not application/json.' },
+  USAGE: { httpStatus: 400, exitCode: ExitCode.usage, doc: 'A command was called with bad arguments.' },
+  AUTH_MISSING_TOKEN: { httpStatus: 401, exitCode: ExitCode.auth, doc: 'No bearer token was sent.' },
+  AUTH_INVALID_TOKEN: { httpStatus: 401, exitCode: ExitCode.auth, doc: 'The bearer token failed verification; details.reason says why.' },
+  POLICY_DENIED: { httpStatus: 403, exitCode: ExitCode.denied, doc: 'Authorization denied the call.' },
+  APPROVAL_REQUIRED: { httpStatus: 403, exitCode: ExitCode.approval, doc: 'The call needs a human approval before it may run.' },
+  NOT_FOUND: { httpStatus: 404, exitCode: ExitCode.notFound, doc: 'No such route.' },
+  TOOL_NOT_FOUND: { httpStatus: 404, exitCode: ExitCode.notFound, doc: 'No tool with that name is registered.' },
+  AGENT_NOT_FOUND: { httpStatus: 404, exitCode: ExitCode.notFound, doc: 'No agent with that id is registered.' },
+  METHOD_NOT_ALLOWED: { httpStatus: 405, exitCode: ExitCode.usage, doc: 'The route exists but not for this HTTP method.' },
+  AGENT_EXISTS: { httpStatus: 409, exitCode: ExitCode.conflict, doc: 'An agent with that id already has a key.' },
+  RATE_LIMITED: { httpStatus: 429, exitCode: ExitCode.unavailable, doc: 'Too many calls in flight; retry later.' },
+  CONFIG_INVALID: { httpStatus: 500, exitCode: ExitCode.config, doc: 'A configuration file, variable or flag is invalid; details name the source and field.' },
+  KEY_INVALID: { httpStatus: 500, exitCode: ExitCode.config, doc: 'A key file is missing, unreadable or not the expected kind of key.' },
+  SANDBOX_FAILED: { httpStatus: 500, exitCode: ExitCode.internal, doc: 'A sandbox could not be created or failed outside the tool code.' },
+  UNAVAILABLE: { httpStatus: 503, exitCode: ExitCode.unavailable, doc: 'The service is shutting down or a dependency is unavailable.' },
+  INTERNAL: { httpStatus: 500, exitCode: ExitCode.internal, doc: 'An unexpected failure; the log has the details.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface CordonErrorOptions {
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
+export class CordonError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: CordonErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CordonError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].httpStatus;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exitCode;
+  }
+}
+
+export function isCordonError(err: unknown): err is CordonError {
+  return err instanceof CordonError;
+}
+
+/** Any thrown value as a CordonError; unknown failures become INTERNAL without their message. */
+export function toCordonError(err: unknown): CordonError {
+  if (err instanceof CordonError) return err;
+  return new CordonError('INTERNAL', 'internal error', { cause: err });
+}
