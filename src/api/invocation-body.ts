@@ -1,0 +1,25 @@
+import { CordonError } from '../core/errors.ts';
+
+export interface InvocationBody {
+  tool: string;
+  input: unknown;
+}
+
+const ALLOWED_KEYS = new Set(['tool', 'input']);
+
+function invalid(field: string, reason: string): CordonError {
+  return new CordonError('INPUT_INVALID', `body${field} ${reason}`, { details: { field, reason } });
+}
+
+/** `{tool, input}`: checked by hand so every failure names its field the same way as tool input errors. */
+export function parseInvocationBody(body: unknown): InvocationBody {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('', 'must be a JSON object {tool, input}');
+  for (const key of Object.keys(body)) {
+    if (!ALLOWED_KEYS.has(key)) throw invalid(`/${key.slice(0, 64)}`, 'is not a known field');
+  }
+  const { tool, input } = body as Record<string, unknown>;
+  if (typeof tool !== 'string') throw invalid('/tool', 'is required and must be a string');
+  if (tool.length === 0 || tool.length > 64) throw invalid('/tool', 'must be 1 to 64 characters');
+  if (input === undefined) throw invalid('/input', 'is required');
+  return { tool, input };
+}

@@ -1,0 +1,109 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { CordonError } from '../core/errors.ts';
+import { newId } from '../core/ids.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Principal } from '../core/principal.ts';
+import type { Runner } from '../runner/runner.ts';
+import { renderError } from './error-renderer.ts';
+import { parseInvocationBody } from './invocation-body.ts';
+
+export interface RunnerApiOptions {
+  runner: Runner;
+  logger: Logger;
+  bodyLimitBytes: number;
+  /** Longest a request may take end to end; above the longest tool timeout. */
+  requestTimeoutMs: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/** The runner API: GET /healthz, GET /v1/tools, POST /v1/invocations. */
+export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
+  const { runner, logger } = options;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per request would cost more than an isolate run; the audit log has every call.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimitBytes,
+    requestTimeout: options.requestTimeoutMs,
+    genReqId: () => newId('req'),
+    // A duplicated or poisoned JSON key is refused, never merged into an object.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 100 },
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const rendered = renderError(err, request.id);
+    if (rendered.internal) logger.error({ err, requestId: request.id }, 'request failed');
+    void reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const rendered = renderError(new CordonError('NOT_FOUND', `no route ${request.method} ${request.url.slice(0, 200)}`), request.id);
+    void reply.code(rendered.status).send(rendered.body);
+  });
+
+  // Authentication runs before the body is read: an anonymous caller cannot make us parse 1 MiB.
+  const requireAgent = async (request: FastifyRequest) => {
+    request.principal = await runner.authenticate(request.headers.authorization, request.id);
+  };
+
+  const routes: { method: (typeof ALL_METHODS)[number]; url: string; auth: boolean; handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> }[] = [
+    {
+      method: 'GET',
+      url: '/healthz',
+      auth: false,
+      handler: async () => ({ status: 'ok', ...runner.stats() }),
+    },
+    {
+      method: 'GET',
+      url: '/v1/tools',
+      auth: true,
+      handler: async () => ({ tools: runner.listTools() }),
+    },
+    {
+      method: 'POST',
+      url: '/v1/invocations',
+      auth: true,
+      handler: async (request) => {
+        const body = parseInvocationBody(request.body);
+        const principal = request.principal;
+        if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
+        const result = await runner.invoke(principal, { ...body, requestId: request.id });
+        return { id: result.id, tool: result.tool, status: result.status, output: result.output, durationMs: result.durationMs };
+      },
+    },
+  ];
+
+  const byUrl = new Map<string, string[]>();
+  for (const route of routes) {
+    app.route({ method: route.method, url: route.url, ...(route.auth ? { onRequest: requireAgent } : {}), handler: route.handler });
+    byUrl.set(route.url, [...(byUrl.get(route.url) ?? []), route.method, ...(route.method === 'GET' ? ['HEAD'] : [])]);
+  }
+  for (const [url, allowed] of byUrl) {
+    const others = ALL_METHODS.filter((m) => !allowed.includes(m));
+    app.route({
+      method: others as unknown as string[],
+      url,
+      handler: async (request) => {
+        throw new CordonError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${url}; use ${allowed.join(', ')}`, { details: { allow: allowed.join(', ') } });
+      },
+    });
+  }
+  return app;
+}

@@ -1,0 +1,24 @@
+/** One line of the audit log. Fields are flat and stable; consumers parse them. */
+export interface AuditRecord {
+  readonly ts: string;
+  readonly kind: 'invocation' | 'auth';
+  readonly id: string;
+  readonly requestId: string | null;
+  readonly agent: string | null;
+  readonly user: string | null;
+  readonly tokenId: string | null;
+  readonly tool: string | null;
+  readonly action: string | null;
+  readonly resource: string | null;
+  readonly sandbox: string | null;
+  readonly decision: { readonly result: string; readonly reason: string; readonly ruleId: string | null } | null;
+  /** The tool's status when it ran, or the error code when Cordon refused. */
+  readonly outcome: string;
+  readonly durationMs: number;
+  readonly inputSha256: string | null;
+}
+
+export interface AuditSink {
+  append(record: AuditRecord): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createLogger, type LogLevel } from '../../core/logger.ts';
+import type { CordonConfig } from '../../config/config-schema.ts';
+import { mintLocalToken } from '../../runner/local-agents.ts';
+import type { InvocationResult } from '../../runner/runner.ts';
+import { createRuntime } from '../../runner/runtime.ts';
+import { loadCliConfig, printJson, usage, type GlobalOptions } from '../cli-context.ts';
+
+interface RunOptions {
+  input?: string;
+  lang?: string;
+  agent: string;
+  json?: boolean;
+  timeoutMs?: string;
+  memoryMb?: string;
+}
+
+const LANGUAGE_ALIASES: Readonly<Record<string, string>> = { js: 'javascript', javascript: 'javascript', node: 'javascript' };
+
+/** Builds the tool input from --input, or from the `code` shorthand (`--lang js 'SOURCE'`, `-` for stdin). */
+function buildInput(tool: string, source: string | undefined, opts: RunOptions): unknown {
+  if (opts.input !== undefined) {
+    if (source !== undefined || opts.lang !== undefined) throw usage('give either --input JSON or the code shorthand (--lang and SOURCE), not both');
+    try {
+      return JSON.parse(opts.input === '-' ? readFileSync(0, 'utf8') : opts.input);
+    } catch {
+      throw usage('--input is not valid JSON');
+    }
+  }
+  if (tool !== 'code') throw usage(`tool "${tool}" takes --input JSON`);
+  if (source === undefined) throw usage("give the source to run: cordon run code --lang js 'console.log(1)' (or - to read stdin)");
+  const lang = opts.lang ?? 'javascript';
+  const input: Record<string, unknown> = { language: LANGUAGE_ALIASES[lang.toLowerCase()] ?? lang, source: source === '-' ? readFileSync(0, 'utf8') : source };
+  for (const [flag, key, raw] of [['--timeout-ms', 'timeoutMs', opts.timeoutMs], ['--memory-mb', 'memoryMb', opts.memoryMb]] as const) {
+    if (raw === undefined) continue;
+    if (!/^\d{1,9}$/.test(raw)) throw usage(`${flag} must be a positive integer`);
+    input[key] = Number(raw);
+  }
+  return input;
+}
+
+function printHuman(result: InvocationResult): void {
+  const out = result.output as { stdout?: unknown; stderr?: unknown; value?: unknown; error?: { name?: string; message?: string }; truncated?: unknown } | null;
+  if (typeof out?.stdout !== 'string') return printJson(result.output);
+  process.stdout.write(out.stdout);
+  if (typeof out.stderr === 'string') process.stderr.write(out.stderr);
+  if (result.status === 'ok' && out.value !== undefined) process.stdout.write(JSON.stringify(out.value) + '\n');
+  if (out.truncated === true) process.stderr.write('cordon: output truncated at the configured limit\n');
+  if (result.status !== 'ok') {
+    const detail = out.error === undefined ? '' : `: ${out.error.name ?? 'Error'}: ${out.error.message ?? ''}`;
+    process.stderr.write(`cordon: ${result.status}${detail}\n`);
+  }
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run a tool once through the full pipeline (auth, validation, policy, sandbox, audit)')
+    .argument('<tool>', 'tool name (see: cordon tools)')
+    .argument('[source]', "for the code tool: the source to run, or - to read it from stdin")
+    .option('--input <json>', 'the tool input as JSON (- reads it from stdin)')
+    .option('--lang <language>', 'code tool shorthand: the language (js, javascript)')
+    .option('--timeout-ms <ms>', 'code tool shorthand: wall-clock limit')
+    .option('--memory-mb <mb>', 'code tool shorthand: memory limit')
+    .option('--agent <name>', 'run as this local agent (its key signs the token)', 'local')
+    .option('--json', 'print the whole result as JSON')
+    .addHelpText('after', "\nExamples:\n  cordon run code --lang js 'console.log(1+1)'\n  echo '2**10' | cordon run code --lang js -\n  cordon run code --input '{\"language\":\"javascript\",\"source\":\"1+1\"}' --json\n\nExit codes: 0 ok, 1 the tool ran and failed (error, timeout, oom), 2 bad usage or input,\n3 bad config, 4 authentication, 5 denied by policy, 7 busy, 8 not found, 10 internal.")
+    .action(async (tool: string, source: string | undefined, opts: RunOptions, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const loaded = loadCliConfig(globals);
+      const input = buildInput(tool, source, opts);
+      // A one-shot run needs no warm isolates.
+      const config: CordonConfig = { ...loaded, sandbox: { isolate: { ...loaded.sandbox.isolate, warmPoolSize: 0 } } };
+      const logger = createLogger((globals.logLevel ?? 'warn') as LogLevel);
+      const runtime = createRuntime(config, { logger });
+      try {
+        const token = await mintLocalToken(config, opts.agent, Math.min(60, config.auth.maxTokenLifetimeSec));
+        const principal = await runtime.runner.authenticate(`Bearer ${token}`);
+        const result = await runtime.runner.invoke(principal, { tool, input });
+        if (opts.json === true) printJson({ id: result.id, tool: result.tool, status: result.status, output: result.output, durationMs: result.durationMs });
+        else printHuman(result);
+        if (result.failed) process.exitCode = 1;
+      } finally {
+        await runtime.close();
+      }
+    });
+}

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { createRunnerApi } from '../../api/runner-api.ts';
+import { createLogger, type LogLevel } from '../../core/logger.ts';
+import { createRuntime } from '../../runner/runtime.ts';
+import { mintLocalToken } from '../../runner/local-agents.ts';
+import { loadCliConfig, type GlobalOptions } from '../cli-context.ts';
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('start the runner API (default http://127.0.0.1:7070)')
+    .option('--port <port>', 'TCP port (0 picks a free one); overrides server.port and CORDON_PORT')
+    .option('--host <host>', 'address to listen on; overrides server.host and CORDON_HOST')
+    .action(async (opts: { port?: string; host?: string }, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const config = loadCliConfig(globals, { ...(opts.port === undefined ? {} : { port: opts.port }), ...(opts.host === undefined ? {} : { host: opts.host }) });
+      const logger = createLogger(config.log.level as LogLevel);
+      const runtime = createRuntime(config, { logger });
+      const app = createRunnerApi({
+        runner: runtime.runner,
+        logger,
+        bodyLimitBytes: config.server.bodyLimitBytes,
+        requestTimeoutMs: config.sandbox.isolate.maxTimeoutMs + 30_000,
+      });
+      const address = await app.listen({ host: config.server.host, port: config.server.port });
+      logger.info({ address, config: config.configFile ?? 'embedded default', dataDir: config.dataDir, audit: runtime.auditPath }, 'cordon serving');
+
+      const url = address.replace('://[::1]', '://localhost');
+      process.stdout.write(`cordon listening on ${url}\n`);
+      const first = runtime.agents.list().find((a) => a.publicKey !== null && a.id === 'local') ?? null;
+      if (first !== null) {
+        try {
+          const token = await mintLocalToken(config, first.id, config.auth.maxTokenLifetimeSec);
+          process.stdout.write(
+            `\ntry it (the token is valid for ${config.auth.maxTokenLifetimeSec}s; get another with: ./bin/cordon token --agent ${first.id}):\n\n` +
+              `curl -s ${url}/v1/invocations -H "Authorization: Bearer ${token}" -H 'content-type: application/json' \\\n  -d '{"tool":"code","input":{"language":"javascript","source":"1+1"}}'\n\n`,
+          );
+        } catch {
+          // Only the example line is lost: the agent's private key lives elsewhere.
+        }
+      }
+
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'cordon stopping');
+        await app.close();
+        await runtime.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+}

@@ -1,0 +1,44 @@
+import { Command, CommanderError } from 'commander';
+import { ExitCode, toCordonError } from '../core/errors.ts';
+import { registerAgentsCommand } from './commands/agents-command.ts';
+import { registerRunCommand } from './commands/run-command.ts';
+import { registerServeCommand } from './commands/serve-command.ts';
+import { registerTokenCommand } from './commands/token-command.ts';
+import { registerToolsCommand } from './commands/tools-command.ts';
+
+export function createProgram(): Command {
+  const program = new Command('cordon')
+    .description('Sandboxed tool runtime for AI agents: every call authenticated, authorized, sandboxed and audited.')
+    .version('0.1.0')
+    .option('--config <file>', 'config file (default: ./cordon.yaml if present, else the embedded default; env CORDON_CONFIG)')
+    .option('--data-dir <dir>', 'where keys, state and the audit log live (default: .cordon next to the config; env CORDON_DATA_DIR)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env CORDON_LOG_LEVEL)')
+    .showHelpAfterError()
+    .exitOverride();
+  registerServeCommand(program);
+  registerRunCommand(program);
+  registerToolsCommand(program);
+  registerAgentsCommand(program);
+  registerTokenCommand(program);
+  program.commands.forEach(function applyExit(c: Command): void {
+    c.exitOverride();
+    c.commands.forEach(applyExit);
+  });
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await createProgram().parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; every other parse failure is a usage error.
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    const e = toCordonError(err);
+    process.stderr.write(`cordon: ${e.code}: ${e.message}\n`);
+    if (e.code === 'INTERNAL') process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return e.exitCode;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The shape of `cordon.yaml`. One JSON Schema validates the merged result of
+ * every source (defaults, file, environment, flags), so a bad value is refused
+ * the same way wherever it came from.
+ */
+
+export interface AgentConfig {
+  readonly id: string;
+  readonly description?: string;
+  /** SPKI PEM of the agent's Ed25519 public key. */
+  readonly publicKey?: string;
+  /** Path to a PEM file holding the public key (relative to the config file). */
+  readonly publicKeyFile?: string;
+  /** Create a key pair under the data directory on first run (local development). */
+  readonly createKey?: boolean;
+  /** Tools this agent may call until the capability engine replaces this list. */
+  readonly tools: readonly string[];
+}
+
+export interface IsolateConfig {
+  readonly maxConcurrent: number;
+  readonly maxQueued: number;
+  readonly defaultMemoryMb: number;
+  readonly maxMemoryMb: number;
+  readonly defaultTimeoutMs: number;
+  readonly maxTimeoutMs: number;
+  readonly outputLimitBytes: number;
+  readonly resultLimitBytes: number;
+  /** Fresh, never-used isolates kept ready so creation is off the request path. */
+  readonly warmPoolSize: number;
+}
+
+export interface CordonConfig {
+  /** Absolute path of the config file that was loaded, or null for the embedded default. */
+  readonly configFile: string | null;
+  readonly dataDir: string;
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+  };
+  readonly auth: {
+    /** The `aud` agent tokens must carry: this Cordon instance. */
+    readonly audience: string;
+    readonly maxTokenLifetimeSec: number;
+    readonly clockToleranceSec: number;
+  };
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly sandbox: { readonly isolate: IsolateConfig };
+  readonly agents: readonly AgentConfig[];
+}
+
+const AGENT_ID = '^[a-z0-9][a-z0-9._-]{0,62}$';
+
+export const AGENT_ID_PATTERN = new RegExp(AGENT_ID);
+
+const positiveInt = (max: number) => ({ type: 'integer', minimum: 1, maximum: max });
+
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dataDir', 'server', 'auth', 'log', 'sandbox', 'agents'],
+  properties: {
+    configFile: { type: ['string', 'null'] },
+    dataDir: { type: 'string', minLength: 1, maxLength: 4096 },
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port', 'bodyLimitBytes'],
+      properties: {
+        host: { type: 'string', minLength: 1, maxLength: 255 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        bodyLimitBytes: positiveInt(64 * 1024 * 1024),
+      },
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['audience', 'maxTokenLifetimeSec', 'clockToleranceSec'],
+      properties: {
+        audience: { type: 'string', minLength: 1, maxLength: 255 },
+        maxTokenLifetimeSec: positiveInt(300),
+        clockToleranceSec: { type: 'integer', minimum: 0, maximum: 120 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['level'],
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+    },
+    sandbox: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['isolate'],
+      properties: {
+        isolate: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['maxConcurrent', 'maxQueued', 'defaultMemoryMb', 'maxMemoryMb', 'defaultTimeoutMs', 'maxTimeoutMs', 'outputLimitBytes', 'resultLimitBytes', 'warmPoolSize'],
+          properties: {
+            maxConcurrent: positiveInt(1024),
+            maxQueued: { type: 'integer', minimum: 0, maximum: 100_000 },
+            // isolated-vm refuses limits under 8 MB.
+            defaultMemoryMb: { type: 'integer', minimum: 8, maximum: 8192 },
+            maxMemoryMb: { type: 'integer', minimum: 8, maximum: 8192 },
+            defaultTimeoutMs: positiveInt(600_000),
+            maxTimeoutMs: positiveInt(600_000),
+            outputLimitBytes: positiveInt(64 * 1024 * 1024),
+            resultLimitBytes: positiveInt(64 * 1024 * 1024),
+            warmPoolSize: { type: 'integer', minimum: 0, maximum: 64 },
+          },
+        },
+      },
+    },
+    agents: {
+      type: 'array',
+      maxItems: 10_000,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'tools'],
+        properties: {
+          id: { type: 'string', pattern: AGENT_ID },
+          description: { type: 'string', maxLength: 1000 },
+          publicKey: { type: 'string', maxLength: 4096 },
+          publicKeyFile: { type: 'string', maxLength: 4096 },
+          createKey: { type: 'boolean' },
+          tools: { type: 'array', maxItems: 1000, uniqueItems: true, items: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,63}$' } },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,18 @@
+import type { Decision } from './decision.ts';
+import type { Principal } from './principal.ts';
+
+/** Everything the authorization step sees about one call, all derived by Cordon. */
+export interface AuthorizationRequest {
+  readonly principal: Principal;
+  readonly tool: string;
+  /** The tool's verb, e.g. `code.exec`. */
+  readonly action: string;
+  readonly resource: { readonly type: string; readonly id: string; readonly attributes?: Readonly<Record<string, string | number | boolean>> };
+  readonly annotations: { readonly readOnlyHint?: boolean; readonly destructiveHint?: boolean };
+  readonly sandbox: { readonly id: string; readonly profile: string };
+}
+
+/** Deny by default; must never throw for a well-formed request (errors deny). */
+export interface Authorizer {
+  authorize(request: AuthorizationRequest): Decision | Promise<Decision>;
+}

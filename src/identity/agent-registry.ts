@@ -1,0 +1,107 @@
+import type { KeyObject } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CordonError } from '../core/errors.ts';
+import { AGENT_ID_PATTERN, type AgentConfig } from '../config/config-schema.ts';
+import { agentKeyPaths, generateAgentKeyPair, keyFingerprint, parseEd25519PublicKey, readPublicKeyFile } from './agent-keys.ts';
+
+export interface RegisteredAgent {
+  readonly id: string;
+  readonly description: string;
+  readonly tools: readonly string[];
+  /** null when the agent has no key yet: it cannot authenticate. */
+  readonly publicKey: KeyObject | null;
+  readonly fingerprint: string | null;
+  readonly source: 'config' | 'data-dir';
+}
+
+export interface AgentRegistry {
+  get(id: string): RegisteredAgent | undefined;
+  list(): readonly RegisteredAgent[];
+}
+
+export interface LoadAgentRegistryOptions {
+  agents: readonly AgentConfig[];
+  dataDir: string;
+  /** Create key pairs for config agents marked `createKey` that have none yet. */
+  createMissingKeys: boolean;
+  /** Refuse to load when a config agent has no key and may not create one. */
+  requireKeys: boolean;
+}
+
+interface Registration {
+  id: string;
+  description?: string;
+  tools: string[];
+}
+
+/**
+ * Agents come from the config file and from registrations under the data
+ * directory (written by `cordon agents add`). A config entry wins over a
+ * registration with the same id.
+ */
+export function loadAgentRegistry(options: LoadAgentRegistryOptions): AgentRegistry {
+  const byId = new Map<string, RegisteredAgent>();
+  for (const agent of options.agents) {
+    byId.set(agent.id, fromConfig(agent, options));
+  }
+  for (const reg of readRegistrations(options.dataDir)) {
+    if (byId.has(reg.id)) continue;
+    const pub = agentKeyPaths(options.dataDir, reg.id).publicKey;
+    const key = existsSync(pub) ? readPublicKeyFile(pub) : null;
+    byId.set(reg.id, Object.freeze({ id: reg.id, description: reg.description ?? '', tools: Object.freeze([...reg.tools]), publicKey: key, fingerprint: key && keyFingerprint(key), source: 'data-dir' as const }));
+  }
+  const all = Object.freeze([...byId.values()]);
+  return {
+    get: (id) => byId.get(id),
+    list: () => all,
+  };
+}
+
+function fromConfig(agent: AgentConfig, options: LoadAgentRegistryOptions): RegisteredAgent {
+  let key: KeyObject | null = null;
+  if (agent.publicKey !== undefined) {
+    key = parseEd25519PublicKey(agent.publicKey, `agent "${agent.id}" publicKey`);
+  } else if (agent.publicKeyFile !== undefined) {
+    key = readPublicKeyFile(agent.publicKeyFile);
+  } else {
+    const pub = agentKeyPaths(options.dataDir, agent.id).publicKey;
+    if (existsSync(pub)) {
+      key = readPublicKeyFile(pub);
+    } else if (agent.createKey === true && options.createMissingKeys) {
+      key = parseEd25519PublicKey(generateAgentKeyPair(options.dataDir, agent.id).publicKeyPem, pub);
+    } else if (options.requireKeys && agent.createKey !== true) {
+      throw new CordonError('CONFIG_INVALID', `agent "${agent.id}" has no public key: set publicKey or publicKeyFile, or run: cordon agents add ${agent.id}`, { details: { field: '/agents', agent: agent.id } });
+    }
+  }
+  return Object.freeze({ id: agent.id, description: agent.description ?? '', tools: Object.freeze([...agent.tools]), publicKey: key, fingerprint: key && keyFingerprint(key), source: 'config' as const });
+}
+
+function readRegistrations(dataDir: string): Registration[] {
+  const dir = agentKeyPaths(dataDir, 'x').dir;
+  if (!existsSync(dir)) return [];
+  const out: Registration[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (!name.endsWith('.json')) continue;
+    const path = join(dir, name);
+    let value: unknown;
+    try {
+      value = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new CordonError('CONFIG_INVALID', `${path}: not valid JSON`, { cause: err, details: { source: path } });
+    }
+    out.push(parseRegistration(value, path));
+  }
+  return out;
+}
+
+function parseRegistration(value: unknown, path: string): Registration {
+  const v = value as Partial<Registration> | null;
+  const bad = (field: string, reason: string) => new CordonError('CONFIG_INVALID', `${path}: /${field} ${reason}`, { details: { source: path, field: `/${field}` } });
+  if (typeof v !== 'object' || v === null) throw bad('', 'must be an object');
+  if (typeof v.id !== 'string' || !AGENT_ID_PATTERN.test(v.id)) throw bad('id', 'must be an agent id');
+  if (!path.endsWith(`/${v.id}.json`)) throw bad('id', 'does not match the file name');
+  if (!Array.isArray(v.tools) || !v.tools.every((t) => typeof t === 'string')) throw bad('tools', 'must be a list of tool names');
+  if (v.description !== undefined && typeof v.description !== 'string') throw bad('description', 'must be a string');
+  return { id: v.id, tools: v.tools, ...(v.description === undefined ? {} : { description: v.description }) };
+}

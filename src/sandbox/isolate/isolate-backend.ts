@@ -1,0 +1,144 @@
+import { CordonError } from '../../core/errors.ts';
+import type { IsolateConfig } from '../../config/config-schema.ts';
+import { createConcurrencyLimiter } from '../concurrency-limiter.ts';
+import { createIsolatePool, type PreparedIsolate } from './isolate-pool.ts';
+
+export type RunStatus = 'ok' | 'error' | 'timeout' | 'oom';
+
+export interface IsolateRunRequest {
+  readonly sandboxId: string;
+  readonly source: string;
+  readonly memoryMb: number;
+  /** Wall-clock limit for the whole run, including awaited promises. */
+  readonly timeoutMs: number;
+  /** CPU time the isolate may use; at most timeoutMs. */
+  readonly cpuTimeMs: number;
+}
+
+export interface IsolateRunResult {
+  readonly status: RunStatus;
+  readonly value?: unknown;
+  readonly error?: { readonly name: string; readonly message: string };
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly truncated: boolean;
+  readonly durationMs: number;
+}
+
+export interface IsolateBackend {
+  run(request: IsolateRunRequest): Promise<IsolateRunResult>;
+  stats(): { active: number; queued: number };
+  close(): void;
+}
+
+/** How far past its limit a run may go before the host disposes the isolate itself. */
+const HARD_KILL_GRACE_MS = 50;
+
+export function createIsolateBackend(config: IsolateConfig, onPoolError: (err: unknown) => void): IsolateBackend {
+  const limiter = createConcurrencyLimiter(config.maxConcurrent, config.maxQueued);
+  const pool = createIsolatePool(config.warmPoolSize, config.defaultMemoryMb, onPoolError);
+
+  async function runOnce(request: IsolateRunRequest): Promise<IsolateRunResult> {
+    let prepared: PreparedIsolate;
+    try {
+      prepared = await pool.take(request.memoryMb);
+    } catch (err) {
+      throw new CordonError('SANDBOX_FAILED', 'could not create an isolate', { cause: err, details: { sandbox: request.sandboxId } });
+    }
+    const { isolate } = prepared;
+    const started = performance.now();
+    let killedFor: 'wall' | 'cpu' | null = null;
+    const kill = (why: 'wall' | 'cpu') => {
+      if (killedFor === null && !isolate.isDisposed) {
+        killedFor = why;
+        isolate.dispose();
+      }
+    };
+    // isolated-vm's own timeout covers synchronous code; these cover awaited promises and CPU time.
+    const wallTimer = setTimeout(() => kill('wall'), request.timeoutMs + HARD_KILL_GRACE_MS);
+    const cpuLimitNs = BigInt(request.cpuTimeMs) * 1_000_000n;
+    const cpuTimer = setInterval(() => {
+      if (!isolate.isDisposed && isolate.cpuTime > cpuLimitNs) kill('cpu');
+    }, Math.max(5, Math.min(50, Math.floor(request.cpuTimeMs / 4))));
+
+    const limits = { outputLimitBytes: config.outputLimitBytes, resultLimitBytes: config.resultLimitBytes };
+    try {
+      const raw = await prepared.run.apply(undefined, [request.source, config.outputLimitBytes], {
+        arguments: { copy: true },
+        result: { copy: true, promise: true },
+        timeout: request.timeoutMs,
+      });
+      return fromRunResult(raw, performance.now() - started, limits);
+    } catch (err) {
+      const durationMs = performance.now() - started;
+      const message = err instanceof Error ? err.message : String(err);
+      if (killedFor !== null || /timed out/i.test(message)) {
+        const output = killedFor === null ? await flushOutput(prepared) : { stdout: '', stderr: '', truncated: false };
+        return { status: 'timeout', ...capOutput(output, limits.outputLimitBytes), durationMs };
+      }
+      if (isolate.isDisposed || /memory limit/i.test(message)) {
+        return { status: 'oom', stdout: '', stderr: '', truncated: false, durationMs, error: { name: 'RangeError', message: `isolate exceeded its memory limit of ${request.memoryMb} MB` } };
+      }
+      throw new CordonError('SANDBOX_FAILED', 'the isolate failed outside the tool code', { cause: err, details: { sandbox: request.sandboxId } });
+    } finally {
+      clearTimeout(wallTimer);
+      clearInterval(cpuTimer);
+      // Disposal is not on the caller's path; the isolate is never used again either way.
+      setImmediate(() => {
+        if (!isolate.isDisposed) isolate.dispose();
+      });
+    }
+  }
+
+  return {
+    run: (request) => limiter.run(() => runOnce(request)),
+    stats: () => ({ active: limiter.active, queued: limiter.queued }),
+    close: () => pool.close(),
+  };
+}
+
+async function flushOutput(prepared: PreparedIsolate): Promise<{ stdout: string; stderr: string; truncated: boolean }> {
+  try {
+    const raw = await prepared.flush.apply(undefined, [], { result: { copy: true }, timeout: 100 });
+    if (Array.isArray(raw)) return { stdout: asString(raw[0]), stderr: asString(raw[1]), truncated: raw[2] === true };
+  } catch {
+    // The isolate is being torn down; its output is lost, which the status already explains.
+  }
+  return { stdout: '', stderr: '', truncated: false };
+}
+
+function asString(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+/** The isolate's answer is untrusted: check every field's type and size. */
+function fromRunResult(raw: unknown, durationMs: number, limits: { outputLimitBytes: number; resultLimitBytes: number }): IsolateRunResult {
+  if (!Array.isArray(raw) || (raw[0] !== 'ok' && raw[0] !== 'error')) {
+    throw new CordonError('SANDBOX_FAILED', 'the isolate returned an unexpected result');
+  }
+  const output = capOutput({ stdout: asString(raw[3]), stderr: asString(raw[4]), truncated: raw[5] === true }, limits.outputLimitBytes);
+  if (raw[0] === 'error') {
+    return { status: 'error', error: { name: asString(raw[1]) || 'Error', message: asString(raw[2]) }, ...output, durationMs };
+  }
+  const json = raw[1];
+  if (typeof json !== 'string') return { status: 'ok', ...output, durationMs };
+  if (Buffer.byteLength(json) > limits.resultLimitBytes) {
+    return { status: 'ok', ...output, truncated: true, durationMs, stderr: output.stderr + `cordon: result value omitted: over ${limits.resultLimitBytes} bytes\n` };
+  }
+  return { status: 'ok', value: JSON.parse(json) as unknown, ...output, durationMs };
+}
+
+function capOutput(o: { stdout: string; stderr: string; truncated: boolean }, limitBytes: number): { stdout: string; stderr: string; truncated: boolean } {
+  const outBytes = Buffer.byteLength(o.stdout);
+  if (outBytes + Buffer.byteLength(o.stderr) <= limitBytes) return o;
+  const stdout = truncateUtf8(o.stdout, limitBytes);
+  const stderr = truncateUtf8(o.stderr, Math.max(0, limitBytes - Buffer.byteLength(stdout)));
+  return { stdout, stderr, truncated: true };
+}
+
+function truncateUtf8(s: string, maxBytes: number): string {
+  const buf = Buffer.from(s);
+  if (buf.length <= maxBytes) return s;
+  // Drop a partial trailing character rather than emit U+FFFD.
+  return buf.subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
+}
