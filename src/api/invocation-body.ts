@@ -8,12 +8,12 @@ export interface InvocationBody {
 const ALLOWED_KEYS = new Set(['tool', 'input']);
 
 function invalid(field: string, reason: string): CordonError {
-  return new CordonError('INPUT_INVALID', `body${field} ${reason}`, { details: { field, reason } });
+  return new CordonError('INPUT_INVALID', `body${field === '/' ? '' : field} ${reason}`, { details: { field, reason } });
 }
 
 /** `{tool, input}`: checked by hand so every failure names its field the same way as tool input errors. */
 export function parseInvocationBody(body: unknown): InvocationBody {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('', 'must be a JSON object {tool, input}');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('/', 'must be a JSON object {tool, input}');
   for (const key of Object.keys(body)) {
     if (!ALLOWED_KEYS.has(key)) throw invalid(`/${key.slice(0, 64)}`, 'is not a known field');
   }

@@ -41,6 +41,9 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 100 },
   });
 
+  // JSON only: any other body type is refused with 415 instead of reaching a handler as a string.
+  app.removeContentTypeParser(['text/plain']);
+
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');

@@ -109,7 +109,13 @@ function readConfigFile(path: string): Layer {
     const line = lineCounter.linePos(first.pos[0]).line;
     throw new CordonError('CONFIG_INVALID', `${path}:${line}: ${first.message.split('\n')[0]}`, { details: { source: path, line, reason: first.code } });
   }
-  const values: unknown = doc.toJS({ maxAliasCount: 50 }) ?? {};
+  let values: unknown;
+  try {
+    values = doc.toJS({ maxAliasCount: 50 }) ?? {};
+  } catch (err) {
+    // e.g. an alias bomb ("billion laughs"): refused, never expanded.
+    throw new CordonError('CONFIG_INVALID', `${path}: ${err instanceof Error ? err.message.split('\n')[0] : 'cannot read YAML'}`, { cause: err, details: { source: path } });
+  }
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {
     throw new CordonError('CONFIG_INVALID', `${path}:1: the config file must be a mapping`, { details: { source: path, line: 1, field: '/' } });
   }

@@ -4,7 +4,6 @@ import { createLogger, type LogLevel } from '../../core/logger.ts';
 import type { CordonConfig } from '../../config/config-schema.ts';
 import { mintLocalToken } from '../../runner/local-agents.ts';
 import type { InvocationResult } from '../../runner/runner.ts';
-import { createRuntime } from '../../runner/runtime.ts';
 import { loadCliConfig, printJson, usage, type GlobalOptions } from '../cli-context.ts';
 
 interface RunOptions {
@@ -73,6 +72,7 @@ export function registerRunCommand(program: Command): void {
       // A one-shot run needs no warm isolates.
       const config: CordonConfig = { ...loaded, sandbox: { isolate: { ...loaded.sandbox.isolate, warmPoolSize: 0 } } };
       const logger = createLogger((globals.logLevel ?? 'warn') as LogLevel);
+      const { createRuntime } = await import('../../runner/runtime.ts');
       const runtime = createRuntime(config, { logger });
       try {
         const token = await mintLocalToken(config, opts.agent, Math.min(60, config.auth.maxTokenLifetimeSec));

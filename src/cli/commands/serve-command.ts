@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { createRunnerApi } from '../../api/runner-api.ts';
 import { createLogger, type LogLevel } from '../../core/logger.ts';
-import { createRuntime } from '../../runner/runtime.ts';
 import { mintLocalToken } from '../../runner/local-agents.ts';
 import { loadCliConfig, type GlobalOptions } from '../cli-context.ts';
 
@@ -15,6 +13,8 @@ export function registerServeCommand(program: Command): void {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = loadCliConfig(globals, { ...(opts.port === undefined ? {} : { port: opts.port }), ...(opts.host === undefined ? {} : { host: opts.host }) });
       const logger = createLogger(config.log.level as LogLevel);
+      // Loaded here, not at start-up: other commands do not pay for the HTTP stack.
+      const [{ createRuntime }, { createRunnerApi }] = await Promise.all([import('../../runner/runtime.ts'), import('../../api/runner-api.ts')]);
       const runtime = createRuntime(config, { logger });
       const app = createRunnerApi({
         runner: runtime.runner,

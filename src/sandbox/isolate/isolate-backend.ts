@@ -56,10 +56,16 @@ export function createIsolateBackend(config: IsolateConfig, onPoolError: (err: u
     };
     // isolated-vm's own timeout covers synchronous code; these cover awaited promises and CPU time.
     const wallTimer = setTimeout(() => kill('wall'), request.timeoutMs + HARD_KILL_GRACE_MS);
+    // An isolate runs on one thread, so its CPU time never exceeds its wall time: a CPU
+    // limit at or above the wall limit can never trip, and watching it would only race
+    // isolated-vm's own timeout (which, unlike disposal, keeps the output written so far).
     const cpuLimitNs = BigInt(request.cpuTimeMs) * 1_000_000n;
-    const cpuTimer = setInterval(() => {
-      if (!isolate.isDisposed && isolate.cpuTime > cpuLimitNs) kill('cpu');
-    }, Math.max(5, Math.min(50, Math.floor(request.cpuTimeMs / 4))));
+    const cpuTimer =
+      request.cpuTimeMs < request.timeoutMs
+        ? setInterval(() => {
+            if (!isolate.isDisposed && isolate.cpuTime > cpuLimitNs) kill('cpu');
+          }, Math.max(5, Math.min(50, Math.floor(request.cpuTimeMs / 4))))
+        : undefined;
 
     const limits = { outputLimitBytes: config.outputLimitBytes, resultLimitBytes: config.resultLimitBytes };
     try {
@@ -71,12 +77,13 @@ export function createIsolateBackend(config: IsolateConfig, onPoolError: (err: u
       return fromRunResult(raw, performance.now() - started, limits);
     } catch (err) {
       const durationMs = performance.now() - started;
-      const message = err instanceof Error ? err.message : String(err);
-      if (killedFor !== null || /timed out/i.test(message)) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (killedFor !== null || /timed out/i.test(reason)) {
         const output = killedFor === null ? await flushOutput(prepared) : { stdout: '', stderr: '', truncated: false };
-        return { status: 'timeout', ...capOutput(output, limits.outputLimitBytes), durationMs };
+        const message = killedFor === 'cpu' ? `CPU time limit of ${request.cpuTimeMs} ms exceeded` : `wall-clock limit of ${request.timeoutMs} ms exceeded`;
+        return { status: 'timeout', error: { name: 'TimeoutError', message }, ...capOutput(output, limits.outputLimitBytes), durationMs };
       }
-      if (isolate.isDisposed || /memory limit/i.test(message)) {
+      if (isolate.isDisposed || /memory limit/i.test(reason)) {
         return { status: 'oom', stdout: '', stderr: '', truncated: false, durationMs, error: { name: 'RangeError', message: `isolate exceeded its memory limit of ${request.memoryMb} MB` } };
       }
       throw new CordonError('SANDBOX_FAILED', 'the isolate failed outside the tool code', { cause: err, details: { sandbox: request.sandboxId } });

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CordonError } from '../core/errors.ts';
+import { loadConfig } from './load-config.ts';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'cordon-config-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function withFile(text: string): { dir: string; path: string } {
+  const dir = tempDir();
+  const path = join(dir, 'cordon.yaml');
+  writeFileSync(path, text);
+  return { dir, path };
+}
+
+function errorOf(fn: () => unknown): CordonError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CordonError);
+    return err as CordonError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('loadConfig', () => {
+  it('uses the embedded default when there is no file: loopback, port 7070, agent local', () => {
+    const dir = tempDir();
+    const c = loadConfig({ cwd: dir, env: {} });
+    expect(c.configFile).toBeNull();
+    expect(c.server).toMatchObject({ host: '127.0.0.1', port: 7070, bodyLimitBytes: 1024 * 1024 });
+    expect(c.agents.map((a) => a.id)).toEqual(['local']);
+    expect(c.dataDir).toBe(join(dir, '.cordon'));
+    expect(Object.isFrozen(c.server)).toBe(true);
+  });
+
+  it('picks up ./cordon.yaml and resolves dataDir relative to the file', () => {
+    const { dir } = withFile('dataDir: state\nserver:\n  port: 8080\n');
+    const c = loadConfig({ cwd: dir, env: {} });
+    expect(c.server.port).toBe(8080);
+    expect(c.dataDir).toBe(join(dir, 'state'));
+  });
+
+  it('applies defaults < file < environment < flags', () => {
+    const { dir, path } = withFile('server:\n  port: 8080\n  host: 127.0.0.2\nlog:\n  level: debug\n');
+    const cwd = tempDir();
+    const c = loadConfig({ cwd, env: { CORDON_CONFIG: path, CORDON_PORT: '9090', CORDON_DATA_DIR: 'envdata' }, flags: { port: '9191' } });
+    expect(c.configFile).toBe(path);
+    expect(c.server.port).toBe(9191);
+    expect(c.server.host).toBe('127.0.0.2');
+    expect(c.log.level).toBe('debug');
+    // From the environment, a relative path is relative to the working directory.
+    expect(c.dataDir).toBe(join(cwd, 'envdata'));
+    expect(dir).not.toBe(cwd);
+  });
+
+  it('names the file, line and field of a bad value', () => {
+    const { path } = withFile('server:\n  host: 127.0.0.1\n  port: 70000\n');
+    const e = errorOf(() => loadConfig({ flags: { configPath: path }, env: {} }));
+    expect(e.code).toBe('CONFIG_INVALID');
+    expect(e.message).toBe(`${path}:3: /server/port must be <= 65535`);
+    expect(e.details).toMatchObject({ source: path, line: 3, field: '/server/port' });
+  });
+
+  it('refuses unknown settings (typos) with their line', () => {
+    const { path } = withFile('server:\n  prot: 7070\n');
+    const e = errorOf(() => loadConfig({ flags: { configPath: path }, env: {} }));
+    expect(e.message).toBe(`${path}:2: /server/prot is not a known setting`);
+  });
+
+  it('names the environment variable when it is the source', () => {
+    const dir = tempDir();
+    expect(errorOf(() => loadConfig({ cwd: dir, env: { CORDON_PORT: 'http' } })).message).toContain('CORDON_PORT');
+    expect(errorOf(() => loadConfig({ cwd: dir, env: { CORDON_LOG_LEVEL: 'loud' } })).message).toMatch(/^environment: \/log\/level/);
+  });
+
+  it('names the flag when it is the source', () => {
+    const dir = tempDir();
+    expect(errorOf(() => loadConfig({ cwd: dir, env: {}, flags: { port: '99999' } })).message).toMatch(/^flags: \/server\/port/);
+  });
+
+  it.each([
+    ['a YAML syntax error', 'server: [\n', /:\d+: /],
+    ['a duplicate key', 'server:\n  port: 1\n  port: 2\n', /:3: /],
+    ['a list at the top', '- a\n- b\n', /must be a mapping/],
+    ['a wrong type', 'server: 5\n', /\/server must be object/],
+    ['a duplicate agent', 'agents:\n  - id: a\n    tools: []\n  - id: a\n    tools: []\n', /duplicates agent id/],
+    ['an agent id with a slash', 'agents:\n  - id: ../etc\n    tools: []\n', /\/agents\/0\/id/],
+    ['both key forms', 'agents:\n  - id: a\n    tools: []\n    publicKey: x\n    publicKeyFile: y\n', /exclusive/],
+    ['a default above its maximum', 'sandbox:\n  isolate:\n    defaultMemoryMb: 600\n    maxMemoryMb: 512\n', /must not exceed maxMemoryMb/],
+    ['a __proto__ key', '__proto__:\n  polluted: 1\n', /not allowed|not a known setting/],
+    ['an alias bomb', 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n', /alias/i],
+  ])('refuses %s with CONFIG_INVALID', (_name, text, pattern) => {
+    const { path } = withFile(text);
+    const e = errorOf(() => loadConfig({ flags: { configPath: path }, env: {} }));
+    expect(e.code).toBe('CONFIG_INVALID');
+    expect(e.message).toMatch(pattern);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses an oversized file before parsing it', () => {
+    const { path } = withFile('# ' + 'x'.repeat(2 * 1024 * 1024));
+    expect(errorOf(() => loadConfig({ flags: { configPath: path }, env: {} })).message).toMatch(/over the 1048576-byte limit/);
+  });
+
+  it('refuses a named config file that does not exist', () => {
+    expect(errorOf(() => loadConfig({ flags: { configPath: '/nonexistent/cordon.yaml' }, env: {} })).message).toMatch(/not found/);
+  });
+
+  it('ships an example cordon.yaml that loads', () => {
+    const c = loadConfig({ flags: { configPath: join(import.meta.dirname, '..', '..', 'cordon.yaml') }, env: {} });
+    expect(c.agents.find((a) => a.id === 'local')).toMatchObject({ createKey: true });
+  });
+});

@@ -1,0 +1,103 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { CordonError } from '../core/errors.ts';
+import { claimsFor, ed25519Token, hmacToken, nowSec, unsignedToken } from '../../test/support/tokens.ts';
+import { makeTestAgent } from '../../test/support/test-config.ts';
+import { keyFingerprint, parseEd25519PublicKey } from './agent-keys.ts';
+import type { AgentRegistry, RegisteredAgent } from './agent-registry.ts';
+import { createTokenVerifier } from './token-verifier.ts';
+
+const alice = makeTestAgent('alice');
+const mallory = makeTestAgent('mallory');
+const aliceKey = parseEd25519PublicKey(alice.publicKeyPem, 'test');
+
+const registry: AgentRegistry = (() => {
+  const entry: RegisteredAgent = { id: 'alice', description: '', tools: ['code'], publicKey: aliceKey, fingerprint: keyFingerprint(aliceKey), source: 'config' };
+  const keyless: RegisteredAgent = { ...entry, id: 'keyless', publicKey: null, fingerprint: null };
+  return { get: (id) => (id === 'alice' ? entry : id === 'keyless' ? keyless : undefined), list: () => [entry, keyless] };
+})();
+
+const verifier = createTokenVerifier({ registry, audience: 'cordon', maxLifetimeSec: 300, clockToleranceSec: 30 });
+
+async function reasonOf(token: string): Promise<string> {
+  try {
+    await verifier.verify(token);
+  } catch (err) {
+    expect(err).toBeInstanceOf(CordonError);
+    expect((err as CordonError).code).toBe('AUTH_INVALID_TOKEN');
+    return String((err as CordonError).details.reason);
+  }
+  throw new Error('token was accepted');
+}
+
+describe('agent token verification', () => {
+  it('accepts a well-formed EdDSA token and returns the agent and jti', async () => {
+    const claims = claimsFor('alice');
+    const principal = await verifier.verify(ed25519Token(alice.privateKey, claims));
+    expect(principal).toEqual({ agent: 'alice', user: null, tokenId: claims.jti, expiresAt: claims.exp });
+  });
+
+  it('accepts the same token again until it expires', async () => {
+    const token = ed25519Token(alice.privateKey, claimsFor('alice'));
+    await verifier.verify(token);
+    await expect(verifier.verify(token)).resolves.toMatchObject({ agent: 'alice' });
+  });
+
+  const now = nowSec();
+  const base = () => claimsFor('alice');
+  const cases: [string, () => string, string][] = [
+    ['unknown agent', () => ed25519Token(mallory.privateKey, claimsFor('mallory')), 'unknown_agent'],
+    ['agent with no key yet', () => ed25519Token(alice.privateKey, { ...base(), iss: 'keyless', sub: 'keyless' }), 'unknown_agent'],
+    ['signed by another key', () => ed25519Token(mallory.privateKey, base()), 'bad_signature'],
+    ['signature of another token', () => {
+      const a = ed25519Token(alice.privateKey, base()).split('.');
+      const b = ed25519Token(alice.privateKey, { ...base(), aud: 'other' }).split('.');
+      return `${a[0]}.${a[1]}.${b[2]}`;
+    }, 'bad_signature'],
+    ['alg none', () => unsignedToken(base()), 'algorithm_not_allowed'],
+    ['alg none with a signature part', () => `${unsignedToken(base())}AAAA`, 'algorithm_not_allowed'],
+    ['HS256 keyed with the public key', () => hmacToken(alice.publicKeyPem, base()), 'algorithm_not_allowed'],
+    ['RS256 header on an Ed25519 signature', () => ed25519Token(alice.privateKey, base(), { alg: 'RS256' }), 'algorithm_not_allowed'],
+    ['lower-case eddsa', () => ed25519Token(alice.privateKey, base(), { alg: 'eddsa' }), 'algorithm_not_allowed'],
+    ['missing alg', () => ed25519Token(alice.privateKey, base(), { typ: 'JWT' }), 'algorithm_not_allowed'],
+    ['wrong audience', () => ed25519Token(alice.privateKey, { ...base(), aud: 'another-cordon' }), 'wrong_audience'],
+    ['audience list without us', () => ed25519Token(alice.privateKey, { ...base(), aud: ['a', 'b'] }), 'wrong_audience'],
+    ['expired', () => ed25519Token(alice.privateKey, { ...base(), iat: now - 200, exp: now - 100 }), 'expired'],
+    ['not yet valid (nbf)', () => ed25519Token(alice.privateKey, { ...base(), nbf: now + 600 }), 'not_yet_valid'],
+    ['issued in the future', () => ed25519Token(alice.privateKey, { ...base(), iat: now + 600, exp: now + 700 }), 'not_yet_valid'],
+    ['lifetime over five minutes', () => ed25519Token(alice.privateKey, { ...base(), iat: now, exp: now + 301 }), 'lifetime_too_long'],
+    ['a day-long token', () => ed25519Token(alice.privateKey, { ...base(), iat: now, exp: now + 86_400 }), 'lifetime_too_long'],
+    ['no exp', () => ed25519Token(alice.privateKey, { ...base(), exp: undefined }), 'missing_claim'],
+    ['no iat', () => ed25519Token(alice.privateKey, { ...base(), iat: undefined }), 'missing_claim'],
+    ['no jti', () => ed25519Token(alice.privateKey, { ...base(), jti: undefined }), 'missing_claim'],
+    ['numeric jti', () => ed25519Token(alice.privateKey, { ...base(), jti: 42 }), 'missing_claim'],
+    ['no iss', () => ed25519Token(alice.privateKey, { ...base(), iss: undefined }), 'missing_claim'],
+    ['sub names someone else', () => ed25519Token(alice.privateKey, { ...base(), sub: 'bob' }), 'issuer_mismatch'],
+    ['iss with path characters', () => ed25519Token(alice.privateKey, { ...base(), iss: '../alice' }), 'unknown_agent'],
+    ['not a JWT', () => 'hello', 'malformed'],
+    ['two parts', () => 'a.b', 'malformed'],
+    ['garbage base64', () => '!!!.@@@.###', 'malformed'],
+    ['oversized', () => 'a'.repeat(10_000), 'malformed'],
+    ['empty', () => '', 'malformed'],
+  ];
+
+  it.each(cases)('refuses %s', async (_name, make, reason) => {
+    expect(await reasonOf(make())).toBe(reason);
+  });
+
+  it('does not accept a cached token after it expires', async () => {
+    let clock = Date.now();
+    const v = createTokenVerifier({ registry, audience: 'cordon', maxLifetimeSec: 300, clockToleranceSec: 0, now: () => clock });
+    const t = Math.floor(clock / 1000);
+    const token = ed25519Token(alice.privateKey, { ...claimsFor('alice'), iat: t, exp: t + 10 });
+    await v.verify(token);
+    clock += 11_000;
+    await expect(v.verify(token)).rejects.toMatchObject({ code: 'AUTH_INVALID_TOKEN', details: { reason: 'expired' } });
+  });
+
+  it('rejects a key of the wrong type at load time', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(() => parseEd25519PublicKey(rsa, 'cfg')).toThrowError(expect.objectContaining({ code: 'KEY_INVALID' }));
+    expect(() => parseEd25519PublicKey('not a key', 'cfg')).toThrowError(expect.objectContaining({ code: 'KEY_INVALID' }));
+  });
+});

@@ -1,0 +1,193 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The real CLI as a user runs it: ./bin/cordon in a fresh directory with the embedded default.
+const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'cordon');
+let cwd: string;
+
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'cordon-cli-'));
+});
+afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cordon(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return new Promise((done, fail) => {
+    const child = spawn(BIN, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+describe('cordon CLI', () => {
+  it('runs 1+1 and prints 2', async () => {
+    const r = await cordon(['run', 'code', '--lang', 'js', '1+1']);
+    expect(r).toMatchObject({ code: 0, stdout: '2\n' });
+  });
+
+  it('prints console output, then the value', async () => {
+    const r = await cordon(['run', 'code', '--lang', 'js', 'console.log("hi"); console.error("warn"); [1,2]']);
+    expect(r.stdout).toBe('hi\n[1,2]\n');
+    expect(r.stderr).toContain('warn\n');
+  });
+
+  it('reads the source from stdin with -', async () => {
+    const r = await cordon(['run', 'code', '--lang', 'js', '-'], { stdin: '2**10' });
+    expect(r).toMatchObject({ code: 0, stdout: '1024\n' });
+  });
+
+  it('prints the whole result with --json', async () => {
+    const r = await cordon(['run', 'code', '--input', '{"language":"javascript","source":"6*7"}', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ tool: 'code', status: 'ok', output: { value: 42 } });
+  });
+
+  it.each([
+    ['an infinite loop', ['while(true){}', '--timeout-ms', '300'], 'timeout'],
+    ['a memory bomb', ['const a=[]; for(;;) a.push(new Array(1e6).fill(1))', '--memory-mb', '16'], 'oom'],
+    ["require('fs')", ["require('fs')"], 'error'],
+    ['process.exit()', ['process.exit()'], 'error'],
+    ['the constructor escape', ["this.constructor.constructor('return process')()"], 'error'],
+  ])('exits 1 with status %s → %s', async (_name, args, status) => {
+    const r = await cordon(['run', 'code', '--lang', 'js', ...args, '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).status).toBe(status);
+  });
+
+  it.each([
+    ['bad --input JSON', ['run', 'code', '--input', '{nope'], 2],
+    ['--input and a source together', ['run', 'code', '1', '--input', '{}'], 2],
+    ['an unknown language', ['run', 'code', '--lang', 'cobol', '1'], 2],
+    ['an unknown tool', ['run', 'nope', '--input', '{}'], 8],
+    ['an unknown command', ['frobnicate'], 2],
+    ['a missing argument', ['run'], 2],
+    ['an unknown agent', ['token', '--agent', 'nobody'], 8],
+    ['a ttl over the maximum', ['token', '--agent', 'local', '--ttl', '3600'], 2],
+  ])('exits with the error table code for %s', async (_name, args, code) => {
+    const r = await cordon(args as string[]);
+    expect(r.code).toBe(code);
+    expect(r.stderr.length).toBeGreaterThan(0);
+  });
+
+  it('prints help for every command', async () => {
+    for (const args of [['--help'], ['serve', '--help'], ['run', '--help'], ['tools', '--help'], ['agents', '--help'], ['agents', 'add', '--help'], ['agents', 'list', '--help'], ['token', '--help']]) {
+      const r = await cordon(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout, args.join(' ')).toMatch(/^Usage: cordon/);
+    }
+  });
+
+  it('lists tools', async () => {
+    const r = await cordon(['tools', '--json']);
+    expect(JSON.parse(r.stdout).tools.map((t: { name: string }) => t.name)).toContain('code');
+  });
+
+  it('prints a token that is an EdDSA JWT for agent local', async () => {
+    const r = await cordon(['token', '--agent', 'local']);
+    expect(r.code).toBe(0);
+    const [header, payload] = r.stdout.trim().split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString() || 'null'));
+    expect(header).toMatchObject({ alg: 'EdDSA' });
+    expect(payload).toMatchObject({ iss: 'local', sub: 'local', aud: 'cordon' });
+    expect(payload.exp - payload.iat).toBeLessThanOrEqual(300);
+  });
+
+  describe('agents', () => {
+    it('adds an agent with a 0600 private key that is never printed', async () => {
+      const r = await cordon(['agents', 'add', 'bot', '--tool', 'code']);
+      expect(r.code).toBe(0);
+      const keyPath = join(cwd, '.cordon', 'agents', 'bot.key');
+      expect(statSync(keyPath).mode & 0o777).toBe(0o600);
+      expect(statSync(join(cwd, '.cordon', 'agents')).mode & 0o777).toBe(0o700);
+      const secret = readFileSync(keyPath, 'utf8').split('\n')[1] ?? '';
+      expect(secret.length).toBeGreaterThan(20);
+      expect(r.stdout + r.stderr).not.toContain(secret);
+      expect(readdirSync(join(cwd, '.cordon', 'agents')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    });
+
+    it('refuses to add the same agent twice', async () => {
+      const r = await cordon(['agents', 'add', 'bot']);
+      expect(r.code).toBe(9);
+      expect(r.stderr).toContain('AGENT_EXISTS');
+    });
+
+    it('refuses an invalid agent name', async () => {
+      expect((await cordon(['agents', 'add', '../evil'])).code).toBe(2);
+    });
+
+    it('lists agents with fingerprints, never keys', async () => {
+      const r = await cordon(['agents', 'list', '--json']);
+      const agents = JSON.parse(r.stdout).agents as { id: string; key: string; tools: string[] }[];
+      expect(agents.find((a) => a.id === 'bot')).toMatchObject({ key: expect.stringMatching(/^SHA256:/), tools: ['code'] });
+      expect(r.stdout).not.toContain('PRIVATE');
+    });
+
+    it('runs as an added agent, and denies one without the tool (exit 5)', async () => {
+      expect(await cordon(['run', 'code', '--lang', 'js', '3', '--agent', 'bot'])).toMatchObject({ code: 0, stdout: '3\n' });
+      await cordon(['agents', 'add', 'notools']);
+      const denied = await cordon(['run', 'code', '--lang', 'js', '3', '--agent', 'notools']);
+      expect(denied.code).toBe(5);
+      expect(denied.stderr).toContain('POLICY_DENIED');
+    });
+  });
+
+  it('exits 3 naming the file and line for a bad config', async () => {
+    const path = join(cwd, 'bad.yaml');
+    writeFileSync(path, 'server:\n  port: nope\n');
+    const r = await cordon(['--config', path, 'run', 'code', '--lang', 'js', '1']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`${path}:2: /server/port`);
+  });
+
+  it('honours CORDON_DATA_DIR and --data-dir', async () => {
+    const other = join(cwd, 'elsewhere');
+    expect((await cordon(['token', '--agent', 'local'], { env: { CORDON_DATA_DIR: other } })).code).toBe(0);
+    expect(readdirSync(join(other, 'agents'))).toContain('local.key');
+    const third = join(cwd, 'third');
+    expect((await cordon(['--data-dir', third, 'run', 'code', '--lang', 'js', '1'])).code).toBe(0);
+    expect(readdirSync(join(third, 'agents'))).toContain('local.key');
+  });
+
+  describe('serve', () => {
+    let child: ChildProcess | undefined;
+    afterAll(() => {
+      if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+    });
+
+    it('serves, prints the URL and a curl line, and runs 1+1 with a token from `cordon token`', async () => {
+      child = spawn(BIN, ['serve', '--port', '0'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CORDON_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      const url = await new Promise<string>((done, fail) => {
+        child?.stdout?.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /cordon listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+          if (m?.[1] !== undefined && out.includes('curl ')) done(m[1]);
+        });
+        child?.on('exit', (code) => fail(new Error(`serve exited ${code}`)));
+      });
+      expect(out).toContain('Authorization: Bearer ');
+      const token = (await cordon(['token', '--agent', 'local'])).stdout.trim();
+      const res = await fetch(`${url}/v1/invocations`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ tool: 'code', input: { language: 'javascript', source: '1+1' } }) });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ status: 'ok', output: { value: 2 } });
+      const exited = new Promise((done) => child?.on('exit', done));
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+      await exited;
+      // The audit log has the call.
+      const audit = readFileSync(join(cwd, '.cordon', 'audit', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(audit.some((r: { agent: string; outcome: string; tool: string }) => r.agent === 'local' && r.tool === 'code' && r.outcome === 'ok')).toBe(true);
+    });
+  });
+});

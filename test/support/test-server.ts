@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import { createRunnerApi } from '../../src/api/runner-api.ts';
+import { createMemoryAuditSink } from '../../src/audit/jsonl-audit-log.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { createRuntime, type Runtime } from '../../src/runner/runtime.ts';
+import type { CordonConfig } from '../../src/config/config-schema.ts';
+
+export interface TestServer {
+  url: string;
+  app: FastifyInstance;
+  runtime: Runtime;
+  audit: ReturnType<typeof createMemoryAuditSink>;
+  close(): Promise<void>;
+}
+
+/** The real runner API on a real loopback socket (port 0), with an in-memory audit sink. */
+export async function startTestServer(config: CordonConfig): Promise<TestServer> {
+  const audit = createMemoryAuditSink();
+  const runtime = createRuntime(config, { logger: silentLogger, audit });
+  const app = createRunnerApi({ runner: runtime.runner, logger: silentLogger, bodyLimitBytes: config.server.bodyLimitBytes, requestTimeoutMs: 60_000 });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    url,
+    app,
+    runtime,
+    audit,
+    async close() {
+      await app.close();
+      await runtime.close();
+    },
+  };
+}
