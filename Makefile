@@ -39,7 +39,9 @@ typecheck: setup
 	npx tsc -p tsconfig.json
 
 unit: setup
-	npx vitest run
+	@mkdir -p .cache
+	npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-report.json; \
+	  status=$$?; node scripts/test-summary.mjs .cache/vitest-report.json; exit $$status
 
 test: lint typecheck unit
 
