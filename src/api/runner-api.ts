@@ -6,9 +6,13 @@ import type { Principal } from '../core/principal.ts';
 import type { Runner } from '../runner/runner.ts';
 import { renderError } from './error-renderer.ts';
 import { parseInvocationBody } from './invocation-body.ts';
+import type { TokenService } from '../identity/token-service.ts';
+import { parseFormBody, renderOAuthError } from './token-endpoint.ts';
 
 export interface RunnerApiOptions {
   runner: Runner;
+  /** Serves POST /v1/token; without it the route answers 404. */
+  tokens?: TokenService;
   logger: Logger;
   bodyLimitBytes: number;
   /** Longest a request may take end to end; above the longest tool timeout. */
@@ -41,8 +45,12 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 100 },
   });
 
-  // JSON only: any other body type is refused with 415 instead of reaching a handler as a string.
+  // JSON (and, for the OAuth token endpoint, forms) only: any other body type is refused with
+  // 415 instead of reaching a handler as a string.
   app.removeContentTypeParser(['text/plain']);
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, parseFormBody(body as string));
+  });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -66,7 +74,7 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     request.principal = await runner.authenticate(request.headers.authorization, request.id);
   };
 
-  const routes: { method: (typeof ALL_METHODS)[number]; url: string; auth: boolean; handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> }[] = [
+  const routes: { method: (typeof ALL_METHODS)[number]; url: string; auth: boolean; handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>; registered?: boolean }[] = [
     {
       method: 'GET',
       url: '/healthz',
@@ -93,9 +101,30 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     },
   ];
 
+  if (options.tokens !== undefined) {
+    const tokens = options.tokens;
+    app.route({
+      method: 'POST',
+      url: '/v1/token',
+      // The credentials are in the body (RFC 6749 §4.4, RFC 8693): no bearer token here.
+      errorHandler: (err, request, reply) => {
+        const rendered = renderOAuthError(err, request.id);
+        if (rendered.internal) logger.error({ err, requestId: request.id }, 'token request failed');
+        void reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
+      },
+      handler: async (request, reply) => {
+        const body = request.body;
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CordonError('TOKEN_REQUEST_INVALID', 'send the token request as a form (application/x-www-form-urlencoded) or a JSON object');
+        void reply.header('pragma', 'no-cache');
+        return tokens.issue(body as Record<string, unknown>);
+      },
+    });
+    routes.push({ method: 'POST', url: '/v1/token', auth: false, handler: async () => undefined, registered: true });
+  }
+
   const byUrl = new Map<string, string[]>();
   for (const route of routes) {
-    app.route({ method: route.method, url: route.url, ...(route.auth ? { onRequest: requireAgent } : {}), handler: route.handler });
+    if (route.registered !== true) app.route({ method: route.method, url: route.url, ...(route.auth ? { onRequest: requireAgent } : {}), handler: route.handler });
     byUrl.set(route.url, [...(byUrl.get(route.url) ?? []), route.method, ...(route.method === 'GET' ? ['HEAD'] : [])]);
   }
   for (const [url, allowed] of byUrl) {

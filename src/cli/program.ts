@@ -5,6 +5,7 @@ import { registerRunCommand } from './commands/run-command.ts';
 import { registerServeCommand } from './commands/serve-command.ts';
 import { registerTokenCommand } from './commands/token-command.ts';
 import { registerToolsCommand } from './commands/tools-command.ts';
+import { registerUsersCommand } from './commands/users-command.ts';
 
 export function createProgram(): Command {
   const program = new Command('cordon')
@@ -20,6 +21,7 @@ export function createProgram(): Command {
   registerToolsCommand(program);
   registerAgentsCommand(program);
   registerTokenCommand(program);
+  registerUsersCommand(program);
   program.commands.forEach(function applyExit(c: Command): void {
     c.exitOverride();
     c.commands.forEach(applyExit);

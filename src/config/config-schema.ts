@@ -15,6 +15,25 @@ export interface AgentConfig {
   readonly createKey?: boolean;
   /** Tools this agent may call until the capability engine replaces this list. */
   readonly tools: readonly string[];
+  /** Groups and attributes the policy engine sees on `Agent::"<id>"`. */
+  readonly groups?: readonly string[];
+  readonly attributes?: Readonly<Record<string, string>>;
+}
+
+export interface UserConfig {
+  readonly id: string;
+  readonly groups?: readonly string[];
+  readonly attributes?: Readonly<Record<string, string>>;
+}
+
+/** An OIDC issuer whose tokens name the users agents act for. */
+export interface UserIssuerConfig {
+  /** The exact `iss` its tokens carry. */
+  readonly issuer: string;
+  /** Where its signing keys are published (a JWKS document). */
+  readonly jwksUrl: string;
+  /** The `aud` its tokens must carry for this Cordon; defaults to auth.audience. */
+  readonly audience?: string;
 }
 
 export interface IsolateConfig {
@@ -44,13 +63,31 @@ export interface CordonConfig {
     readonly audience: string;
     readonly maxTokenLifetimeSec: number;
     readonly clockToleranceSec: number;
+    /** The `iss` of tokens Cordon itself signs (token exchange, client credentials). */
+    readonly issuer: string;
+    /** Lifetime of tokens Cordon issues; at most 15 minutes. */
+    readonly issuedTokenLifetimeSec: number;
+    /** Longest a single-use client assertion may live. */
+    readonly assertionMaxLifetimeSec: number;
+    /** OIDC issuers trusted for user tokens. */
+    readonly userIssuers: readonly UserIssuerConfig[];
+    /** Cordon's own user issuer for local runs (`cordon users add|token`). */
+    readonly localUsers: boolean;
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly sandbox: { readonly isolate: IsolateConfig };
   readonly agents: readonly AgentConfig[];
+  readonly users: readonly UserConfig[];
 }
 
 const AGENT_ID = '^[a-z0-9][a-z0-9._-]{0,62}$';
+/** User ids come from identity providers: e-mail-like ids allowed, no control or quote characters. */
+const USER_ID = '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}$';
+
+export const USER_ID_PATTERN = new RegExp(USER_ID);
+
+const GROUPS = { type: 'array', maxItems: 256, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } } as const;
+const ATTRIBUTES = { type: 'object', maxProperties: 64, propertyNames: { pattern: '^[a-z][a-z0-9_]{0,63}$' }, additionalProperties: { type: 'string', maxLength: 1024 } } as const;
 
 export const AGENT_ID_PATTERN = new RegExp(AGENT_ID);
 
@@ -76,11 +113,29 @@ export const CONFIG_SCHEMA = {
     auth: {
       type: 'object',
       additionalProperties: false,
-      required: ['audience', 'maxTokenLifetimeSec', 'clockToleranceSec'],
+      required: ['audience', 'maxTokenLifetimeSec', 'clockToleranceSec', 'issuer', 'issuedTokenLifetimeSec', 'assertionMaxLifetimeSec', 'userIssuers', 'localUsers'],
       properties: {
         audience: { type: 'string', minLength: 1, maxLength: 255 },
         maxTokenLifetimeSec: positiveInt(300),
         clockToleranceSec: { type: 'integer', minimum: 0, maximum: 120 },
+        issuer: { type: 'string', minLength: 1, maxLength: 255 },
+        issuedTokenLifetimeSec: positiveInt(900),
+        assertionMaxLifetimeSec: positiveInt(60),
+        userIssuers: {
+          type: 'array',
+          maxItems: 32,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['issuer', 'jwksUrl'],
+            properties: {
+              issuer: { type: 'string', minLength: 1, maxLength: 1024 },
+              jwksUrl: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+              audience: { type: 'string', minLength: 1, maxLength: 255 },
+            },
+          },
+        },
+        localUsers: { type: 'boolean' },
       },
     },
     log: {
@@ -127,7 +182,19 @@ export const CONFIG_SCHEMA = {
           publicKeyFile: { type: 'string', maxLength: 4096 },
           createKey: { type: 'boolean' },
           tools: { type: 'array', maxItems: 1000, uniqueItems: true, items: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,63}$' } },
+          groups: GROUPS,
+          attributes: ATTRIBUTES,
         },
+      },
+    },
+    users: {
+      type: 'array',
+      maxItems: 100_000,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id'],
+        properties: { id: { type: 'string', pattern: USER_ID }, groups: GROUPS, attributes: ATTRIBUTES },
       },
     },
   },

@@ -7,7 +7,16 @@ import type { CordonConfig } from './config-schema.ts';
  */
 export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
   server: { host: '127.0.0.1', port: 7070, bodyLimitBytes: 1024 * 1024 },
-  auth: { audience: 'cordon', maxTokenLifetimeSec: 300, clockToleranceSec: 30 },
+  auth: {
+    audience: 'cordon',
+    maxTokenLifetimeSec: 300,
+    clockToleranceSec: 30,
+    issuer: 'cordon',
+    issuedTokenLifetimeSec: 900,
+    assertionMaxLifetimeSec: 60,
+    userIssuers: [],
+    localUsers: true,
+  },
   log: { level: 'info' },
   sandbox: {
     isolate: {
@@ -23,6 +32,7 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
     },
   },
   agents: [{ id: 'local', description: 'The developer on this machine.', createKey: true, tools: ['code'] }],
+  users: [],
 };
 
 export const DEFAULT_CONFIG_FILE_NAME = 'cordon.yaml';

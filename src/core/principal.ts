@@ -6,4 +6,6 @@ export interface Principal {
   readonly tokenId: string;
   /** Seconds since epoch when the token stops being valid. */
   readonly expiresAt: number;
+  /** Verbs the token is limited to (`scope`), or null when it carries no scope. */
+  readonly scope: readonly string[] | null;
 }

@@ -9,6 +9,8 @@ export interface RegisteredAgent {
   readonly id: string;
   readonly description: string;
   readonly tools: readonly string[];
+  readonly groups: readonly string[];
+  readonly attributes: Readonly<Record<string, string>>;
   /** null when the agent has no key yet: it cannot authenticate. */
   readonly publicKey: KeyObject | null;
   readonly fingerprint: string | null;
@@ -49,7 +51,7 @@ export function loadAgentRegistry(options: LoadAgentRegistryOptions): AgentRegis
     if (byId.has(reg.id)) continue;
     const pub = agentKeyPaths(options.dataDir, reg.id).publicKey;
     const key = existsSync(pub) ? readPublicKeyFile(pub) : null;
-    byId.set(reg.id, Object.freeze({ id: reg.id, description: reg.description ?? '', tools: Object.freeze([...reg.tools]), publicKey: key, fingerprint: key && keyFingerprint(key), source: 'data-dir' as const }));
+    byId.set(reg.id, Object.freeze({ id: reg.id, description: reg.description ?? '', tools: Object.freeze([...reg.tools]), groups: [], attributes: {}, publicKey: key, fingerprint: key && keyFingerprint(key), source: 'data-dir' as const }));
   }
   const all = Object.freeze([...byId.values()]);
   return {
@@ -74,7 +76,16 @@ function fromConfig(agent: AgentConfig, options: LoadAgentRegistryOptions): Regi
       throw new CordonError('CONFIG_INVALID', `agent "${agent.id}" has no public key: set publicKey or publicKeyFile, or run: cordon agents add ${agent.id}`, { details: { field: '/agents', agent: agent.id } });
     }
   }
-  return Object.freeze({ id: agent.id, description: agent.description ?? '', tools: Object.freeze([...agent.tools]), publicKey: key, fingerprint: key && keyFingerprint(key), source: 'config' as const });
+  return Object.freeze({
+    id: agent.id,
+    description: agent.description ?? '',
+    tools: Object.freeze([...agent.tools]),
+    groups: Object.freeze([...(agent.groups ?? [])]),
+    attributes: Object.freeze({ ...(agent.attributes ?? {}) }),
+    publicKey: key,
+    fingerprint: key && keyFingerprint(key),
+    source: 'config' as const,
+  });
 }
 
 function readRegistrations(dataDir: string): Registration[] {

@@ -12,7 +12,7 @@ const mallory = makeTestAgent('mallory');
 const aliceKey = parseEd25519PublicKey(alice.publicKeyPem, 'test');
 
 const registry: AgentRegistry = (() => {
-  const entry: RegisteredAgent = { id: 'alice', description: '', tools: ['code'], publicKey: aliceKey, fingerprint: keyFingerprint(aliceKey), source: 'config' };
+  const entry: RegisteredAgent = { id: 'alice', description: '', tools: ['code'], groups: [], attributes: {}, publicKey: aliceKey, fingerprint: keyFingerprint(aliceKey), source: 'config' };
   const keyless: RegisteredAgent = { ...entry, id: 'keyless', publicKey: null, fingerprint: null };
   return { get: (id) => (id === 'alice' ? entry : id === 'keyless' ? keyless : undefined), list: () => [entry, keyless] };
 })();
@@ -34,7 +34,7 @@ describe('agent token verification', () => {
   it('accepts a well-formed EdDSA token and returns the agent and jti', async () => {
     const claims = claimsFor('alice');
     const principal = await verifier.verify(ed25519Token(alice.privateKey, claims));
-    expect(principal).toEqual({ agent: 'alice', user: null, tokenId: claims.jti, expiresAt: claims.exp });
+    expect(principal).toEqual({ agent: 'alice', user: null, tokenId: claims.jti, expiresAt: claims.exp, scope: null });
   });
 
   it('accepts the same token again until it expires', async () => {

@@ -1,44 +1,38 @@
-import { createHash } from 'node:crypto';
-import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
-import { CordonError } from '../core/errors.ts';
+import { createHash, type KeyObject } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import type { Principal } from '../core/principal.ts';
-import { AGENT_ID_PATTERN } from '../config/config-schema.ts';
-import type { AgentRegistry } from './agent-registry.ts';
+import { AGENT_ID_PATTERN, USER_ID_PATTERN } from '../config/config-schema.ts';
+import type { AgentRegistry, RegisteredAgent } from './agent-registry.ts';
+import type { ReplayCache } from './replay-cache.ts';
+import { mapJoseError, tokenFault } from './token-fault.ts';
 
-/** Why a token was refused: stable strings, sent as `details.reason`. */
-export type TokenFault =
-  | 'malformed'
-  | 'algorithm_not_allowed'
-  | 'unknown_agent'
-  | 'bad_signature'
-  | 'wrong_audience'
-  | 'expired'
-  | 'not_yet_valid'
-  | 'lifetime_too_long'
-  | 'missing_claim'
-  | 'issuer_mismatch';
+export type { TokenFault } from './token-fault.ts';
 
 export interface TokenVerifierOptions {
   registry: AgentRegistry;
   audience: string;
+  /** Longest an agent's self-signed bearer token may live. */
   maxLifetimeSec: number;
   clockToleranceSec: number;
+  /** Tokens Cordon itself issued (token exchange, client credentials). */
+  issued?: { issuer: string; publicKey: KeyObject; maxLifetimeSec: number };
+  /** Single-use assertions (client_assertion, actor_token): lifetime limit and replay cache. */
+  assertions?: { maxLifetimeSec: number; replay: ReplayCache };
   /** For tests: the current time in ms. */
   now?: () => number;
-  /** Verified tokens remembered (until they expire) so reuse costs a hash lookup. */
+  /** Verified bearer tokens remembered (until they expire) so reuse costs a hash lookup. */
   cacheSize?: number;
 }
 
 export interface TokenVerifier {
+  /** A bearer token for an API call: the agent's own, or one Cordon issued. */
   verify(token: string): Promise<Principal>;
+  /** A single-use agent assertion (≤ assertion lifetime, jti never seen before) → the agent. */
+  verifyAssertion(token: string): Promise<RegisteredAgent>;
 }
 
 const MAX_TOKEN_LENGTH = 8192;
 const ALLOWED_ALGORITHMS = ['EdDSA'];
-
-function fault(reason: TokenFault, message: string, cause?: unknown): CordonError {
-  return new CordonError('AUTH_INVALID_TOKEN', message, { cause, details: { reason } });
-}
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const now = options.now ?? Date.now;
@@ -46,32 +40,36 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   // Keyed by a hash of the whole token string: a hit is the exact bytes that were verified.
   const cache = new Map<string, Principal>();
 
-  async function verifyUncached(token: string): Promise<Principal> {
+  function preflight(token: string): { alg: string; iss: string } {
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+      throw tokenFault('malformed', `token must be 1 to ${MAX_TOKEN_LENGTH} characters`);
+    }
     let alg: unknown;
-    let issuer: unknown;
+    let iss: unknown;
     try {
       alg = decodeProtectedHeader(token).alg;
-      issuer = decodeJwt(token).iss;
+      iss = decodeJwt(token).iss;
     } catch (err) {
-      throw fault('malformed', 'token is not a well-formed JWT', err);
+      throw tokenFault('malformed', 'token is not a well-formed JWT', err);
     }
     // Checked before any key lookup: `none`, HS256 with a public key as secret, and friends never get further.
     if (typeof alg !== 'string' || !ALLOWED_ALGORITHMS.includes(alg)) {
-      throw fault('algorithm_not_allowed', `token algorithm ${JSON.stringify(String(alg)).slice(0, 40)} is not allowed; use EdDSA`);
+      throw tokenFault('algorithm_not_allowed', `token algorithm ${JSON.stringify(String(alg)).slice(0, 40)} is not allowed; use EdDSA`);
     }
-    if (typeof issuer !== 'string') throw fault('missing_claim', 'token has no "iss" claim naming the agent');
-    const agent = AGENT_ID_PATTERN.test(issuer) ? options.registry.get(issuer) : undefined;
-    if (agent?.publicKey == null) throw fault('unknown_agent', 'token issuer is not a registered agent');
+    if (typeof iss !== 'string') throw tokenFault('missing_claim', 'token has no "iss" claim');
+    return { alg, iss };
+  }
 
-    let payload;
+  async function verifyWith(token: string, key: KeyObject, issuer: string, subject: string | undefined, maxLifetimeSec: number): Promise<JWTPayload & { exp: number; iat: number; jti: string }> {
+    let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, agent.publicKey, {
+      ({ payload } = await jwtVerify(token, key, {
         algorithms: ALLOWED_ALGORITHMS,
         audience: options.audience,
-        issuer: agent.id,
-        subject: agent.id,
+        issuer,
+        ...(subject === undefined ? {} : { subject }),
         clockTolerance: options.clockToleranceSec,
-        maxTokenAge: options.maxLifetimeSec + options.clockToleranceSec,
+        maxTokenAge: maxLifetimeSec + options.clockToleranceSec,
         requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti'],
         currentDate: new Date(now()),
       }));
@@ -79,27 +77,59 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       throw mapJoseError(err);
     }
     const { exp, iat, jti } = payload as { exp: number; iat: number; jti: unknown };
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 128) throw fault('missing_claim', 'token "jti" must be a string of 1 to 128 characters');
-    if (exp - iat > options.maxLifetimeSec) {
-      throw fault('lifetime_too_long', `token lifetime ${exp - iat}s exceeds the maximum of ${options.maxLifetimeSec}s`);
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 128) throw tokenFault('missing_claim', 'token "jti" must be a string of 1 to 128 characters');
+    if (exp - iat > maxLifetimeSec) {
+      throw tokenFault('lifetime_too_long', `token lifetime ${exp - iat}s exceeds the maximum of ${maxLifetimeSec}s`);
     }
-    if (iat > now() / 1000 + options.clockToleranceSec) throw fault('not_yet_valid', 'token "iat" is in the future');
-    return Object.freeze({ agent: agent.id, user: null, tokenId: jti, expiresAt: exp });
+    if (iat > now() / 1000 + options.clockToleranceSec) throw tokenFault('not_yet_valid', 'token "iat" is in the future');
+    return payload as JWTPayload & { exp: number; iat: number; jti: string };
+  }
+
+  function agentOf(id: unknown): RegisteredAgent & { publicKey: KeyObject } {
+    const agent = typeof id === 'string' && AGENT_ID_PATTERN.test(id) ? options.registry.get(id) : undefined;
+    if (agent?.publicKey == null) throw tokenFault('unknown_agent', 'token does not name a registered agent');
+    return agent as RegisteredAgent & { publicKey: KeyObject };
+  }
+
+  async function verifyIssued(token: string): Promise<Principal> {
+    const issued = options.issued;
+    if (issued === undefined) throw tokenFault('unknown_agent', 'token issuer is not a registered agent');
+    const payload = await verifyWith(token, issued.publicKey, issued.issuer, undefined, issued.maxLifetimeSec);
+    const scope = typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => s !== '') : null;
+    const act = payload.act as { sub?: unknown } | undefined;
+    if (act !== undefined) {
+      // Delegated: sub is the user, act.sub the agent acting for them (RFC 8693 §4.1).
+      const agent = agentOf(act.sub);
+      if (typeof payload.sub !== 'string' || !USER_ID_PATTERN.test(payload.sub)) throw tokenFault('malformed', 'delegated token "sub" is not a user id');
+      return Object.freeze({ agent: agent.id, user: payload.sub, tokenId: payload.jti, expiresAt: payload.exp, scope });
+    }
+    const agent = agentOf(payload.sub);
+    return Object.freeze({ agent: agent.id, user: null, tokenId: payload.jti, expiresAt: payload.exp, scope });
+  }
+
+  async function verifySelfSigned(token: string, iss: string, maxLifetimeSec: number): Promise<{ agent: RegisteredAgent; payload: JWTPayload & { exp: number; jti: string } }> {
+    const agent = agentOf(iss);
+    const payload = await verifyWith(token, agent.publicKey, agent.id, agent.id, maxLifetimeSec);
+    return { agent, payload };
   }
 
   return {
     async verify(token: string): Promise<Principal> {
-      if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
-        throw fault('malformed', `token must be 1 to ${MAX_TOKEN_LENGTH} characters`);
-      }
-      const key = createHash('sha256').update(token).digest('base64url');
+      const key = createHash('sha256').update(String(token)).digest('base64url');
       const hit = cache.get(key);
       if (hit !== undefined) {
         if (now() / 1000 < hit.expiresAt + options.clockToleranceSec) return hit;
         cache.delete(key);
-        throw fault('expired', 'token has expired');
+        throw tokenFault('expired', 'token has expired');
       }
-      const principal = await verifyUncached(token);
+      const { iss } = preflight(token);
+      let principal: Principal;
+      if (options.issued !== undefined && iss === options.issued.issuer) {
+        principal = await verifyIssued(token);
+      } else {
+        const { agent, payload } = await verifySelfSigned(token, iss, options.maxLifetimeSec);
+        principal = Object.freeze({ agent: agent.id, user: null, tokenId: payload.jti, expiresAt: payload.exp, scope: null });
+      }
       if (cache.size >= cacheSize) {
         const oldest = cache.keys().next().value;
         if (oldest !== undefined) cache.delete(oldest);
@@ -107,30 +137,18 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       cache.set(key, principal);
       return principal;
     },
+
+    async verifyAssertion(token: string): Promise<RegisteredAgent> {
+      const assertions = options.assertions;
+      if (assertions === undefined) throw tokenFault('malformed', 'assertions are not accepted here');
+      const { iss } = preflight(token);
+      const { agent, payload } = await verifySelfSigned(token, iss, assertions.maxLifetimeSec);
+      // Single use: the jti is remembered (per agent) until the assertion expires.
+      if (!assertions.replay.firstUse(`${agent.id}\u0000${payload.jti}`, payload.exp + options.clockToleranceSec)) {
+        throw tokenFault('replayed', 'this assertion was already used; sign a new one with a fresh jti');
+      }
+      return agent;
+    },
   };
 }
 
-function mapJoseError(err: unknown): CordonError {
-  if (err instanceof joseErrors.JWTExpired) {
-    // jose reports both "exp passed" and "older than maxTokenAge" as expired.
-    return fault('expired', 'token has expired', err);
-  }
-  if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.reason === 'missing') return fault('missing_claim', `token has no "${err.claim}" claim`, err);
-    switch (err.claim) {
-      case 'aud':
-        return fault('wrong_audience', 'token audience is not this Cordon instance', err);
-      case 'nbf':
-      case 'iat':
-        return fault('not_yet_valid', 'token is not yet valid', err);
-      case 'iss':
-      case 'sub':
-        return fault('issuer_mismatch', 'token "iss" and "sub" must both be the agent id', err);
-      default:
-        return fault('malformed', `token claim "${err.claim}" is invalid`, err);
-    }
-  }
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return fault('bad_signature', 'token signature does not verify with the agent key', err);
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return fault('algorithm_not_allowed', 'token algorithm is not allowed; use EdDSA', err);
-  return fault('malformed', 'token is not a well-formed JWT', err);
-}

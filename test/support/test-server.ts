@@ -17,7 +17,7 @@ export interface TestServer {
 export async function startTestServer(config: CordonConfig): Promise<TestServer> {
   const audit = createMemoryAuditSink();
   const runtime = createRuntime(config, { logger: silentLogger, audit });
-  const app = createRunnerApi({ runner: runtime.runner, logger: silentLogger, bodyLimitBytes: config.server.bodyLimitBytes, requestTimeoutMs: 60_000 });
+  const app = createRunnerApi({ runner: runtime.runner, tokens: runtime.tokens, logger: silentLogger, bodyLimitBytes: config.server.bodyLimitBytes, requestTimeoutMs: 60_000 });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     url,

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createLogger, type LogLevel } from '../../core/logger.ts';
 import type { CordonConfig } from '../../config/config-schema.ts';
 import { mintLocalToken } from '../../runner/local-agents.ts';
+import { localExchangeParams } from '../../runner/local-users.ts';
 import type { InvocationResult } from '../../runner/runner.ts';
 import { loadCliConfig, printJson, usage, type GlobalOptions } from '../cli-context.ts';
 
@@ -10,6 +11,7 @@ interface RunOptions {
   input?: string;
   lang?: string;
   agent: string;
+  user?: string;
   json?: boolean;
   timeoutMs?: string;
   memoryMb?: string;
@@ -63,6 +65,7 @@ export function registerRunCommand(program: Command): void {
     .option('--timeout-ms <ms>', 'code tool shorthand: wall-clock limit')
     .option('--memory-mb <mb>', 'code tool shorthand: memory limit')
     .option('--agent <name>', 'run as this local agent (its key signs the token)', 'local')
+    .option('--user <name>', 'act for this local user: the agent exchanges a user token for a delegated one (RFC 8693)')
     .option('--json', 'print the whole result as JSON')
     .addHelpText('after', "\nExamples:\n  cordon run code --lang js 'console.log(1+1)'\n  echo '2**10' | cordon run code --lang js -\n  cordon run code --input '{\"language\":\"javascript\",\"source\":\"1+1\"}' --json\n\nExit codes: 0 ok, 1 the tool ran and failed (error, timeout, oom), 2 bad usage or input,\n3 bad config, 4 authentication, 5 denied by policy, 7 busy, 8 not found, 10 internal.")
     .action(async (tool: string, source: string | undefined, opts: RunOptions, cmd: Command) => {
@@ -75,7 +78,10 @@ export function registerRunCommand(program: Command): void {
       const { createRuntime } = await import('../../runner/runtime.ts');
       const runtime = createRuntime(config, { logger });
       try {
-        const token = await mintLocalToken(config, opts.agent, Math.min(60, config.auth.maxTokenLifetimeSec));
+        const token =
+          opts.user === undefined
+            ? await mintLocalToken(config, opts.agent, Math.min(60, config.auth.maxTokenLifetimeSec))
+            : (await runtime.tokens.issue(await localExchangeParams(config, opts.agent, opts.user))).access_token;
         const principal = await runtime.runner.authenticate(`Bearer ${token}`);
         const result = await runtime.runner.invoke(principal, { tool, input });
         if (opts.json === true) printJson({ id: result.id, tool: result.tool, status: result.status, output: result.output, durationMs: result.durationMs });

@@ -18,6 +18,7 @@ export function registerServeCommand(program: Command): void {
       const runtime = createRuntime(config, { logger });
       const app = createRunnerApi({
         runner: runtime.runner,
+        tokens: runtime.tokens,
         logger,
         bodyLimitBytes: config.server.bodyLimitBytes,
         requestTimeoutMs: config.sandbox.isolate.maxTimeoutMs + 30_000,

@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { addLocalUser, listUsers, mintLocalUserToken } from '../../runner/local-users.ts';
+import { loadCliConfig, printJson, usage, type GlobalOptions } from '../cli-context.ts';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerUsersCommand(program: Command): void {
+  const users = program.command('users').description('local users for trying delegation without an identity provider');
+
+  users
+    .command('add')
+    .description('register a local user (the embedded default signs their tokens itself)')
+    .argument('<name>', 'user id')
+    .option('--group <name>', 'a group the user is in (repeatable)', collect, [])
+    .action((name: string, opts: { group: string[] }, cmd: Command) => {
+      const user = addLocalUser(loadCliConfig(cmd.optsWithGlobals<GlobalOptions>()), name, opts.group);
+      process.stdout.write(`user ${user.id} registered${user.groups.length > 0 ? ` (groups: ${user.groups.join(', ')})` : ''}\n  then: cordon users token ${user.id}\n`);
+    });
+
+  users
+    .command('list')
+    .description('list users known from the config file and local registrations')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }, cmd: Command) => {
+      const rows = listUsers(loadCliConfig(cmd.optsWithGlobals<GlobalOptions>()));
+      if (opts.json === true) return printJson({ users: rows });
+      if (rows.length === 0) return void process.stdout.write('no users\n');
+      for (const u of rows) process.stdout.write(`${u.id.padEnd(24)} ${u.source.padEnd(8)} ${u.groups.join(',') || '-'}\n`);
+    });
+
+  users
+    .command('token')
+    .description("print a user token from Cordon's local issuer (the subject_token of a token exchange)")
+    .argument('<name>', 'user id')
+    .option('--may-act <agent>', 'only this agent may act for the user (repeatable; sets may_act)', collect, [])
+    .option('--ttl <seconds>', 'lifetime in seconds (1 to 3600)', '900')
+    .action(async (name: string, opts: { mayAct: string[]; ttl: string }, cmd: Command) => {
+      const ttl = Number(opts.ttl);
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 3600) throw usage('--ttl must be an integer from 1 to 3600');
+      process.stdout.write((await mintLocalUserToken(loadCliConfig(cmd.optsWithGlobals<GlobalOptions>()), name, { ttlSec: ttl, mayAct: opts.mayAct })) + '\n');
+    });
+}

@@ -1,0 +1,41 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CordonError } from '../core/errors.ts';
+import { ensurePrivateDir, keyFingerprint, writePrivateFile } from './agent-keys.ts';
+
+export interface SigningKey {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  /** Key id put in the JWT header: the key's fingerprint. */
+  readonly kid: string;
+}
+
+/**
+ * Cordon's own Ed25519 keys, one per purpose (`issuer` signs the tokens Cordon
+ * issues; `local-users` signs local user tokens). Separate keys mean a token of
+ * one kind can never verify as the other. Created on first use, mode 0600.
+ */
+export function loadOrCreateSigningKey(dataDir: string, purpose: 'issuer' | 'local-users' | 'sandbox'): SigningKey {
+  const dir = join(dataDir, 'keys');
+  const path = join(dir, `${purpose}.key`);
+  if (!existsSync(path)) {
+    ensurePrivateDir(dir);
+    const { privateKey } = generateKeyPairSync('ed25519');
+    try {
+      writePrivateFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    } catch (err) {
+      // Another process created it first: use theirs.
+      if (!existsSync(path)) throw err;
+    }
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new CordonError('KEY_INVALID', `${path}: not a PEM private key`, { cause: err, details: { source: path } });
+  }
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new CordonError('KEY_INVALID', `${path}: expected an Ed25519 key`, { details: { source: path } });
+  const publicKey = createPublicKey(privateKey);
+  return { privateKey, publicKey, kid: keyFingerprint(publicKey) };
+}

@@ -1,0 +1,211 @@
+import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.ts';
+import { makeTestAgent, makeTestEnv, type TestEnv } from '../support/test-config.ts';
+import { claimsFor, ed25519Token, nowSec } from '../support/tokens.ts';
+import { startTestServer, type TestServer } from '../support/test-server.ts';
+
+const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+const BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+let env: TestEnv;
+let server: TestServer;
+let idp: TestIssuer;
+const helper = makeTestAgent('helper', ['code']);
+const other = makeTestAgent('other', ['code']);
+
+beforeAll(async () => {
+  idp = await startTestIssuer();
+  env = makeTestEnv([helper, other], { auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl }] } });
+  server = await startTestServer(env.config);
+});
+afterAll(async () => {
+  await server?.close();
+  await idp?.close();
+  env?.cleanup();
+});
+
+const assertion = (agent = helper, extra: Record<string, unknown> = {}) => ed25519Token(agent.privateKey, { ...claimsFor(agent.id, 'cordon', 30), ...extra });
+
+async function tokenRequest(params: Record<string, string>, asJson = false) {
+  const res = await request(`${server.url}/v1/token`, {
+    method: 'POST',
+    headers: { 'content-type': asJson ? 'application/json' : 'application/x-www-form-urlencoded' },
+    body: asJson ? JSON.stringify(params) : new URLSearchParams(params).toString(),
+  });
+  return { status: res.statusCode, headers: res.headers, json: (await res.body.json()) as Record<string, unknown> & { cordon?: { code: string; details: Record<string, unknown> } } };
+}
+
+const exchange = async (subject: string, actor = assertion(), extra: Record<string, string> = {}) =>
+  tokenRequest({ grant_type: EXCHANGE, subject_token: subject, subject_token_type: JWT_TYPE, actor_token: actor, actor_token_type: JWT_TYPE, ...extra });
+
+async function runWith(token: string) {
+  const res = await request(`${server.url}/v1/invocations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ tool: 'code', input: { language: 'javascript', source: '1+1' } }),
+  });
+  return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
+}
+
+function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
+}
+
+describe('POST /v1/token — client_credentials', () => {
+  it('exchanges a single-use agent assertion for a Cordon-signed agent token that runs tools', async () => {
+    const res = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: assertion() });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ token_type: 'Bearer' });
+    expect(res.headers['cache-control']).toBe('no-store');
+    const token = res.json.access_token as string;
+    expect(claimsOf(token)).toMatchObject({ iss: 'cordon', sub: 'helper', aud: 'cordon' });
+    expect(res.json.expires_in).toBeLessThanOrEqual(900);
+    expect((await runWith(token)).status).toBe(200);
+  });
+
+  it('accepts JSON as well as a form', async () => {
+    const res = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: assertion() }, true);
+    expect(res.status).toBe(200);
+  });
+
+  it('refuses a reused assertion (jti replay)', async () => {
+    const a = assertion();
+    expect((await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: a })).status).toBe(200);
+    const again = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: a });
+    expect(again.status).toBe(401);
+    expect(again.json).toMatchObject({ error: 'invalid_client', cordon: { code: 'TOKEN_CLIENT_INVALID', details: { reason: 'replayed' } } });
+  });
+
+  it.each([
+    ['an assertion living over 60 s', () => assertion(helper, { iat: nowSec(), exp: nowSec() + 120 }), 'lifetime_too_long'],
+    ['a forged assertion', () => ed25519Token(other.privateKey, claimsFor('helper', 'cordon', 30)), 'bad_signature'],
+    ['an expired assertion', () => assertion(helper, { iat: nowSec() - 100, exp: nowSec() - 50 }), 'expired'],
+    ['an assertion for another audience', () => assertion(helper, { aud: 'elsewhere' }), 'wrong_audience'],
+  ])('refuses %s with invalid_client', async (_name, make, reason) => {
+    const res = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: make() });
+    expect(res.status).toBe(401);
+    expect(res.json).toMatchObject({ error: 'invalid_client', cordon: { details: { reason } } });
+  });
+
+  it('refuses a client_id that is not the asserting agent', async () => {
+    const res = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: assertion(), client_id: 'other' });
+    expect(res.json.error).toBe('invalid_client');
+  });
+
+  it.each([
+    ['no grant_type', {}, 'invalid_request', 400],
+    ['an unknown grant_type', { grant_type: 'password' }, 'unsupported_grant_type', 400],
+    ['a wrong assertion type', { grant_type: 'client_credentials', client_assertion_type: 'x', client_assertion: 'y' }, 'invalid_client', 401],
+    ['a malformed scope', { grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: 'x', scope: 'DROP TABLE' }, 'invalid_scope', 400],
+    ['another audience', { grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: 'x', audience: 'elsewhere' }, 'invalid_target', 400],
+  ])('answers %s with the OAuth error', async (_name, params, error, status) => {
+    const res = await tokenRequest(params as Record<string, string>);
+    expect(res.status).toBe(status);
+    expect(res.json.error).toBe(error);
+    expect(typeof res.json.error_description).toBe('string');
+  });
+
+  it('refuses a parameter given twice', async () => {
+    const res = await request(`${server.url}/v1/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&grant_type=client_credentials' });
+    expect(res.statusCode).toBe(400);
+    expect(((await res.body.json()) as { error: string }).error).toBe('invalid_request');
+  });
+
+  it('refuses an oversized body with 413', async () => {
+    const res = await request(`${server.url}/v1/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=' + 'x'.repeat(2 * 1024 * 1024) });
+    expect(res.statusCode).toBe(413);
+    await res.body.dump();
+  });
+});
+
+describe('POST /v1/token — token exchange (delegation)', () => {
+  it('issues a delegated token with sub = user and act = agent, and both appear in the audit record', async () => {
+    const res = await exchange(await idp.token('alice@example.test'));
+    expect(res.status).toBe(200);
+    expect(res.json.issued_token_type).toBe('urn:ietf:params:oauth:token-type:access_token');
+    const token = res.json.access_token as string;
+    const claims = claimsOf(token);
+    expect(claims).toMatchObject({ iss: 'cordon', sub: 'alice@example.test', act: { sub: 'helper' } });
+    expect((claims.exp as number) - (claims.iat as number)).toBeLessThanOrEqual(900);
+    const run = await runWith(token);
+    expect(run.status).toBe(200);
+    const rec = server.audit.records.find((r) => r.tokenId === claims.jti);
+    expect(rec).toMatchObject({ agent: 'helper', user: 'alice@example.test', outcome: 'ok' });
+  });
+
+  it('never outlives the user token', async () => {
+    const res = await exchange(await idp.token('bob', { exp: nowSec() + 60 }));
+    expect(res.json.expires_in).toBeLessThanOrEqual(60);
+  });
+
+  it('refuses an expired user token', async () => {
+    const res = await exchange(await idp.token('alice', { iat: nowSec() - 7200, exp: nowSec() - 3600 }));
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ error: 'invalid_request', cordon: { code: 'TOKEN_REQUEST_INVALID', details: { field: 'subject_token', reason: 'expired' } } });
+  });
+
+  it('refuses a forged user token (signed by a key the issuer does not publish)', async () => {
+    const { privateKey } = await generateKeyPair('RS256');
+    const forged = await new SignJWT({ iss: idp.issuer, sub: 'alice', aud: 'cordon', iat: nowSec(), exp: nowSec() + 300 })
+      .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
+      .sign(privateKey as CryptoKey);
+    const res = await exchange(forged);
+    expect(res.status).toBe(400);
+    expect(res.json.cordon?.details).toMatchObject({ field: 'subject_token', reason: 'bad_signature' });
+  });
+
+  it('refuses a user token from an issuer it does not trust', async () => {
+    const stranger = await startTestIssuer();
+    try {
+      const res = await exchange(await stranger.token('alice'));
+      expect(res.json.cordon?.details).toMatchObject({ reason: 'unknown_issuer' });
+    } finally {
+      await stranger.close();
+    }
+  });
+
+  it('refuses a user token for another audience', async () => {
+    const res = await exchange(await idp.token('alice', { aud: 'some-other-api' }));
+    expect(res.json.cordon?.details).toMatchObject({ reason: 'wrong_audience' });
+  });
+
+  it('refuses a reused actor assertion', async () => {
+    const actor = assertion();
+    expect((await exchange(await idp.token('alice'), actor)).status).toBe(200);
+    const again = await exchange(await idp.token('alice'), actor);
+    expect(again.status).toBe(400);
+    expect(again.json.cordon?.details).toMatchObject({ field: 'actor_token', reason: 'replayed' });
+  });
+
+  it('refuses an agent outside may_act, and accepts one inside it', async () => {
+    const onlyOther = await idp.token('carol', { may_act: { sub: 'other' } });
+    const refused = await exchange(onlyOther);
+    expect(refused.status).toBe(400);
+    expect(refused.json.cordon?.details).toMatchObject({ reason: 'may_act' });
+    expect((await exchange(await idp.token('carol', { may_act: { sub: 'helper' } }))).status).toBe(200);
+  });
+
+  it('refuses a malformed may_act rather than ignoring it', async () => {
+    expect((await exchange(await idp.token('carol', { may_act: 'helper' }))).json.cordon?.details).toMatchObject({ reason: 'may_act' });
+  });
+
+  it('requires the actor token: a user token alone cannot be turned into an agent token', async () => {
+    const res = await tokenRequest({ grant_type: EXCHANGE, subject_token: await idp.token('alice'), subject_token_type: JWT_TYPE });
+    expect(res.status).toBe(400);
+    expect(res.json.cordon?.details).toMatchObject({ field: 'actor_token', reason: 'missing' });
+  });
+
+  it('does not accept a delegated Cordon token as an actor assertion', async () => {
+    const delegated = (await exchange(await idp.token('alice'))).json.access_token as string;
+    const res = await exchange(await idp.token('alice'), delegated);
+    expect(res.status).toBe(400);
+    expect(res.json.cordon?.details).toMatchObject({ field: 'actor_token' });
+  });
+
+  it('does not accept a user token as a bearer token for invocations', async () => {
+    expect((await runWith(await idp.token('alice'))).status).toBe(401);
+  });
+});
