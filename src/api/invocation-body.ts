@@ -3,9 +3,11 @@ import { CordonError } from '../core/errors.ts';
 export interface InvocationBody {
   tool: string;
   input: unknown;
+  session?: string;
 }
 
-const ALLOWED_KEYS = new Set(['tool', 'input']);
+const ALLOWED_KEYS = new Set(['tool', 'input', 'session']);
+const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 function invalid(field: string, reason: string): CordonError {
   return new CordonError('INPUT_INVALID', `body${field === '/' ? '' : field} ${reason}`, { details: { field, reason } });
@@ -17,9 +19,12 @@ export function parseInvocationBody(body: unknown): InvocationBody {
   for (const key of Object.keys(body)) {
     if (!ALLOWED_KEYS.has(key)) throw invalid(`/${key.slice(0, 64)}`, 'is not a known field');
   }
-  const { tool, input } = body as Record<string, unknown>;
+  const { tool, input, session } = body as Record<string, unknown>;
   if (typeof tool !== 'string') throw invalid('/tool', 'is required and must be a string');
   if (tool.length === 0 || tool.length > 64) throw invalid('/tool', 'must be 1 to 64 characters');
   if (input === undefined) throw invalid('/input', 'is required');
-  return { tool, input };
+  if (session !== undefined && (typeof session !== 'string' || !SESSION_ID.test(session))) {
+    throw invalid('/session', 'must be 1 to 128 letters, digits, ".", "_", ":" or "-"');
+  }
+  return { tool, input, ...(session === undefined ? {} : { session }) };
 }

@@ -1,5 +1,6 @@
 import type { Decision } from './decision.ts';
 import type { Principal } from './principal.ts';
+import type { SessionFactsSnapshot } from './session-facts.ts';
 
 /** Everything the authorization step sees about one call, all derived by Cordon. */
 export interface AuthorizationRequest {
@@ -10,6 +11,8 @@ export interface AuthorizationRequest {
   readonly resource: { readonly type: string; readonly id: string; readonly attributes?: Readonly<Record<string, string | number | boolean>> };
   readonly annotations: { readonly readOnlyHint?: boolean; readonly destructiveHint?: boolean };
   readonly sandbox: { readonly id: string; readonly profile: string };
+  /** Facts of the session this call belongs to, before this call. */
+  readonly session: SessionFactsSnapshot;
 }
 
 /** Deny by default; must never throw for a well-formed request (errors deny). */

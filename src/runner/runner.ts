@@ -16,11 +16,14 @@ import { execute } from './stages/execute.ts';
 import { record } from './stages/record.ts';
 import { createSandbox } from './stages/sandbox.ts';
 import { validate } from './stages/validate.ts';
+import type { SessionStore } from './session-store.ts';
 import { describeTool } from './tool-descriptors.ts';
 
 export interface InvocationRequest {
   readonly tool: string;
   readonly input: unknown;
+  /** Groups calls whose facts feed later decisions (chain rules); scoped to the principal. */
+  readonly session?: string;
   readonly requestId?: string;
 }
 
@@ -49,6 +52,7 @@ export interface RunnerDeps {
   readonly isolate: IsolateBackend;
   readonly limits: IsolateConfig;
   readonly audit: AuditSink;
+  readonly sessions: SessionStore;
   readonly logger: Logger;
 }
 
@@ -95,9 +99,11 @@ export function createRunner(deps: RunnerDeps): Runner {
         const timeoutMs = (request.input as { timeoutMs?: number }).timeoutMs ?? deps.limits.defaultTimeoutMs;
         const sandbox = createSandbox(principal, tool, timeoutMs);
         facts.sandbox = sandbox.id;
-        facts.decision = await authorize(deps.authorizer, principal, tool, request.input, sandbox);
+        const session = deps.sessions.open(principal.agent, principal.user, request.session ?? null);
+        facts.decision = await authorize(deps.authorizer, principal, tool, request.input, sandbox, session.facts());
         enforce(facts.decision);
-        const result = await execute(tool, request.input, sandbox, deps.isolate, deps.limits);
+        session.countCall();
+        const result = await execute(tool, request.input, sandbox, deps.isolate, deps.limits, session.sink);
         const durationMs = performance.now() - started;
         record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });
         return { id, tool: tool.definition.name, status: result.status, output: result.output, durationMs: Math.round(durationMs * 1000) / 1000, failed: result.failed };

@@ -16,6 +16,7 @@ import { createIsolateBackend } from '../sandbox/isolate/isolate-backend.ts';
 import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
 import { createRunner, type Runner } from './runner.ts';
+import { createSessionStore } from './session-store.ts';
 
 export interface Runtime {
   readonly config: CordonConfig;
@@ -75,6 +76,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     isolate,
     limits: config.sandbox.isolate,
     audit,
+    sessions: createSessionStore({ maxSessions: 100_000, idleTtlMs: 3_600_000 }),
     logger: options.logger,
   });
   let closed: Promise<void> | null = null;

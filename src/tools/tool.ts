@@ -1,5 +1,6 @@
 import type { IsolateBackend } from '../sandbox/isolate/isolate-backend.ts';
 import type { IsolateConfig } from '../config/config-schema.ts';
+import type { SessionFactsSink } from '../core/session-facts.ts';
 
 export type BackendKind = 'isolate' | 'container' | 'browser';
 
@@ -24,6 +25,8 @@ export interface ToolContext {
   readonly sandboxId: string;
   readonly isolate: IsolateBackend;
   readonly limits: IsolateConfig;
+  /** Facts the tool observed (untrusted content ingested, sensitive reads, egress hosts). */
+  readonly session: SessionFactsSink;
 }
 
 export type JsonSchema = Readonly<Record<string, unknown>>;

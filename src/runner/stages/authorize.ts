@@ -3,21 +3,28 @@ import type { Decision } from '../../core/decision.ts';
 import { deny } from '../../core/decision.ts';
 import { CordonError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
+import type { SessionFactsSnapshot } from '../../core/session-facts.ts';
 import type { RegisteredTool } from '../../tools/tool-registry.ts';
 import type { SandboxIdentity } from './sandbox.ts';
 
 /** Stage 4: ask the authorizer; any failure inside it is a denial (fail closed). */
-export async function authorize(authorizer: Authorizer, principal: Principal, tool: RegisteredTool, input: unknown, sandbox: SandboxIdentity): Promise<Decision> {
+export async function authorize(authorizer: Authorizer, principal: Principal, tool: RegisteredTool, input: unknown, sandbox: SandboxIdentity, session: SessionFactsSnapshot): Promise<Decision> {
+  const verb = tool.definition.verb;
+  // A token's scope narrows what it can do; it never widens what policy allows.
+  if (principal.scope !== null && !principal.scope.includes(verb)) {
+    return deny(`the token's scope (${principal.scope.join(' ')}) does not include ${verb}`, 'token-scope');
+  }
   let decision: Decision;
   try {
     const resource = tool.definition.resource(input);
     decision = await authorizer.authorize({
       principal,
       tool: tool.definition.name,
-      action: tool.definition.verb,
+      action: verb,
       resource,
       annotations: tool.definition.annotations,
       sandbox: { id: sandbox.id, profile: sandbox.profile },
+      session,
     });
   } catch {
     decision = deny('the authorization step failed; denied (fail closed)');
@@ -31,8 +38,9 @@ export async function authorize(authorizer: Authorizer, principal: Principal, to
 /** Turns a non-allow decision into the error the caller sees. */
 export function enforce(decision: Decision): void {
   if (decision.result === 'allow') return;
+  const details = { decision: 'details' in decision ? (decision as { details: unknown }).details : decision };
   if (decision.result === 'require_approval') {
-    throw new CordonError('APPROVAL_REQUIRED', `this call needs approval: ${decision.reason}`, { details: { decision } });
+    throw new CordonError('APPROVAL_REQUIRED', `this call needs approval: ${decision.reason}`, { details });
   }
-  throw new CordonError('POLICY_DENIED', `denied: ${decision.reason}`, { details: { decision } });
+  throw new CordonError('POLICY_DENIED', `denied: ${decision.reason}`, { details });
 }
