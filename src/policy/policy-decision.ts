@@ -29,7 +29,11 @@ export interface EvaluatedRequest {
 export interface PolicyDecision extends Decision {
   /** The policy-set version that decided. */
   readonly policyVersion: string;
-  /** The determining policies of both principals, agent's first. */
+  /**
+   * The policies that determined the final result: those of the principal
+   * whose decision was the stricter, or of both when they agree (agent's
+   * first). Each principal's own are in agentDecision / userDecision.
+   */
   readonly policyIds: readonly string[];
   readonly agentDecision: PrincipalDecision;
   /** Present when the agent acted for a user. */
@@ -68,12 +72,18 @@ export function combineDecisions(
     reason,
     ruleId: decider.ruleId,
     policyVersion,
-    policyIds: [...new Set([...agent.policyIds, ...(user?.policyIds ?? [])])],
+    policyIds: decidingIds(agent, user),
     agentDecision: agent,
     ...(user === undefined ? {} : { userDecision: user }),
     evaluated,
     errors: [...agent.errors, ...(user?.errors ?? [])],
   });
+}
+
+function decidingIds(agent: PrincipalDecision, user: PrincipalDecision | undefined): string[] {
+  if (user === undefined || SEVERITY[agent.result] > SEVERITY[user.result]) return [...agent.policyIds];
+  if (SEVERITY[user.result] > SEVERITY[agent.result]) return [...user.policyIds];
+  return [...new Set([...agent.policyIds, ...user.policyIds])];
 }
 
 /** Cached decisions are shared between callers: nobody may change one. */

@@ -21,7 +21,7 @@ const MAX_NAME = 56;
 export function formatPolicyTestTable(r: PolicyTestTableInput): string {
   const rows = r.results.map((t) => {
     const expected = t.expectedPolicy === null ? t.expected : `${t.expected} by ${t.expectedPolicy}`;
-    return [t.pass ? 'ok' : 'FAIL', `${basename(t.file)}:${t.line}`, clip(t.name), expected, t.actual, t.policyIds.join(', ') || '-'];
+    return [t.pass ? 'ok' : 'FAIL', `${basename(t.file)}:${t.line}`, clip(t.name), expected, t.actual, deciding(t)];
   });
   const header = ['', 'case', 'name', 'expected', 'actual', 'deciding policies'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
@@ -38,6 +38,14 @@ export function formatPolicyTestTable(r: PolicyTestTableInput): string {
   if (r.unexercised.length > 0) out.push(`not exercised by any case (${r.unexercised.length}): ${r.unexercised.join(', ')}`);
   for (const w of r.warnings) out.push(formatPolicyProblem(w));
   return out.join('\n');
+}
+
+/** Delegated calls show each principal's own result, so "who said no" is visible. */
+function deciding(t: PolicyTestResult): string {
+  const d = t.decision;
+  const ids = (xs: readonly string[]) => xs.join(', ') || '-';
+  if (d?.userDecision === undefined) return ids(t.policyIds);
+  return `agent ${d.agentDecision.result}: ${ids(d.agentDecision.policyIds)} | user ${d.userDecision.result}: ${ids(d.userDecision.policyIds)}`;
 }
 
 function whyFailed(t: PolicyTestResult): string {

@@ -5,6 +5,7 @@ import { CordonError } from '../core/errors.ts';
 import type { AuthzRequest, AuthzResource, PrincipalFacts, ToolAnnotations } from './authz-request.ts';
 import { NO_ANNOTATIONS } from './authz-request.ts';
 import { loadPolicySet } from './load-policy-set.ts';
+import type { PolicyDecision } from './policy-decision.ts';
 import { createPolicyEngine } from './policy-engine.ts';
 import type { PolicyProblem } from './policy-set.ts';
 import { parsePolicyTestFile, type PolicyTestCase, type PolicyTestFile } from './policy-test-file.ts';
@@ -35,9 +36,12 @@ export interface PolicyTestResult {
   readonly expectedPolicy: string | null;
   /** 'error' when the case could not be evaluated (unknown agent, unresolvable tool, malformed request). */
   readonly actual: DecisionResult | 'error';
+  /** The deciding policies (PolicyDecision.policyIds). */
   readonly policyIds: readonly string[];
   readonly reason: string;
   readonly pass: boolean;
+  /** The full decision, or null when the case could not be evaluated. */
+  readonly decision: PolicyDecision | null;
 }
 
 export interface PolicyTestReport {
@@ -69,7 +73,10 @@ export async function runPolicyTests(dir: string, options: PolicyTestOptions = {
     for (const file of files) {
       for (const c of file.cases) {
         const result = await runCase(c, file, options, (req) => engine.decide(req));
-        for (const id of result.policyIds) exercised.add(id);
+        // A policy that fired for either principal was exercised, even when the
+        // other principal's decision was the deciding one.
+        const d = result.decision;
+        for (const id of [...(d?.agentDecision.policyIds ?? []), ...(d?.userDecision?.policyIds ?? [])]) exercised.add(id);
         results.push(result);
       }
     }
@@ -96,9 +103,9 @@ function readTestFiles(testsDir: string): PolicyTestFile[] {
   });
 }
 
-async function runCase(c: PolicyTestCase, file: PolicyTestFile, options: PolicyTestOptions, decide: (req: AuthzRequest) => { result: DecisionResult; policyIds: readonly string[]; reason: string }): Promise<PolicyTestResult> {
+async function runCase(c: PolicyTestCase, file: PolicyTestFile, options: PolicyTestOptions, decide: (req: AuthzRequest) => PolicyDecision): Promise<PolicyTestResult> {
   const base = { file: c.file, line: c.line, name: c.name, expected: c.expect, expectedPolicy: c.policy };
-  const error = (reason: string): PolicyTestResult => ({ ...base, actual: 'error', policyIds: [], reason, pass: false });
+  const error = (reason: string): PolicyTestResult => ({ ...base, actual: 'error', policyIds: [], reason, pass: false, decision: null });
 
   const agent = file.agents.get(c.agent) ?? options.resolveAgent?.(c.agent);
   if (agent === undefined) return error(`agent "${c.agent}" is not defined under \`agents:\` in this file`);
@@ -129,7 +136,7 @@ async function runCase(c: PolicyTestCase, file: PolicyTestFile, options: PolicyT
   try {
     const d = decide({ agent, user, action, resource, context: { session: c.session, sandbox: { profile: c.sandboxProfile }, annotations } });
     const policyOk = c.policy === null || d.policyIds.includes(c.policy);
-    return { ...base, actual: d.result, policyIds: d.policyIds, reason: d.reason, pass: d.result === c.expect && policyOk };
+    return { ...base, actual: d.result, policyIds: d.policyIds, reason: d.reason, pass: d.result === c.expect && policyOk, decision: d };
   } catch (err) {
     return error(err instanceof CordonError ? err.message : `unexpected failure: ${(err as Error).message}`);
   }
