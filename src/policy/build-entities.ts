@@ -1,6 +1,6 @@
 import type { AuthzResource, PrincipalFacts } from './authz-request.ts';
 import type { CanonicalRequest } from './canonical-request.ts';
-import type { CedarContext, CedarValueJson, EntityJson, TypeAndId } from './cedar.ts';
+import type { CedarValueJson, EntityJson, TypeAndId } from './cedar.ts';
 
 /**
  * Turns a canonical request into Cedar's JSON entity model. Only the entities
@@ -17,11 +17,19 @@ import type { CedarContext, CedarValueJson, EntityJson, TypeAndId } from './ceda
 
 export type PrincipalType = 'Agent' | 'User';
 
+/** `context` as every action receives it (RequestContext in the schema). A type alias, so it is a Cedar record. */
+export type RequestContext = {
+  session: { untrusted_content: boolean; sensitive_read: boolean; egress_hosts: string[]; calls: number };
+  sandbox: { profile: string };
+  annotations: { readOnlyHint: boolean; destructiveHint: boolean };
+  delegated: boolean;
+};
+
 export interface CedarParts {
   readonly action: TypeAndId;
   readonly resource: TypeAndId;
   readonly resourceEntity: EntityJson;
-  readonly context: CedarContext;
+  readonly context: RequestContext;
 }
 
 export function buildCedarParts(req: CanonicalRequest): CedarParts {
@@ -68,7 +76,7 @@ export function buildResourceEntity(r: AuthzResource): EntityJson {
   }
 }
 
-export function buildContext(req: CanonicalRequest): CedarContext {
+export function buildContext(req: CanonicalRequest): RequestContext {
   const { session, sandbox, annotations } = req.context;
   return {
     session: {

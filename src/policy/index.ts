@@ -4,6 +4,7 @@
  */
 export type { AuthzContext, AuthzRequest, AuthzResource, FileResource, LanguageResource, PrincipalFacts, ProfileResource, SessionFacts, ToolAnnotations, UrlResource } from './authz-request.ts';
 export { emptySessionFacts, NO_ANNOTATIONS, parseUrlResource } from './authz-request.ts';
+export type { RequestContext } from './build-entities.ts';
 export { canonicaliseRequest, REQUEST_LIMITS, type CanonicalRequest } from './canonical-request.ts';
 export { createDecisionCache, type DecisionCache } from './decision-cache.ts';
 export { explainDecision } from './explain-decision.ts';

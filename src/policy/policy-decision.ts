@@ -1,5 +1,6 @@
 import type { Decision, DecisionResult } from '../core/decision.ts';
-import type { CedarContext, CedarValueJson } from './cedar.ts';
+import type { RequestContext } from './build-entities.ts';
+import type { CedarValueJson } from './cedar.ts';
 
 /** An evaluation error (or a request the schema refused); any one of these denies. */
 export interface PolicyEvaluationError {
@@ -23,7 +24,7 @@ export interface EvaluatedRequest {
   readonly principal: { readonly agent: string; readonly user: string | null };
   readonly action: string;
   readonly resource: { readonly uid: string; readonly attributes: Readonly<Record<string, CedarValueJson>> };
-  readonly context: CedarContext;
+  readonly context: RequestContext;
 }
 
 export interface PolicyDecision extends Decision {
