@@ -11,6 +11,9 @@ export const SCHEMA_FILE = 'cordon.cedarschema';
 /** Policy ids appear in audit records, logs and tables: keep them plain. */
 const POLICY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
+/** @id and @approval mean something to Cordon; the others are free text for people. */
+const KNOWN_ANNOTATIONS = ['id', 'approval', 'description', 'reason'];
+
 /** Entity types Cordon builds for every request; the schema must declare each. */
 const REQUIRED_ENTITY_TYPES = ['Group', 'Agent', 'User', 'File', 'Url', 'Language', 'SandboxProfile'];
 
@@ -147,6 +150,12 @@ function parseStatement(file: PolicySource, text: string, offset: number, proble
   if (typeof id !== 'string' || !POLICY_ID.test(id)) {
     const got = id === undefined ? 'no @id annotation' : `@id(${JSON.stringify(id)}) is not a valid id`;
     problems.push({ severity: 'error', file: file.file, line, reason: `${got}; every policy needs a unique @id("...") of letters, digits, '.', '_', ':' or '-' (at most 128)` });
+    return null;
+  }
+  // A misspelt annotation (`@approve`) must not silently turn into a plain permit.
+  const unknown = Object.keys(annotations).filter((k) => !KNOWN_ANNOTATIONS.includes(k));
+  if (unknown.length > 0) {
+    problems.push({ severity: 'error', file: file.file, line, policyId: id, reason: `unknown annotation @${unknown[0]}; Cordon understands ${KNOWN_ANNOTATIONS.map((k) => `@${k}`).join(', ')}` });
     return null;
   }
   const approval = annotations.approval;

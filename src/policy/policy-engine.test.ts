@@ -253,6 +253,16 @@ describe('explain', () => {
   });
 });
 
+describe('slice keys', () => {
+  it('an id containing separator characters never shares a slice with another principal', () => {
+    // Regression: a key joined with NUL made ("x\0File", groups [g]) and ("x", groups [File, g]) equal,
+    // so the second principal was evaluated without the forbid that names it.
+    const e = engineFrom({ 'x.cedar': '@id("deny-x") forbid (principal == Agent::"x", action, resource);\n@id("all") permit (principal, action == Action::"fs.read", resource);' });
+    expect(e.decide(makeRequest({ agent: { id: 'x\u0000File', groups: ['g'], attributes: {} } })).result).toBe('allow');
+    expect(e.decide(makeRequest({ agent: { id: 'x', groups: ['File', 'g'], attributes: {} } }))).toMatchObject({ result: 'deny', ruleId: 'deny-x' });
+  });
+});
+
 describe('lifecycle', () => {
   it('refuses to decide after close()', () => {
     const engine = createPolicyEngine(loadPolicySet(SHIPPED_POLICIES));

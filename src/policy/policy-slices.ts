@@ -99,7 +99,9 @@ export function createPolicySlices(set: LoadedPolicySet, options: PolicySlicesOp
 
   return {
     slotFor(s: SliceSubject): string {
-      const subjectKey = `${s.withoutGates ? 1 : 0}\u0000${s.action}\u0000${s.principalType}\u0000${s.principalId}\u0000${s.resourceType}\u0000${s.groups.join('\u0000')}`;
+      // JSON, not a separator join: ids may contain any character, and two
+      // subjects must never share a key (a shared key would share a slice).
+      const subjectKey = JSON.stringify([s.withoutGates, s.action, s.principalType, s.principalId, s.resourceType, s.groups]);
       let listKey = subjects.get(subjectKey);
       let list: readonly PolicyInfo[] | undefined;
       if (listKey === undefined) {
