@@ -30,3 +30,23 @@ export function explainDecision(decision: PolicyDecision, set: LoadedPolicySet):
   lines.push(`policy set: ${decision.policyVersion}`);
   return lines.join('\n');
 }
+
+/**
+ * The part of a decision that is safe and useful in an error body
+ * (`POLICY_DENIED` / `APPROVAL_REQUIRED` details) and an audit record: the
+ * deciding policy ids (empty means "no permit matched"), each principal's
+ * own result, and what was evaluated. Plain JSON.
+ */
+export function decisionDetails(d: PolicyDecision): Record<string, unknown> {
+  const principal = (p: PrincipalDecision) => ({ principal: p.principal, result: p.result, reason: p.reason, policyIds: p.policyIds });
+  return {
+    result: d.result,
+    reason: d.reason,
+    ruleId: d.ruleId,
+    policyIds: d.policyIds,
+    agent: principal(d.agentDecision),
+    ...(d.userDecision === undefined ? {} : { user: principal(d.userDecision) }),
+    evaluated: { principal: d.evaluated.principal, action: d.evaluated.action, resource: d.evaluated.resource.uid },
+    policyVersion: d.policyVersion,
+  };
+}

@@ -7,7 +7,7 @@ export { emptySessionFacts, NO_ANNOTATIONS, parseUrlResource } from './authz-req
 export type { RequestContext } from './build-entities.ts';
 export { canonicaliseRequest, REQUEST_LIMITS, type CanonicalRequest } from './canonical-request.ts';
 export { createDecisionCache, type DecisionCache } from './decision-cache.ts';
-export { explainDecision } from './explain-decision.ts';
+export { decisionDetails, explainDecision } from './explain-decision.ts';
 export { compilePolicySet, loadPolicySet, SCHEMA_FILE, validatePolicies, type PolicyValidation } from './load-policy-set.ts';
 export type { EvaluatedRequest, PolicyDecision, PolicyEvaluationError, PolicyExplanation, PrincipalDecision } from './policy-decision.ts';
 export { createPolicyEngine, type PolicyEngine, type PolicyEngineOptions } from './policy-engine.ts';

@@ -5,6 +5,7 @@ import { isAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
 import { buildCedarParts, buildPrincipalEntity } from './build-entities.ts';
 import { canonicaliseRequest } from './canonical-request.ts';
 import { createDecisionCache } from './decision-cache.ts';
+import { decisionDetails } from './explain-decision.ts';
 import { compilePolicySet, loadPolicySet, SCHEMA_FILE } from './load-policy-set.ts';
 import { createPolicyEngine, type PolicyEngine } from './policy-engine.ts';
 import { makeRequest, POLICY_TESTDATA, SHIPPED_POLICIES, SHIPPED_SCHEMA } from './test-fixtures.ts';
@@ -244,6 +245,20 @@ describe('explain', () => {
     expect(x.explanation).toMatch(/forbid secrets-dotenv {2}.*secrets\.cedar:\d+/);
     expect(x.explanation).toContain('resource:  File::"/workspace/.env"');
     expect(x.explanation).toContain('action:    Action::"fs.read"');
+  });
+
+  it('gives error-body details naming both principals and what was evaluated', () => {
+    const d = engine.decide(makeRequest({ agent: assistant, user: carol, action: 'fs.write', resource: '/workspace/shared/plan.md' }));
+    expect(JSON.parse(JSON.stringify(decisionDetails(d)))).toEqual({
+      result: 'deny',
+      reason: 'User::"carol": deny (no permit matched)',
+      ruleId: null,
+      policyIds: [],
+      agent: { principal: 'Agent::"assistant"', result: 'allow', reason: 'allowed by assistant-delegated-files', policyIds: ['assistant-delegated-files'] },
+      user: { principal: 'User::"carol"', result: 'deny', reason: 'no permit matched', policyIds: [] },
+      evaluated: { principal: { agent: 'Agent::"assistant"', user: 'User::"carol"' }, action: 'Action::"fs.write"', resource: 'File::"/workspace/shared/plan.md"' },
+      policyVersion: engine.version,
+    });
   });
 
   it('says "no permit matched" when nothing granted the call', () => {

@@ -47,7 +47,6 @@ export function createPolicySlices(set: LoadedPolicySet, options: PolicySlicesOp
   const prefix = `cordon-${++nextEngine}-${set.version}`;
   const order = new Map(set.policies.map((p, i) => [p, i]));
 
-
   // Policies by concrete action: an action's bucket holds every policy whose
   // action scope can match it (directly or through an action group).
   const byAction = new Map<string, readonly PolicyInfo[]>();
