@@ -93,7 +93,7 @@ function checkPolicySet(sources: PolicySetSources): PolicyValidation {
   for (const file of sources.policies) {
     const statements = splitPolicyStatements(file.text);
     for (const statement of statements) {
-      const info = parseStatement(file, statement.text, statement.offset, problems);
+      const info = parseStatement(file, statement.text, statement.offset, statement.line, problems);
       if (info === null) continue;
       const seen = located.get(info.id)?.info;
       if (seen !== undefined) {
@@ -137,8 +137,7 @@ function checkPolicySet(sources: PolicySetSources): PolicyValidation {
   return { ok: true, problems: warnings, policySet };
 }
 
-function parseStatement(file: PolicySource, text: string, offset: number, problems: PolicyProblem[]): PolicyInfo | null {
-  const line = positionAt(file.text, offset).line;
+function parseStatement(file: PolicySource, text: string, offset: number, line: number, problems: PolicyProblem[]): PolicyInfo | null {
   const parsed = policyToJson(text);
   if (parsed.type === 'failure') {
     for (const e of parsed.errors) problems.push(problemAt(file, offset, text, e, undefined));

@@ -15,6 +15,12 @@ describe('splitting .cedar files into statements', () => {
       '@id("c") forbid (principal, action, resource) when { resource.path == "esc\\";aped" };',
     ]);
     expect(positionAt(text, statements[1]?.offset ?? -1)).toEqual({ line: 4, column: 1 });
+    expect(statements.map((s) => s.line)).toEqual([2, 4]);
+  });
+
+  it('counts lines inside multi-line strings and comments', () => {
+    const text = '@id("a") permit (principal, action, resource) when { resource.path == "x\ny" };\n// c;\n\n@id("b") permit (principal, action, resource);';
+    expect(splitPolicyStatements(text).map((s) => s.line)).toEqual([1, 5]);
   });
 
   it('keeps trailing text without a semicolon, so the parser reports it', () => {
