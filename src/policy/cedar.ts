@@ -14,6 +14,7 @@ export {
   statefulIsAuthorized,
   validate,
   getCedarVersion,
+  isAuthorized,
 } from '@cedar-policy/cedar-wasm/nodejs';
 export type {
   ActionConstraint,

@@ -57,6 +57,18 @@ describe('loading policies', () => {
     expect(err.message).toContain(`${c.error.file}:${c.error.line ?? ''}`);
   });
 
+  it.each([
+    ['a context attribute retyped', 'calls: Long,', 'calls: String,', 'is not valid for'],
+    ['a resource attribute renamed', 'name: String,              // last segment', 'basename: String,          // last segment', 'attribute `name`'],
+    ['tags removed from agents', 'entity Agent in [Group] tags String;', 'entity Agent in [Group];', 'tags'],
+  ])('refuses a schema that does not accept what Cordon builds: %s', (_name, from, to, reason) => {
+    expect(SHIPPED_SCHEMA).toContain(from);
+    const err = compileError({ name: 'shape', schema: SHIPPED_SCHEMA.replace(from, to), files: {}, error: { file: '', reason: '' } });
+    const problem = (err.details.problems as PolicyProblem[])[0];
+    expect(problem?.reason).toMatch(/the schema does not accept the requests Cordon builds for "[a-z.]+"/);
+    expect(problem?.reason).toContain(reason);
+  });
+
   it('reports every problem, not only the first', () => {
     const err = compileError({
       name: 'two',

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CordonError } from '../core/errors.ts';
 import { checkParseSchema, policySetTextToParts, policyToJson, schemaToJson, validate, type DetailedError } from './cedar.ts';
+import { checkRequestShapes, type ActionTypes } from './check-request-shapes.ts';
 import { byteToCharOffset, positionAt, splitPolicyStatements } from './policy-source.ts';
 import { formatPolicyProblem, type LoadedPolicySet, type PolicyInfo, type PolicyProblem, type PolicySetSources, type PolicySource } from './policy-set.ts';
 
@@ -85,8 +86,11 @@ function checkPolicySet(sources: PolicySetSources): PolicyValidation {
     for (const e of schemaParse.errors) problems.push(problemAt(schema, 0, schema.text, e, undefined));
     return fail();
   }
-  const actionAncestors = readActionHierarchy(schema, problems);
-  if (actionAncestors === null) return fail();
+  const actions = readSchemaActions(schema, problems);
+  if (actions === null) return fail();
+  problems.push(...checkRequestShapes(schema.file, schema.text, actions.types));
+  if (problems.some((p) => p.severity === 'error')) return fail();
+  const actionAncestors = actions.ancestors;
 
   const policies: PolicyInfo[] = [];
   const located = new Map<string, { info: PolicyInfo; source: PolicySource; offset: number }>();
@@ -173,8 +177,11 @@ function parseStatement(file: PolicySource, text: string, offset: number, line: 
   });
 }
 
-/** Action → [itself, ...every group it is in], from the schema's `in [...]` declarations. */
-function readActionHierarchy(schema: PolicySource, problems: PolicyProblem[]): Map<string, readonly string[]> | null {
+/**
+ * From the schema: each action → [itself, ...every group it is in] (from its
+ * `in [...]` declarations), and the principal and resource types it applies to.
+ */
+function readSchemaActions(schema: PolicySource, problems: PolicyProblem[]): { ancestors: Map<string, readonly string[]>; types: Map<string, ActionTypes> } | null {
   const answer = schemaToJson(schema.text);
   if (answer.type === 'failure') {
     for (const e of answer.errors) problems.push(problemAt(schema, 0, schema.text, e, undefined));
@@ -190,8 +197,10 @@ function readActionHierarchy(schema: PolicySource, problems: PolicyProblem[]): M
     if (!(type in root.entityTypes)) problems.push({ severity: 'error', file: schema.file, reason: `the schema must declare entity type ${type} (Cordon builds it for every request)` });
   }
   const parents = new Map<string, string[]>();
+  const types = new Map<string, ActionTypes>();
   for (const [name, action] of Object.entries(root.actions)) {
     parents.set(name, (action.memberOf ?? []).filter((m) => m.type === undefined || m.type === 'Action').map((m) => m.id));
+    types.set(name, { principalTypes: action.appliesTo?.principalTypes ?? [], resourceTypes: action.appliesTo?.resourceTypes ?? [] });
   }
   const ancestors = new Map<string, readonly string[]>();
   for (const name of parents.keys()) {
@@ -207,7 +216,7 @@ function readActionHierarchy(schema: PolicySource, problems: PolicyProblem[]): M
     }
     ancestors.set(name, Object.freeze([...seen]));
   }
-  return problems.length > 0 ? null : ancestors;
+  return problems.length > 0 ? null : { ancestors, types };
 }
 
 function policyProblem(
