@@ -76,8 +76,9 @@ export function createPolicyEngine(set: LoadedPolicySet, options: PolicyEngineOp
         context: parts.context,
         entities: [buildPrincipalEntity(type, facts), parts.resourceEntity],
         preparsedSchemaName: schemaName,
-        // Without request validation a context of the wrong shape makes
-        // conditions error, and Cedar skips an erroring forbid.
+        // Every request is checked against the schema: a request of the wrong
+        // shape can make a forbid's condition error (and Cedar skips it) or a
+        // `has` guard quietly false.
         validateRequest: true,
         preparsedPolicySetId: slot,
       });
