@@ -82,6 +82,38 @@ export function emptySessionFacts(): SessionFacts {
 
 export const NO_ANNOTATIONS: ToolAnnotations = Object.freeze({ readOnlyHint: false, destructiveHint: false });
 
+/** The generic `{type, id, attributes}` a tool declares (tools/ owns that type; this is its shape). */
+export interface ResourceDescriptor {
+  readonly type: string;
+  readonly id: string;
+  readonly attributes?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/**
+ * Maps a tool's resource descriptor to the typed resource the engine takes:
+ * `language`/`javascript`, `file`/`/workspace/a.txt`, `url`/`https://…` (with
+ * attributes `method` and `trusted`), `profile`/`default`. Returns null for a
+ * type the engine does not know, or a URL that does not parse; the caller
+ * refuses the call (deny by default).
+ */
+export function resourceFromDescriptor(d: ResourceDescriptor): AuthzResource | null {
+  switch (d.type.toLowerCase()) {
+    case 'language':
+      return { kind: 'language', language: d.id };
+    case 'file':
+      return { kind: 'file', path: d.id };
+    case 'profile':
+    case 'sandboxprofile':
+      return { kind: 'profile', profile: d.id };
+    case 'url': {
+      const method = d.attributes?.method;
+      return parseUrlResource(d.id, typeof method === 'string' ? method : 'GET', d.attributes?.trusted === true);
+    }
+    default:
+      return null;
+  }
+}
+
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ws: 80, wss: 443 };
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CordonError } from '../core/errors.ts';
 import type { AuthzRequest } from './authz-request.ts';
-import { parseUrlResource } from './authz-request.ts';
+import { parseUrlResource, resourceFromDescriptor } from './authz-request.ts';
 import { canonicaliseRequest, REQUEST_LIMITS } from './canonical-request.ts';
 import { loadPolicySet } from './load-policy-set.ts';
 import { createPolicyEngine } from './policy-engine.ts';
@@ -149,5 +149,19 @@ describe('canonical form', () => {
     const r = parseUrlResource('https://EXAMPLE.org.:443/x/./y');
     expect(r).not.toBeNull();
     if (r !== null) expect(() => canonicaliseRequest(makeRequest({ action: 'net.fetch', resource: r }))).not.toThrow();
+  });
+});
+
+describe('resourceFromDescriptor', () => {
+  it.each([
+    [{ type: 'language', id: 'javascript' }, { kind: 'language', language: 'javascript' }],
+    [{ type: 'file', id: '/workspace/a.txt' }, { kind: 'file', path: '/workspace/a.txt' }],
+    [{ type: 'profile', id: 'default' }, { kind: 'profile', profile: 'default' }],
+    [{ type: 'url', id: 'https://API.github.com/x', attributes: { method: 'post', trusted: true } }, { kind: 'url', scheme: 'https', host: 'api.github.com', port: 443, path: '/x', method: 'POST', trusted: true }],
+    [{ type: 'url', id: 'https://example.org/', attributes: { trusted: 'true' } }, { kind: 'url', scheme: 'https', host: 'example.org', port: 443, path: '/', method: 'GET', trusted: false }],
+    [{ type: 'socket', id: 'x' }, null],
+    [{ type: 'url', id: 'not a url' }, null],
+  ])('%j', (descriptor, expected) => {
+    expect(resourceFromDescriptor(descriptor)).toEqual(expected);
   });
 });

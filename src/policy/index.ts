@@ -2,8 +2,8 @@
  * The policy engine: Cedar policies over agent and user principals, with
  * session facts, approval annotations, explanations and policy tests.
  */
-export type { AuthzContext, AuthzRequest, AuthzResource, FileResource, LanguageResource, PrincipalFacts, ProfileResource, SessionFacts, ToolAnnotations, UrlResource } from './authz-request.ts';
-export { emptySessionFacts, NO_ANNOTATIONS, parseUrlResource } from './authz-request.ts';
+export type { AuthzContext, AuthzRequest, AuthzResource, FileResource, LanguageResource, PrincipalFacts, ProfileResource, ResourceDescriptor, SessionFacts, ToolAnnotations, UrlResource } from './authz-request.ts';
+export { emptySessionFacts, NO_ANNOTATIONS, parseUrlResource, resourceFromDescriptor } from './authz-request.ts';
 export type { RequestContext } from './build-entities.ts';
 export { canonicaliseRequest, REQUEST_LIMITS, type CanonicalRequest } from './canonical-request.ts';
 export { createDecisionCache, type DecisionCache } from './decision-cache.ts';
