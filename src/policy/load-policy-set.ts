@@ -90,7 +90,6 @@ function checkPolicySet(sources: PolicySetSources): PolicyValidation {
   if (actions === null) return fail();
   problems.push(...checkRequestShapes(schema.file, schema.text, actions.types));
   if (problems.some((p) => p.severity === 'error')) return fail();
-  const actionAncestors = actions.ancestors;
 
   const policies: PolicyInfo[] = [];
   const located = new Map<string, { info: PolicyInfo; source: PolicySource; offset: number }>();
@@ -135,7 +134,9 @@ function checkPolicySet(sources: PolicySetSources): PolicyValidation {
     version: versionOf(sources),
     schema,
     policies: Object.freeze(policies),
-    actionAncestors,
+    actionAncestors: actions.ancestors,
+    actionParents: actions.parents,
+    actionTypes: actions.types,
     warnings,
   });
   return { ok: true, problems: warnings, policySet };
@@ -181,7 +182,10 @@ function parseStatement(file: PolicySource, text: string, offset: number, line: 
  * From the schema: each action → [itself, ...every group it is in] (from its
  * `in [...]` declarations), and the principal and resource types it applies to.
  */
-function readSchemaActions(schema: PolicySource, problems: PolicyProblem[]): { ancestors: Map<string, readonly string[]>; types: Map<string, ActionTypes> } | null {
+function readSchemaActions(
+  schema: PolicySource,
+  problems: PolicyProblem[],
+): { ancestors: Map<string, readonly string[]>; parents: Map<string, readonly string[]>; types: Map<string, ActionTypes> } | null {
   const answer = schemaToJson(schema.text);
   if (answer.type === 'failure') {
     for (const e of answer.errors) problems.push(problemAt(schema, 0, schema.text, e, undefined));
@@ -216,7 +220,7 @@ function readSchemaActions(schema: PolicySource, problems: PolicyProblem[]): { a
     }
     ancestors.set(name, Object.freeze([...seen]));
   }
-  return problems.length > 0 ? null : { ancestors, types };
+  return problems.length > 0 ? null : { ancestors, parents, types };
 }
 
 function policyProblem(
