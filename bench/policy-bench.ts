@@ -5,9 +5,7 @@
  *
  * Uncached numbers are for an engine whose slices are warm (every
  * principal/action combination seen once, as in a running server); the cold
- * first decision per combination is reported separately. The headline keys
- * use the default request validation (Cedar validates every call);
- * `*_per_shape_*` keys use `requestValidation: 'per-shape'`.
+ * first decision per combination is reported separately.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -133,7 +131,6 @@ export async function runPolicyBench(): Promise<Record<string, number>> {
   if (set.policies.length !== POLICIES) throw new Error(`generated ${set.policies.length} policies, expected ${POLICIES}`);
 
   const engine = createPolicyEngine(set);
-  const perShape = createPolicyEngine(set, { requestValidation: 'per-shape' });
   const cached = createPolicyEngine(set, { cache: createDecisionCache({ maxEntries: 10_000 }) });
   try {
     const requests = makeRequests(8_000, 1, 0);
@@ -144,11 +141,6 @@ export async function runPolicyBench(): Promise<Record<string, number>> {
     timeEach(delegated, (r) => engine.decide(r));
     const warm = timeEach(requests, (r) => engine.decide(r));
     const warmDelegated = timeEach(delegated, (r) => engine.decide(r));
-
-    timeEach(requests, (r) => perShape.decide(r));
-    timeEach(delegated, (r) => perShape.decide(r));
-    const shape = timeEach(requests, (r) => perShape.decide(r));
-    const shapeDelegated = timeEach(delegated, (r) => perShape.decide(r));
 
     const repeat = requests.slice(0, 4000);
     timeEach(repeat, (r) => cached.decide(r));
@@ -163,15 +155,11 @@ export async function runPolicyBench(): Promise<Record<string, number>> {
       policy_decision_delegated_p50_us: round(percentile(warmDelegated, 0.5)),
       policy_decision_delegated_p99_us: round(percentile(warmDelegated, 0.99)),
       policy_decision_cold_p50_us: round(percentile(cold, 0.5)),
-      policy_decision_per_shape_p50_us: round(percentile(shape, 0.5)),
-      policy_decision_per_shape_p99_us: round(percentile(shape, 0.99)),
-      policy_decision_per_shape_delegated_p50_us: round(percentile(shapeDelegated, 0.5)),
       policy_set_load_ms: round(loadMs),
       policy_bench_allowed_share: round(allowed / 2000),
     };
   } finally {
     engine.close();
-    perShape.close();
     cached.close();
   }
 }

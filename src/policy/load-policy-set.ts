@@ -135,7 +135,6 @@ function checkPolicySet(sources: PolicySetSources): PolicyValidation {
     schema,
     policies: Object.freeze(policies),
     actionAncestors: actions.ancestors,
-    actionParents: actions.parents,
     actionTypes: actions.types,
     warnings,
   });
@@ -185,7 +184,7 @@ function parseStatement(file: PolicySource, text: string, offset: number, line: 
 function readSchemaActions(
   schema: PolicySource,
   problems: PolicyProblem[],
-): { ancestors: Map<string, readonly string[]>; parents: Map<string, readonly string[]>; types: Map<string, ActionTypes> } | null {
+): { ancestors: Map<string, readonly string[]>; types: Map<string, ActionTypes> } | null {
   const answer = schemaToJson(schema.text);
   if (answer.type === 'failure') {
     for (const e of answer.errors) problems.push(problemAt(schema, 0, schema.text, e, undefined));
@@ -220,7 +219,7 @@ function readSchemaActions(
     }
     ancestors.set(name, Object.freeze([...seen]));
   }
-  return problems.length > 0 ? null : { ancestors, parents, types };
+  return problems.length > 0 ? null : { ancestors, types };
 }
 
 function policyProblem(

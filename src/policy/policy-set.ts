@@ -51,8 +51,6 @@ export interface LoadedPolicySet {
   readonly policies: readonly PolicyInfo[];
   /** Each action the schema declares → itself and every action group it is in (transitively). */
   readonly actionAncestors: ReadonlyMap<string, readonly string[]>;
-  /** Each action → the groups it is directly in. */
-  readonly actionParents: ReadonlyMap<string, readonly string[]>;
   /** Each action → the principal and resource types it applies to (empty for an action group). */
   readonly actionTypes: ReadonlyMap<string, { readonly principalTypes: readonly string[]; readonly resourceTypes: readonly string[] }>;
   /** Validator warnings (for example a policy that can never apply); not fatal. */

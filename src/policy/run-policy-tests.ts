@@ -6,7 +6,7 @@ import type { AuthzRequest, AuthzResource, PrincipalFacts, ToolAnnotations } fro
 import { NO_ANNOTATIONS } from './authz-request.ts';
 import { loadPolicySet } from './load-policy-set.ts';
 import type { PolicyDecision } from './policy-decision.ts';
-import { createPolicyEngine, type PolicyEngineOptions } from './policy-engine.ts';
+import { createPolicyEngine } from './policy-engine.ts';
 import type { PolicyProblem } from './policy-set.ts';
 import { parsePolicyTestFile, type PolicyTestCase, type PolicyTestFile } from './policy-test-file.ts';
 import { formatPolicyTestTable } from './policy-test-table.ts';
@@ -26,8 +26,6 @@ export interface PolicyTestOptions {
   readonly resolveUser?: (id: string) => PrincipalFacts | undefined;
   /** Where the YAML cases are; default `<dir>/tests`. */
   readonly testsDir?: string;
-  /** Test with the request validation the server uses (see PolicyEngineOptions). */
-  readonly requestValidation?: PolicyEngineOptions['requestValidation'];
 }
 
 export interface PolicyTestResult {
@@ -68,7 +66,7 @@ export interface PolicyTestReport {
 export async function runPolicyTests(dir: string, options: PolicyTestOptions = {}): Promise<PolicyTestReport> {
   const set = loadPolicySet(dir);
   const files = readTestFiles(options.testsDir ?? join(dir, 'tests'));
-  const engine = createPolicyEngine(set, { requestValidation: options.requestValidation });
+  const engine = createPolicyEngine(set);
   const results: PolicyTestResult[] = [];
   const exercised = new Set<string>();
   try {
