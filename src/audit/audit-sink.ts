@@ -11,7 +11,7 @@ export interface AuditRecord {
   readonly action: string | null;
   readonly resource: string | null;
   readonly sandbox: string | null;
-  readonly decision: { readonly result: string; readonly reason: string; readonly ruleId: string | null } | null;
+  readonly decision: { readonly result: string; readonly reason: string; readonly ruleId: string | null; readonly details?: Readonly<Record<string, unknown>> } | null;
   /** The tool's status when it ran, or the error code when Cordon refused. */
   readonly outcome: string;
   readonly durationMs: number;

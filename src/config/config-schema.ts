@@ -13,9 +13,7 @@ export interface AgentConfig {
   readonly publicKeyFile?: string;
   /** Create a key pair under the data directory on first run (local development). */
   readonly createKey?: boolean;
-  /** Tools this agent may call until the capability engine replaces this list. */
-  readonly tools: readonly string[];
-  /** Groups and attributes the policy engine sees on `Agent::"<id>"`. */
+  /** Groups and attributes the policy engine sees on `Agent::"<id>"`; policies grant by group. */
   readonly groups?: readonly string[];
   readonly attributes?: Readonly<Record<string, string>>;
 }
@@ -53,6 +51,8 @@ export interface CordonConfig {
   /** Absolute path of the config file that was loaded, or null for the embedded default. */
   readonly configFile: string | null;
   readonly dataDir: string;
+  /** Cedar policies (`*.cedar`, `cordon.cedarschema`, `tests/*.yaml`). */
+  readonly policyDir: string;
   readonly server: {
     readonly host: string;
     readonly port: number;
@@ -96,10 +96,11 @@ const positiveInt = (max: number) => ({ type: 'integer', minimum: 1, maximum: ma
 export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['dataDir', 'server', 'auth', 'log', 'sandbox', 'agents'],
+  required: ['dataDir', 'policyDir', 'server', 'auth', 'log', 'sandbox', 'agents'],
   properties: {
     configFile: { type: ['string', 'null'] },
     dataDir: { type: 'string', minLength: 1, maxLength: 4096 },
+    policyDir: { type: 'string', minLength: 1, maxLength: 4096 },
     server: {
       type: 'object',
       additionalProperties: false,
@@ -174,14 +175,13 @@ export const CONFIG_SCHEMA = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['id', 'tools'],
+        required: ['id'],
         properties: {
           id: { type: 'string', pattern: AGENT_ID },
           description: { type: 'string', maxLength: 1000 },
           publicKey: { type: 'string', maxLength: 4096 },
           publicKeyFile: { type: 'string', maxLength: 4096 },
           createKey: { type: 'boolean' },
-          tools: { type: 'array', maxItems: 1000, uniqueItems: true, items: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,63}$' } },
           groups: GROUPS,
           attributes: ATTRIBUTES,
         },

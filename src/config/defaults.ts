@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { CordonConfig } from './config-schema.ts';
 
 /**
@@ -5,7 +6,11 @@ import type { CordonConfig } from './config-schema.ts';
  * It listens on loopback only and knows one agent, `local`, whose key pair is
  * created under the data directory on first run.
  */
+/** The policies shipped with Cordon, used when no config names others. */
+export const BUNDLED_POLICY_DIR = fileURLToPath(new URL('../../policies', import.meta.url));
+
 export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
+  policyDir: BUNDLED_POLICY_DIR,
   server: { host: '127.0.0.1', port: 7070, bodyLimitBytes: 1024 * 1024 },
   auth: {
     audience: 'cordon',
@@ -31,7 +36,8 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
       warmPoolSize: 2,
     },
   },
-  agents: [{ id: 'local', description: 'The developer on this machine.', createKey: true, tools: ['code'] }],
+  // The shipped policy `local-code-exec-javascript` lets `local` run JavaScript and nothing else.
+  agents: [{ id: 'local', description: 'The developer on this machine.', createKey: true }],
   users: [],
 };
 

@@ -31,6 +31,7 @@ export const ENVIRONMENT_VARIABLES = {
   CORDON_PORT: '/server/port',
   CORDON_LOG_LEVEL: '/log/level',
   CORDON_AUDIENCE: '/auth/audience',
+  CORDON_POLICY_DIR: '/policyDir',
 } as const;
 
 interface Layer {
@@ -76,12 +77,15 @@ export function loadConfig(options: LoadConfigOptions = {}): CordonConfig {
   if (!validateConfig(merged)) {
     throw configError(validateConfig.errors?.[0], layers);
   }
-  const config = merged as unknown as CordonConfig & { dataDir: string; agents: { publicKeyFile?: string }[] };
+  const config = merged as unknown as CordonConfig & { dataDir: string; policyDir: string; agents: { publicKeyFile?: string }[] };
 
   // Relative paths in a file are relative to that file; from env or flags, to the working directory.
   const dataDirSource = [...layers].reverse().find((l) => hasPath(l.values, ['dataDir']))?.source;
   const dataDirBase = dataDirSource === 'environment' || dataDirSource === 'flags' ? cwd : baseDir;
   config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(dataDirBase, config.dataDir);
+  const policyDirSource = [...layers].reverse().find((l) => hasPath(l.values, ['policyDir']))?.source;
+  const policyDirBase = policyDirSource === 'environment' || policyDirSource === 'flags' ? cwd : baseDir;
+  config.policyDir = resolve(policyDirBase, config.policyDir);
   for (const agent of config.agents) {
     if (agent.publicKeyFile !== undefined) agent.publicKeyFile = resolve(baseDir, agent.publicKeyFile);
   }
@@ -137,6 +141,8 @@ function fromEnvironment(env: Readonly<Record<string, string | undefined>>): Pla
   const out: PlainObject = {};
   const dataDir = nonEmpty(env.CORDON_DATA_DIR);
   if (dataDir !== undefined) out.dataDir = dataDir;
+  const policyDir = nonEmpty(env.CORDON_POLICY_DIR);
+  if (policyDir !== undefined) out.policyDir = policyDir;
   const server: PlainObject = {};
   const host = nonEmpty(env.CORDON_HOST);
   if (host !== undefined) server.host = host;

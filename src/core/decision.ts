@@ -7,6 +7,8 @@ export interface Decision {
   readonly reason: string;
   /** The rule or policy that decided, or null when nothing matched (default deny). */
   readonly ruleId: string | null;
+  /** Plain JSON for error bodies and audit records: deciding policy ids per principal, what was evaluated. */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 export function allow(reason: string, ruleId: string | null): Decision {

@@ -8,7 +8,6 @@ import { agentKeyPaths, generateAgentKeyPair, keyFingerprint, parseEd25519Public
 export interface RegisteredAgent {
   readonly id: string;
   readonly description: string;
-  readonly tools: readonly string[];
   readonly groups: readonly string[];
   readonly attributes: Readonly<Record<string, string>>;
   /** null when the agent has no key yet: it cannot authenticate. */
@@ -34,7 +33,7 @@ export interface LoadAgentRegistryOptions {
 interface Registration {
   id: string;
   description?: string;
-  tools: string[];
+  groups: string[];
 }
 
 /**
@@ -51,7 +50,7 @@ export function loadAgentRegistry(options: LoadAgentRegistryOptions): AgentRegis
     if (byId.has(reg.id)) continue;
     const pub = agentKeyPaths(options.dataDir, reg.id).publicKey;
     const key = existsSync(pub) ? readPublicKeyFile(pub) : null;
-    byId.set(reg.id, Object.freeze({ id: reg.id, description: reg.description ?? '', tools: Object.freeze([...reg.tools]), groups: [], attributes: {}, publicKey: key, fingerprint: key && keyFingerprint(key), source: 'data-dir' as const }));
+    byId.set(reg.id, Object.freeze({ id: reg.id, description: reg.description ?? '', groups: Object.freeze([...reg.groups]), attributes: {}, publicKey: key, fingerprint: key && keyFingerprint(key), source: 'data-dir' as const }));
   }
   const all = Object.freeze([...byId.values()]);
   return {
@@ -79,7 +78,6 @@ function fromConfig(agent: AgentConfig, options: LoadAgentRegistryOptions): Regi
   return Object.freeze({
     id: agent.id,
     description: agent.description ?? '',
-    tools: Object.freeze([...agent.tools]),
     groups: Object.freeze([...(agent.groups ?? [])]),
     attributes: Object.freeze({ ...(agent.attributes ?? {}) }),
     publicKey: key,
@@ -112,7 +110,7 @@ function parseRegistration(value: unknown, path: string): Registration {
   if (typeof v !== 'object' || v === null) throw bad('', 'must be an object');
   if (typeof v.id !== 'string' || !AGENT_ID_PATTERN.test(v.id)) throw bad('id', 'must be an agent id');
   if (!path.endsWith(`/${v.id}.json`)) throw bad('id', 'does not match the file name');
-  if (!Array.isArray(v.tools) || !v.tools.every((t) => typeof t === 'string')) throw bad('tools', 'must be a list of tool names');
+  if (!Array.isArray(v.groups) || !v.groups.every((g) => typeof g === 'string' && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(g))) throw bad('groups', 'must be a list of group names');
   if (v.description !== undefined && typeof v.description !== 'string') throw bad('description', 'must be a string');
-  return { id: v.id, tools: v.tools, ...(v.description === undefined ? {} : { description: v.description }) };
+  return { id: v.id, groups: v.groups, ...(v.description === undefined ? {} : { description: v.description }) };
 }

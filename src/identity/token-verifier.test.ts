@@ -12,7 +12,7 @@ const mallory = makeTestAgent('mallory');
 const aliceKey = parseEd25519PublicKey(alice.publicKeyPem, 'test');
 
 const registry: AgentRegistry = (() => {
-  const entry: RegisteredAgent = { id: 'alice', description: '', tools: ['code'], groups: [], attributes: {}, publicKey: aliceKey, fingerprint: keyFingerprint(aliceKey), source: 'config' };
+  const entry: RegisteredAgent = { id: 'alice', description: '', groups: [], attributes: {}, publicKey: aliceKey, fingerprint: keyFingerprint(aliceKey), source: 'config' };
   const keyless: RegisteredAgent = { ...entry, id: 'keyless', publicKey: null, fingerprint: null };
   return { get: (id) => (id === 'alice' ? entry : id === 'keyless' ? keyless : undefined), list: () => [entry, keyless] };
 })();

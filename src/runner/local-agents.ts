@@ -10,7 +10,7 @@ export interface AgentSummary {
   readonly id: string;
   readonly source: 'config' | 'data-dir';
   readonly key: string | null;
-  readonly tools: readonly string[];
+  readonly groups: readonly string[];
   readonly description: string;
 }
 
@@ -20,7 +20,7 @@ export interface AddedAgent {
   readonly privateKeyPath: string;
   readonly fingerprint: string;
   readonly registered: boolean;
-  readonly tools: readonly string[];
+  readonly groups: readonly string[];
 }
 
 function registry(config: CordonConfig, createMissingKeys: boolean) {
@@ -28,14 +28,14 @@ function registry(config: CordonConfig, createMissingKeys: boolean) {
 }
 
 export function listAgents(config: CordonConfig): AgentSummary[] {
-  return registry(config, false).list().map((a) => ({ id: a.id, source: a.source, key: a.fingerprint, tools: a.tools, description: a.description }));
+  return registry(config, false).list().map((a) => ({ id: a.id, source: a.source, key: a.fingerprint, groups: a.groups, description: a.description }));
 }
 
 /**
  * Creates a key pair under the data directory and, for an agent the config
- * does not know, a registration with its tools. Refuses an agent that has a key.
+ * does not know, a registration with its groups (policies grant by group). Refuses an agent that has a key.
  */
-export function addAgent(config: CordonConfig, id: string, tools: readonly string[], description = ''): AddedAgent {
+export function addAgent(config: CordonConfig, id: string, groups: readonly string[], description = ''): AddedAgent {
   if (!AGENT_ID_PATTERN.test(id)) {
     throw new CordonError('USAGE', `agent id ${JSON.stringify(id.slice(0, 64))} is invalid: use lower-case letters, digits, ".", "_" and "-", starting with a letter or digit (max 63)`, { details: { field: 'name' } });
   }
@@ -46,9 +46,9 @@ export function addAgent(config: CordonConfig, id: string, tools: readonly strin
   const key = generateAgentKeyPair(config.dataDir, id);
   const paths = agentKeyPaths(config.dataDir, id);
   if (existing === undefined) {
-    writeFileSync(paths.registration, JSON.stringify({ id, description, tools, createdAt: new Date().toISOString() }, null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(paths.registration, JSON.stringify({ id, description, groups, createdAt: new Date().toISOString() }, null, 2) + '\n', { mode: 0o600 });
   }
-  return { id, publicKeyPath: paths.publicKey, privateKeyPath: key.privateKeyPath, fingerprint: key.fingerprint, registered: existing === undefined, tools: existing?.tools ?? tools };
+  return { id, publicKeyPath: paths.publicKey, privateKeyPath: key.privateKeyPath, fingerprint: key.fingerprint, registered: existing === undefined, groups: existing?.groups ?? groups };
 }
 
 /** Signs a fresh token as a local agent whose private key is in the data directory. */

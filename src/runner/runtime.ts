@@ -11,7 +11,10 @@ import { createTokenService, type TokenService } from '../identity/token-service
 import { createTokenVerifier } from '../identity/token-verifier.ts';
 import { loadUserDirectory, type UserDirectory } from '../identity/user-directory.ts';
 import { createUserTokenVerifier, LOCAL_USER_ISSUER } from '../identity/user-token-verifier.ts';
-import { createToolListAuthorizer } from '../policy/tool-list-authorizer.ts';
+import { createDecisionCache } from '../policy/decision-cache.ts';
+import { loadPolicySet } from '../policy/load-policy-set.ts';
+import { createPolicyEngine, type PolicyEngine } from '../policy/policy-engine.ts';
+import { createPolicyAuthorizer, createPrincipalResolver } from './policy-authorizer.ts';
 import { createIsolateBackend } from '../sandbox/isolate/isolate-backend.ts';
 import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
@@ -24,6 +27,7 @@ export interface Runtime {
   readonly users: UserDirectory;
   readonly runner: Runner;
   readonly tokens: TokenService;
+  readonly policy: PolicyEngine;
   readonly auditPath: string;
   close(): Promise<void>;
 }
@@ -42,6 +46,8 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     if (agents.get(reserved) !== undefined) throw new CordonError('CONFIG_INVALID', `agent id "${reserved}" is reserved for Cordon's own token issuer`, { details: { field: '/agents' } });
   }
   const users = loadUserDirectory(config.users, config.dataDir);
+  // A bad policy stops start-up here, naming file, line and reason.
+  const policy = createPolicyEngine(loadPolicySet(config.policyDir), { cache: createDecisionCache({ maxEntries: 10_000 }) });
   const signingKey = loadOrCreateSigningKey(config.dataDir, 'issuer');
   const verifier = createTokenVerifier({
     registry: agents,
@@ -72,7 +78,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const runner = createRunner({
     verifier,
     tools: createToolRegistry(BUILTIN_TOOLS),
-    authorizer: createToolListAuthorizer((id) => agents.get(id)?.tools),
+    authorizer: createPolicyAuthorizer(policy, createPrincipalResolver(agents, users)),
     isolate,
     limits: config.sandbox.isolate,
     audit,
@@ -86,10 +92,12 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     users,
     runner,
     tokens,
+    policy,
     auditPath,
     close() {
       closed ??= (async () => {
         isolate.close();
+        policy.close();
         await audit.close();
       })();
       return closed;

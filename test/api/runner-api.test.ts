@@ -7,8 +7,8 @@ import { startTestServer, type TestServer } from '../support/test-server.ts';
 // Over a real loopback socket: status codes, headers and bodies as a client sees them.
 let env: TestEnv;
 let server: TestServer;
-const coder = makeTestAgent('coder', ['code']);
-const reader = makeTestAgent('reader', []);
+const coder = makeTestAgent('coder', ['coding']);
+const reader = makeTestAgent('reader', ['research']);
 
 beforeAll(async () => {
   env = makeTestEnv([coder, reader]);
@@ -200,7 +200,8 @@ describe('runner API', () => {
       const res = await invoke({ language: 'javascript', source: '1' }, tokenFor(reader));
       expect(res.status).toBe(403);
       expect(res.json.error?.code).toBe('POLICY_DENIED');
-      expect(res.json.error?.message).toContain('reader');
+      expect(res.json.error?.message).toContain('no permit matched');
+      expect(res.json.error?.details).toMatchObject({ decision: { agent: { principal: 'Agent::"reader"' }, policyIds: [] } });
       expect(res.json.error?.details).toMatchObject({ decision: { result: 'deny' } });
     });
   });

@@ -13,12 +13,20 @@ const BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 let env: TestEnv;
 let server: TestServer;
 let idp: TestIssuer;
-const helper = makeTestAgent('helper', ['code']);
-const other = makeTestAgent('other', ['code']);
+const helper = makeTestAgent('helper', ['coding']);
+const other = makeTestAgent('other', ['coding']);
+// Policies grant code.exec to Group::"coding" agents and Group::"engineering" users.
+const noexec = makeTestAgent('noexec', ['research']);
 
 beforeAll(async () => {
   idp = await startTestIssuer();
-  env = makeTestEnv([helper, other], { auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl }] } });
+  env = makeTestEnv([helper, other, noexec], {
+    auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl }] },
+    users: [
+      { id: 'alice@example.test', groups: ['engineering'] },
+      { id: 'intern@example.test', groups: ['contractors'] },
+    ],
+  });
   server = await startTestServer(env.config);
 });
 afterAll(async () => {
@@ -134,6 +142,27 @@ describe('POST /v1/token — token exchange (delegation)', () => {
     expect(run.status).toBe(200);
     const rec = server.audit.records.find((r) => r.tokenId === claims.jti);
     expect(rec).toMatchObject({ agent: 'helper', user: 'alice@example.test', outcome: 'ok' });
+  });
+
+  it('denies (403) a delegated call the user may not make, even though the agent may; both principals are recorded', async () => {
+    const token = (await exchange(await idp.token('intern@example.test'))).json.access_token as string;
+    const run = await runWith(token);
+    expect(run.status).toBe(403);
+    const error = run.json.error as { code: string; details: { decision: { agent: { result: string }; user: { result: string; principal: string } } } };
+    expect(error.code).toBe('POLICY_DENIED');
+    expect(error.details.decision.agent.result).toBe('allow');
+    expect(error.details.decision.user).toMatchObject({ result: 'deny', principal: 'User::"intern@example.test"' });
+    const rec = server.audit.records.find((r) => r.tokenId === claimsOf(token).jti);
+    expect(rec).toMatchObject({ agent: 'helper', user: 'intern@example.test', outcome: 'POLICY_DENIED' });
+    expect(rec?.decision).toMatchObject({ details: { agent: { result: 'allow' }, user: { result: 'deny' } } });
+  });
+
+  it('denies (403) a delegated call the agent may not make, even though the user may', async () => {
+    const token = (await exchange(await idp.token('alice@example.test'), assertion(noexec))).json.access_token as string;
+    const run = await runWith(token);
+    expect(run.status).toBe(403);
+    const error = run.json.error as { details: { decision: { agent: { result: string }; user: { result: string } } } };
+    expect(error.details.decision).toMatchObject({ agent: { result: 'deny' }, user: { result: 'allow' } });
   });
 
   it('never outlives the user token', async () => {

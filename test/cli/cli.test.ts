@@ -106,7 +106,7 @@ describe('cordon CLI', () => {
 
   describe('agents', () => {
     it('adds an agent with a 0600 private key that is never printed', async () => {
-      const r = await cordon(['agents', 'add', 'bot', '--tool', 'code']);
+      const r = await cordon(['agents', 'add', 'bot', '--group', 'coding']);
       expect(r.code).toBe(0);
       const keyPath = join(cwd, '.cordon', 'agents', 'bot.key');
       expect(statSync(keyPath).mode & 0o777).toBe(0o600);
@@ -130,7 +130,7 @@ describe('cordon CLI', () => {
     it('lists agents with fingerprints, never keys', async () => {
       const r = await cordon(['agents', 'list', '--json']);
       const agents = JSON.parse(r.stdout).agents as { id: string; key: string; tools: string[] }[];
-      expect(agents.find((a) => a.id === 'bot')).toMatchObject({ key: expect.stringMatching(/^SHA256:/), tools: ['code'] });
+      expect(agents.find((a) => a.id === 'bot')).toMatchObject({ key: expect.stringMatching(/^SHA256:/), groups: ['coding'] });
       expect(r.stdout).not.toContain('PRIVATE');
     });
 

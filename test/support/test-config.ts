@@ -8,15 +8,15 @@ import { loadConfig } from '../../src/config/load-config.ts';
 
 export interface TestAgent {
   id: string;
-  tools: string[];
+  groups: string[];
   privateKey: KeyObject;
   publicKeyPem: string;
 }
 
 /** A key pair made at test time; no key ever lives in the repository. */
-export function makeTestAgent(id: string, tools: string[] = ['code']): TestAgent {
+export function makeTestAgent(id: string, groups: string[] = ['coding']): TestAgent {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { id, tools, privateKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  return { id, groups, privateKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }
 
 export interface TestEnv {
@@ -36,7 +36,7 @@ export function makeTestEnv(agents: TestAgent[], overrides: Record<string, unkno
     server: { host: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
     ...overrides,
-    agents: agents.map((a) => ({ id: a.id, publicKey: a.publicKeyPem, tools: a.tools })),
+    agents: agents.map((a) => ({ id: a.id, publicKey: a.publicKeyPem, groups: a.groups })),
   };
   writeFileSync(configPath, stringify(doc));
   const config = loadConfig({ flags: { configPath }, env: {}, cwd: dir });

@@ -40,7 +40,10 @@ export function record(sink: AuditSink, logger: Logger, kind: AuditRecord['kind'
     action: facts.action,
     resource: facts.resource,
     sandbox: facts.sandbox,
-    decision: facts.decision === null ? null : { result: facts.decision.result, reason: facts.decision.reason, ruleId: facts.decision.ruleId },
+    decision:
+      facts.decision === null
+        ? null
+        : { result: facts.decision.result, reason: facts.decision.reason, ruleId: facts.decision.ruleId, ...(facts.decision.details === undefined ? {} : { details: facts.decision.details }) },
     outcome: facts.outcome,
     durationMs: Math.round(facts.durationMs * 1000) / 1000,
     inputSha256: sha256OfInput(facts.input),

@@ -1,0 +1,57 @@
+import type { AuthorizationRequest, Authorizer } from '../core/authorization.ts';
+import { deny } from '../core/decision.ts';
+import type { AgentRegistry } from '../identity/agent-registry.ts';
+import type { UserDirectory } from '../identity/user-directory.ts';
+import { decisionDetails } from '../policy/explain-decision.ts';
+import { resourceFromDescriptor, type AuthzRequest, type PrincipalFacts } from '../policy/authz-request.ts';
+import type { PolicyEngine } from '../policy/policy-engine.ts';
+
+export interface PrincipalResolver {
+  agent(id: string): PrincipalFacts | undefined;
+  user(id: string): PrincipalFacts;
+}
+
+/** Principal facts from config and registrations: what policies see as groups and attributes. */
+export function createPrincipalResolver(agents: AgentRegistry, users: UserDirectory): PrincipalResolver {
+  return {
+    agent(id) {
+      const a = agents.get(id);
+      return a === undefined ? undefined : { id: a.id, groups: a.groups, attributes: a.attributes };
+    },
+    user(id) {
+      const u = users.get(id);
+      return { id: u.id, groups: u.groups, attributes: u.attributes };
+    },
+  };
+}
+
+/** The engine's request for one call; null when Cordon cannot describe the call (then it is denied). */
+export function toAuthzRequest(req: AuthorizationRequest, principals: PrincipalResolver): AuthzRequest | string {
+  const agent = principals.agent(req.principal.agent);
+  if (agent === undefined) return `agent "${req.principal.agent}" is not registered`;
+  const resource = resourceFromDescriptor(req.resource);
+  if (resource === null) return `resource of type "${req.resource.type}" cannot be described to the policy engine`;
+  return {
+    agent,
+    user: req.principal.user === null ? null : principals.user(req.principal.user),
+    action: req.action,
+    resource,
+    context: {
+      session: req.session,
+      sandbox: { profile: req.sandbox.profile },
+      annotations: { readOnlyHint: req.annotations.readOnlyHint === true, destructiveHint: req.annotations.destructiveHint === true },
+    },
+  };
+}
+
+/** The runner's authorization stage backed by the Cedar engine (both principals, session facts). */
+export function createPolicyAuthorizer(engine: PolicyEngine, principals: PrincipalResolver): Authorizer {
+  return {
+    authorize(req) {
+      const authz = toAuthzRequest(req, principals);
+      if (typeof authz === 'string') return deny(authz, null);
+      const d = engine.decide(authz);
+      return { result: d.result, reason: d.reason, ruleId: d.ruleId, details: decisionDetails(d) };
+    },
+  };
+}
