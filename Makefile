@@ -15,7 +15,7 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 # isolated-vm requires --no-node-snapshot on Node >= 20.
 NODE := node --no-node-snapshot
 
-.PHONY: help setup run test lint typecheck unit bench clean
+.PHONY: help setup run test lint typecheck policy-test unit bench clean
 
 help:
 	@echo "make setup   install dependencies (Node 24 included, if needed)"
@@ -43,7 +43,11 @@ unit: setup
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-report.json; \
 	  status=$$?; node scripts/test-summary.mjs .cache/vitest-report.json; exit $$status
 
-test: lint typecheck unit
+# The shipped policies' own tests, as operators run them in their CI.
+policy-test: setup
+	./bin/cordon policy test policies
+
+test: lint typecheck policy-test unit
 
 bench: setup
 	@$(NODE) bench/run.ts

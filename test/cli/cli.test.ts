@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -189,5 +189,44 @@ describe('cordon CLI', () => {
       const audit = readFileSync(join(cwd, '.cordon', 'audit', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(audit.some((r: { agent: string; outcome: string; tool: string }) => r.agent === 'local' && r.tool === 'code' && r.outcome === 'ok')).toBe(true);
     });
+  });
+});
+
+describe('cordon policy', () => {
+  const SHIPPED = resolve(import.meta.dirname, '..', '..', 'policies');
+
+  it('validates and tests the shipped policies', async () => {
+    expect(await cordon(['policy', 'validate', SHIPPED])).toMatchObject({ code: 0 });
+    const r = await cordon(['policy', 'test', SHIPPED]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/policy tests: \d+ passed, 0 failed/);
+  });
+
+  it('fails, with a clear table, on a broken copy', async () => {
+    const broken = join(cwd, 'broken-policies');
+    cpSync(SHIPPED, broken, { recursive: true });
+    // Someone widens the research agent to code execution.
+    writeFileSync(join(broken, 'oops.cedar'), '@id("oops")\npermit (principal in Group::"research", action, resource);\n');
+    const r = await cordon(['policy', 'test', broken]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAIL/);
+    expect(r.stdout).toMatch(/\d+ failed/);
+  });
+
+  it('refuses a policy that does not validate, naming file and line (exit 3)', async () => {
+    const bad = join(cwd, 'bad-policies');
+    cpSync(SHIPPED, bad, { recursive: true });
+    writeFileSync(join(bad, 'typo.cedar'), '@id("typo")\npermit (principal, action == Action::"fs.raed", resource);\n');
+    const r = await cordon(['policy', 'validate', bad]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('typo.cedar:2');
+  });
+
+  it('explains a decision without running anything, with session facts', async () => {
+    const allowed = await cordon(['policy', 'explain', '--agent', 'local', '--tool', 'code', '--input', '{"language":"javascript","source":"1"}', '--json']);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ result: 'allow', ruleId: 'local-code-exec-javascript' });
+    const denied = await cordon(['policy', 'explain', '--agent', 'local', '--tool', 'code', '--input', '{"language":"javascript","source":"1"}', '--session-fact', 'calls=500']);
+    expect(denied.stdout).toContain('chain-session-call-budget');
+    expect((await cordon(['policy', 'explain', '--agent', 'local', '--tool', 'code', '--input', '{}', '--session-fact', 'bogus'])).code).toBe(2);
   });
 });
