@@ -1,6 +1,8 @@
 import { CordonError } from '../../core/errors.ts';
 import type { IsolateConfig } from '../../config/config-schema.ts';
 import { createConcurrencyLimiter } from '../concurrency-limiter.ts';
+import ivm from 'isolated-vm';
+import { INSTALL_FETCH, type HostFetch, type HostFetchRequest } from './isolate-fetch.ts';
 import { createIsolatePool, type PreparedIsolate } from './isolate-pool.ts';
 
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'oom';
@@ -13,6 +15,8 @@ export interface IsolateRunRequest {
   readonly timeoutMs: number;
   /** CPU time the isolate may use; at most timeoutMs. */
   readonly cpuTimeMs: number;
+  /** The sandbox's egress, if it has any: installed as `fetch` inside the isolate. */
+  readonly fetch?: HostFetch;
 }
 
 export interface IsolateRunResult {
@@ -46,6 +50,15 @@ export function createIsolateBackend(config: IsolateConfig, onPoolError: (err: u
       throw new CordonError('SANDBOX_FAILED', 'could not create an isolate', { cause: err, details: { sandbox: request.sandboxId } });
     }
     const { isolate } = prepared;
+    const runEnded = new AbortController();
+    if (request.fetch !== undefined) {
+      try {
+        await installFetch(prepared, request.fetch, runEnded.signal);
+      } catch (err) {
+        if (!isolate.isDisposed) isolate.dispose();
+        throw new CordonError('SANDBOX_FAILED', 'could not install fetch in the isolate', { cause: err, details: { sandbox: request.sandboxId } });
+      }
+    }
     const started = performance.now();
     let killedFor: 'wall' | 'cpu' | null = null;
     const kill = (why: 'wall' | 'cpu') => {
@@ -88,6 +101,7 @@ export function createIsolateBackend(config: IsolateConfig, onPoolError: (err: u
       }
       throw new CordonError('SANDBOX_FAILED', 'the isolate failed outside the tool code', { cause: err, details: { sandbox: request.sandboxId } });
     } finally {
+      runEnded.abort();
       clearTimeout(wallTimer);
       clearInterval(cpuTimer);
       // Disposal is not on the caller's path; the isolate is never used again either way.
@@ -102,6 +116,40 @@ export function createIsolateBackend(config: IsolateConfig, onPoolError: (err: u
     stats: () => ({ active: limiter.active, queued: limiter.queued }),
     close: () => pool.close(),
   };
+}
+
+/**
+ * Grants the isolate one callback: a reference to a host function bound to this
+ * sandbox's fetch. Arguments arrive copied; they are re-checked here because the
+ * isolate is untrusted.
+ */
+async function installFetch(prepared: PreparedIsolate, hostFetch: HostFetch, signal: AbortSignal): Promise<void> {
+  const bridge = async (raw: unknown) => {
+    if (signal.aborted) throw new Error('the sandbox has finished');
+    return hostFetch(checkFetchRequest(raw), signal);
+  };
+  await prepared.context.evalClosure(INSTALL_FETCH, [new ivm.Reference(bridge)], { timeout: 1000 });
+}
+
+const MAX_FETCH_HEADERS = 256;
+
+function checkFetchRequest(raw: unknown): HostFetchRequest {
+  const r = raw as Partial<Record<keyof HostFetchRequest, unknown>> | null;
+  const fail = (why: string): never => {
+    throw new TypeError(`fetch: ${why}`);
+  };
+  if (typeof r !== 'object' || r === null) return fail('bad request');
+  if (typeof r.url !== 'string' || r.url.length > 16_384) return fail('url must be a string of at most 16384 characters');
+  if (typeof r.method !== 'string' || !/^[A-Z]{1,16}$/.test(r.method)) return fail('method must be an HTTP method name');
+  if (!Array.isArray(r.headers) || r.headers.length > MAX_FETCH_HEADERS) return fail(`at most ${MAX_FETCH_HEADERS} headers`);
+  const headers: [string, string][] = [];
+  for (const h of r.headers as unknown[]) {
+    if (!Array.isArray(h) || typeof h[0] !== 'string' || typeof h[1] !== 'string') return fail('headers must be name/value strings');
+    headers.push([h[0], h[1]]);
+  }
+  const body = r.body === null || typeof r.body === 'string' || r.body instanceof Uint8Array ? r.body : fail('body must be a string or bytes');
+  const redirect = r.redirect === 'manual' || r.redirect === 'error' ? r.redirect : 'follow';
+  return { url: r.url, method: r.method, headers, body, redirect };
 }
 
 async function flushOutput(prepared: PreparedIsolate): Promise<{ stdout: string; stderr: string; truncated: boolean }> {

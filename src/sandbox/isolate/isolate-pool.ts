@@ -4,6 +4,7 @@ import { ISOLATE_BOOTSTRAP } from './isolate-bootstrap.ts';
 /** A fresh isolate with its context and the bootstrap's entry points, used by exactly one sandbox. */
 export interface PreparedIsolate {
   readonly isolate: ivm.Isolate;
+  readonly context: ivm.Context;
   readonly memoryMb: number;
   readonly run: ivm.Reference<(source: string, outputLimit: number) => Promise<unknown[]>>;
   readonly flush: ivm.Reference<() => unknown[]>;
@@ -17,8 +18,7 @@ export async function prepareIsolate(memoryMb: number): Promise<PreparedIsolate>
     const run = (await entry.get(0, { reference: true })) as PreparedIsolate['run'];
     const flush = (await entry.get(1, { reference: true })) as PreparedIsolate['flush'];
     entry.release();
-    context.release();
-    return { isolate, memoryMb, run, flush };
+    return { isolate, context, memoryMb, run, flush };
   } catch (err) {
     if (!isolate.isDisposed) isolate.dispose();
     throw err;
