@@ -16,6 +16,24 @@ export interface AgentConfig {
   /** Groups and attributes the policy engine sees on `Agent::"<id>"`; policies grant by group. */
   readonly groups?: readonly string[];
   readonly attributes?: Readonly<Record<string, string>>;
+  /** Egress policy for this agent's sandboxes, overriding egress.toolPolicies; null: no egress. */
+  readonly egressPolicy?: string | null;
+}
+
+/** Where a secret's value comes from; the value itself never appears in config. */
+export type SecretSourceConfig = { readonly env: string } | { readonly file: string };
+
+export interface EgressConfig {
+  /** Egress policies (`*.yaml`), by their `name`. */
+  readonly policyDir: string;
+  /** Which egress policy a tool's sandboxes get; a tool not listed gets no egress at all. */
+  readonly toolPolicies: Readonly<Record<string, string>>;
+  /** Values for `${secret:NAME}` in policies. */
+  readonly secrets: Readonly<Record<string, SecretSourceConfig>>;
+  /** SPIFFE trust domain in sandbox identity URIs. */
+  readonly trustDomain: string;
+  readonly maxResponseBytes: number;
+  readonly fetchTimeoutMs: number;
 }
 
 export interface UserConfig {
@@ -76,6 +94,7 @@ export interface CordonConfig {
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly sandbox: { readonly isolate: IsolateConfig };
+  readonly egress: EgressConfig;
   readonly agents: readonly AgentConfig[];
   readonly users: readonly UserConfig[];
 }
@@ -85,6 +104,7 @@ const AGENT_ID = '^[a-z0-9][a-z0-9._-]{0,62}$';
 const USER_ID = '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}$';
 
 export const USER_ID_PATTERN = new RegExp(USER_ID);
+const POLICY_NAME = '^[a-z0-9][a-z0-9._-]{0,62}$';
 
 const GROUPS = { type: 'array', maxItems: 256, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } } as const;
 const ATTRIBUTES = { type: 'object', maxProperties: 64, propertyNames: { pattern: '^[a-z][a-z0-9_]{0,63}$' }, additionalProperties: { type: 'string', maxLength: 1024 } } as const;
@@ -96,7 +116,7 @@ const positiveInt = (max: number) => ({ type: 'integer', minimum: 1, maximum: ma
 export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['dataDir', 'policyDir', 'server', 'auth', 'log', 'sandbox', 'agents'],
+  required: ['dataDir', 'policyDir', 'server', 'auth', 'log', 'sandbox', 'egress', 'agents'],
   properties: {
     configFile: { type: ['string', 'null'] },
     dataDir: { type: 'string', minLength: 1, maxLength: 4096 },
@@ -169,6 +189,29 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    egress: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['policyDir', 'toolPolicies', 'secrets', 'trustDomain', 'maxResponseBytes', 'fetchTimeoutMs'],
+      properties: {
+        policyDir: { type: 'string', minLength: 1, maxLength: 4096 },
+        toolPolicies: { type: 'object', maxProperties: 256, propertyNames: { pattern: '^[a-z][a-z0-9_.-]{0,63}$' }, additionalProperties: { type: 'string', pattern: POLICY_NAME } },
+        secrets: {
+          type: 'object',
+          maxProperties: 256,
+          propertyNames: { pattern: '^[A-Z][A-Z0-9_]{0,127}$' },
+          additionalProperties: {
+            oneOf: [
+              { type: 'object', additionalProperties: false, required: ['env'], properties: { env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' } } },
+              { type: 'object', additionalProperties: false, required: ['file'], properties: { file: { type: 'string', minLength: 1, maxLength: 4096 } } },
+            ],
+          },
+        },
+        trustDomain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$' },
+        maxResponseBytes: positiveInt(256 * 1024 * 1024),
+        fetchTimeoutMs: positiveInt(600_000),
+      },
+    },
     agents: {
       type: 'array',
       maxItems: 10_000,
@@ -184,6 +227,7 @@ export const CONFIG_SCHEMA = {
           createKey: { type: 'boolean' },
           groups: GROUPS,
           attributes: ATTRIBUTES,
+          egressPolicy: { type: ['string', 'null'], pattern: POLICY_NAME },
         },
       },
     },

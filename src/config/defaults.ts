@@ -8,6 +8,7 @@ import type { CordonConfig } from './config-schema.ts';
  */
 /** The policies shipped with Cordon, used when no config names others. */
 export const BUNDLED_POLICY_DIR = fileURLToPath(new URL('../../policies', import.meta.url));
+export const BUNDLED_EGRESS_POLICY_DIR = fileURLToPath(new URL('../../egress-policies', import.meta.url));
 
 export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
   policyDir: BUNDLED_POLICY_DIR,
@@ -37,6 +38,15 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
     },
   },
   // The shipped policy `local-code-exec-javascript` lets `local` run JavaScript and nothing else.
+  // No tool has egress until the config gives it a policy: deny by default.
+  egress: {
+    policyDir: BUNDLED_EGRESS_POLICY_DIR,
+    toolPolicies: {},
+    secrets: {},
+    trustDomain: 'cordon.local',
+    maxResponseBytes: 5 * 1024 * 1024,
+    fetchTimeoutMs: 30_000,
+  },
   agents: [{ id: 'local', description: 'The developer on this machine.', createKey: true }],
   users: [],
 };

@@ -86,6 +86,10 @@ export function loadConfig(options: LoadConfigOptions = {}): CordonConfig {
   const policyDirSource = [...layers].reverse().find((l) => hasPath(l.values, ['policyDir']))?.source;
   const policyDirBase = policyDirSource === 'environment' || policyDirSource === 'flags' ? cwd : baseDir;
   config.policyDir = resolve(policyDirBase, config.policyDir);
+  const egress = config.egress as { policyDir: string; secrets: Record<string, { file?: string }> };
+  const egressDirFromFile = hasPath(layers[1]?.values ?? {}, ['egress', 'policyDir']);
+  egress.policyDir = resolve(egressDirFromFile && configFile !== null ? baseDir : cwd, egress.policyDir);
+  for (const source of Object.values(egress.secrets)) if (source.file !== undefined) source.file = resolve(baseDir, source.file);
   for (const agent of config.agents) {
     if (agent.publicKeyFile !== undefined) agent.publicKeyFile = resolve(baseDir, agent.publicKeyFile);
   }
