@@ -1,0 +1,79 @@
+import type { EgressReasonCode } from './egress-reason.ts';
+
+/** Per-sandbox limits on egress. Exceeding one answers 429 (or closes a running transfer). */
+export interface EgressLimits {
+  /** Upstream requests and tunnels open at once. */
+  readonly maxConcurrentConnections: number;
+  /** Bytes both ways over the sandbox's lifetime. */
+  readonly maxTotalBytes: number;
+  /** Sustained request rate (token bucket refill). */
+  readonly maxRequestsPerSecond: number;
+  /** Bucket size: requests allowed in a burst. */
+  readonly requestBurst: number;
+}
+
+export const DEFAULT_EGRESS_LIMITS: EgressLimits = Object.freeze({
+  maxConcurrentConnections: 64,
+  maxTotalBytes: 4 * 1024 ** 3,
+  maxRequestsPerSecond: 50,
+  requestBurst: 200,
+});
+
+export interface SandboxLimiter {
+  /** Takes a request token and a connection slot, or says which limit refused. */
+  admit(sandboxId: string): { ok: true; release: () => void } | { ok: false; code: EgressReasonCode; reason: string };
+  /** Counts bytes; false once the budget is used up (the caller ends the transfer). */
+  addBytes(sandboxId: string, bytes: number): boolean;
+  forget(sandboxId: string): void;
+  usage(sandboxId: string): { connections: number; bytes: number };
+}
+
+interface State {
+  connections: number;
+  bytes: number;
+  tokens: number;
+  refilledAtMs: number;
+}
+
+export function createSandboxLimiter(limits: EgressLimits, now: () => number = Date.now): SandboxLimiter {
+  const states = new Map<string, State>();
+  const state = (id: string): State => {
+    let s = states.get(id);
+    if (s === undefined) {
+      s = { connections: 0, bytes: 0, tokens: limits.requestBurst, refilledAtMs: now() };
+      states.set(id, s);
+    }
+    return s;
+  };
+  return {
+    admit(id) {
+      const s = state(id);
+      const t = now();
+      s.tokens = Math.min(limits.requestBurst, s.tokens + ((t - s.refilledAtMs) / 1000) * limits.maxRequestsPerSecond);
+      s.refilledAtMs = t;
+      if (s.bytes >= limits.maxTotalBytes) return { ok: false, code: 'byte_limit', reason: `sandbox ${id} used its ${limits.maxTotalBytes}-byte egress budget` };
+      if (s.tokens < 1) return { ok: false, code: 'rate_limited', reason: `sandbox ${id} exceeded ${limits.maxRequestsPerSecond} requests/s` };
+      if (s.connections >= limits.maxConcurrentConnections) {
+        return { ok: false, code: 'connection_limit', reason: `sandbox ${id} has ${s.connections} egress connections open (limit ${limits.maxConcurrentConnections})` };
+      }
+      s.tokens -= 1;
+      s.connections += 1;
+      let released = false;
+      return {
+        ok: true,
+        release: () => {
+          if (released) return;
+          released = true;
+          s.connections -= 1;
+        },
+      };
+    },
+    addBytes(id, bytes) {
+      const s = state(id);
+      s.bytes += bytes;
+      return s.bytes <= limits.maxTotalBytes;
+    },
+    forget: (id) => void states.delete(id),
+    usage: (id) => ({ connections: states.get(id)?.connections ?? 0, bytes: states.get(id)?.bytes ?? 0 }),
+  };
+}
