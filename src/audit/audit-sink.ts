@@ -1,7 +1,7 @@
 /** One line of the audit log. Fields are flat and stable; consumers parse them. */
 export interface AuditRecord {
   readonly ts: string;
-  readonly kind: 'invocation' | 'auth';
+  readonly kind: 'invocation' | 'auth' | 'egress';
   readonly id: string;
   readonly requestId: string | null;
   readonly agent: string | null;
@@ -16,6 +16,8 @@ export interface AuditRecord {
   readonly outcome: string;
   readonly durationMs: number;
   readonly inputSha256: string | null;
+  /** For kind "egress": the egress layer's record (host, port, pinned address, bytes, status, rule…; never header values or bodies). */
+  readonly egress?: Readonly<Record<string, unknown>>;
 }
 
 export interface AuditSink {

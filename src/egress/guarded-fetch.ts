@@ -24,6 +24,8 @@ export interface GuardedFetchRequest {
   readonly body?: Uint8Array | string | null;
   /** follow (default), manual (return the 3xx), error (refuse on a redirect). */
   readonly redirect?: 'follow' | 'manual' | 'error';
+  /** Aborts the fetch when its caller is gone (the sandbox finished); no request outlives its sandbox. */
+  readonly signal?: AbortSignal;
 }
 
 export interface GuardedFetchResponse {
@@ -68,7 +70,7 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
   };
 
   return async (identity, request) => {
-    const signal = AbortSignal.timeout(totalTimeoutMs);
+    const signal = request.signal === undefined ? AbortSignal.timeout(totalTimeoutMs) : AbortSignal.any([AbortSignal.timeout(totalTimeoutMs), request.signal]);
     let url = request.url;
     let method = request.method ?? 'GET';
     let body: Buffer | null = request.body === undefined || request.body === null ? null : Buffer.from(request.body);

@@ -14,7 +14,10 @@ import { authenticate } from './stages/authenticate.ts';
 import { authorize, enforce } from './stages/authorize.ts';
 import { execute } from './stages/execute.ts';
 import { record } from './stages/record.ts';
-import { createSandbox } from './stages/sandbox.ts';
+import { createSandbox, type SandboxIdentity, type SandboxSettings } from './stages/sandbox.ts';
+import type { SessionFactsSink } from '../core/session-facts.ts';
+import type { HostFetch } from '../sandbox/isolate/isolate-fetch.ts';
+import type { Redactor } from './redaction.ts';
 import { validate } from './stages/validate.ts';
 import type { SessionStore } from './session-store.ts';
 import { describeTool } from './tool-descriptors.ts';
@@ -53,6 +56,11 @@ export interface RunnerDeps {
   readonly limits: IsolateConfig;
   readonly audit: AuditSink;
   readonly sessions: SessionStore;
+  readonly sandboxes: SandboxSettings;
+  /** The fetch a sandbox is granted, bound to its identity; undefined when it has no egress. */
+  readonly egressFor: (sandbox: SandboxIdentity, session: SessionFactsSink) => HostFetch | undefined;
+  /** Known secret values never leave in a result or a record. */
+  readonly redactor: Redactor;
   readonly logger: Logger;
 }
 
@@ -97,16 +105,17 @@ export function createRunner(deps: RunnerDeps): Runner {
         const resource = tool.definition.resource(request.input);
         facts.resource = `${resource.type}:${resource.id}`;
         const timeoutMs = (request.input as { timeoutMs?: number }).timeoutMs ?? deps.limits.defaultTimeoutMs;
-        const sandbox = createSandbox(principal, tool, timeoutMs);
+        const sandbox = createSandbox(principal, tool, timeoutMs, deps.sandboxes);
         facts.sandbox = sandbox.id;
         const session = deps.sessions.open(principal.agent, principal.user, request.session ?? null);
         facts.decision = await authorize(deps.authorizer, principal, tool, request.input, sandbox, session.facts());
         enforce(facts.decision);
         session.countCall();
-        const result = await execute(tool, request.input, sandbox, deps.isolate, deps.limits, session.sink);
+        const result = await execute(tool, request.input, sandbox, deps.isolate, deps.limits, session.sink, deps.egressFor(sandbox, session.sink));
+        const output = deps.redactor.value(result.output);
         const durationMs = performance.now() - started;
         record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });
-        return { id, tool: tool.definition.name, status: result.status, output: result.output, durationMs: Math.round(durationMs * 1000) / 1000, failed: result.failed };
+        return { id, tool: tool.definition.name, status: result.status, output, durationMs: Math.round(durationMs * 1000) / 1000, failed: result.failed };
       } catch (err) {
         const e = toCordonError(err);
         if (e.code === 'INTERNAL') deps.logger.error({ err, requestId: request.requestId }, 'invocation failed');

@@ -20,6 +20,17 @@ import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
 import { createRunner, type Runner } from './runner.ts';
 import { createSessionStore } from './session-store.ts';
+import { loadSecrets } from '../config/load-secrets.ts';
+import { createDirectDialer, type Dialer } from '../egress/dialer.ts';
+import { createEgressGuard, type EgressGuard } from '../egress/egress-guard.ts';
+import type { EgressPolicy } from '../egress/egress-policy.ts';
+import { createGuardedFetch } from '../egress/guarded-fetch.ts';
+import { loadEgressPolicies } from '../egress/load-egress-policies.ts';
+import { createPinnedPools } from '../egress/pinned-pool.ts';
+import { createSystemResolver, type Resolver } from '../egress/resolver.ts';
+import { createStaticSecretStore } from '../egress/secret-template.ts';
+import { createRedactor } from './redaction.ts';
+import { bindSandboxFetch, createEgressAuditAdapter } from './sandbox-egress.ts';
 
 export interface Runtime {
   readonly config: CordonConfig;
@@ -28,6 +39,7 @@ export interface Runtime {
   readonly runner: Runner;
   readonly tokens: TokenService;
   readonly policy: PolicyEngine;
+  readonly egress: { readonly guard: EgressGuard; readonly policies: ReadonlyMap<string, EgressPolicy> };
   readonly auditPath: string;
   close(): Promise<void>;
 }
@@ -36,6 +48,10 @@ export interface RuntimeOptions {
   logger: Logger;
   /** Replaces the JSONL audit log under the data directory (tests). */
   audit?: AuditSink;
+  /** The process environment, for secrets read from variables (only config/ and cli/ read it). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** How egress resolves and dials; tests pass a static resolver and a loopback-only dialer. */
+  egress?: { resolver?: Resolver; dialer?: Dialer; upstreamCa?: string | Buffer };
 }
 
 /** Builds everything one Cordon process needs from a validated config. */
@@ -74,6 +90,16 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   });
   const auditPath = join(config.dataDir, 'audit', 'audit.jsonl');
   const audit = options.audit ?? createJsonlAuditLog(auditPath);
+  // Egress: policies by name, secrets read once, every request through the guard.
+  const egressPolicies = loadEgressPolicies(config.egress.policyDir);
+  checkEgressPolicyNames(config, egressPolicies);
+  const secrets = loadSecrets(config.egress.secrets, options.env ?? {});
+  const redactor = createRedactor(secrets.values());
+  const guard = createEgressGuard({ policies: egressPolicies, resolver: options.egress?.resolver ?? createSystemResolver(), secrets: createStaticSecretStore(Object.fromEntries(secrets)) });
+  const pools = createPinnedPools({ dialer: options.egress?.dialer ?? createDirectDialer(), connectTimeoutMs: 10_000, idleTimeoutMs: 30_000, ...(options.egress?.upstreamCa === undefined ? {} : { ca: options.egress.upstreamCa }) });
+  const guardedFetch = createGuardedFetch({ guard, pools, audit: createEgressAuditAdapter(audit, redactor), maxResponseBytes: config.egress.maxResponseBytes, totalTimeoutMs: config.egress.fetchTimeoutMs });
+  const agentEgress = new Map(config.agents.filter((a) => a.egressPolicy !== undefined).map((a) => [a.id, a.egressPolicy ?? null]));
+
   const isolate = createIsolateBackend(config.sandbox.isolate, (err) => options.logger.error({ err }, 'warm isolate could not be prepared'));
   const runner = createRunner({
     verifier,
@@ -83,6 +109,24 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     limits: config.sandbox.isolate,
     audit,
     sessions: createSessionStore({ maxSessions: 100_000, idleTtlMs: 3_600_000 }),
+    sandboxes: {
+      trustDomain: config.egress.trustDomain,
+      egressPolicyFor: (agent, tool) => (agentEgress.has(agent) ? (agentEgress.get(agent) ?? null) : (config.egress.toolPolicies[tool] ?? null)),
+    },
+    egressFor: (sandbox, session) => {
+      if (sandbox.egressPolicy === null) return undefined;
+      const fetch = bindSandboxFetch(sandbox, guardedFetch, egressPolicies, session);
+      let watching = false;
+      return async (req, signal) => {
+        if (!watching) {
+          watching = true;
+          // Connections pinned for this sandbox close with it.
+          signal.addEventListener('abort', () => void pools.closeSandbox(sandbox.id), { once: true });
+        }
+        return fetch(req, signal);
+      };
+    },
+    redactor,
     logger: options.logger,
   });
   let closed: Promise<void> | null = null;
@@ -93,14 +137,29 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     runner,
     tokens,
     policy,
+    egress: { guard, policies: egressPolicies },
     auditPath,
     close() {
       closed ??= (async () => {
         isolate.close();
         policy.close();
+        await pools.close();
         await audit.close();
       })();
       return closed;
     },
   };
+}
+
+/** Every egress policy the config names must exist: a typo would otherwise silently mean "no egress". */
+function checkEgressPolicyNames(config: CordonConfig, policies: ReadonlyMap<string, EgressPolicy>): void {
+  const named = [
+    ...Object.entries(config.egress.toolPolicies).map(([tool, name]) => [`/egress/toolPolicies/${tool}`, name] as const),
+    ...config.agents.flatMap((a, i) => (typeof a.egressPolicy === 'string' ? [[`/agents/${i}/egressPolicy`, a.egressPolicy] as const] : [])),
+  ];
+  for (const [field, name] of named) {
+    if (!policies.has(name)) {
+      throw new CordonError('CONFIG_INVALID', `${config.configFile ?? 'config'}: ${field} names egress policy "${name}", which is not in ${config.egress.policyDir}`, { details: { field } });
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import type { IsolateBackend } from '../sandbox/isolate/isolate-backend.ts';
+import type { HostFetch } from '../sandbox/isolate/isolate-fetch.ts';
 import type { IsolateConfig } from '../config/config-schema.ts';
 import type { SessionFactsSink } from '../core/session-facts.ts';
 
@@ -27,6 +28,8 @@ export interface ToolContext {
   readonly limits: IsolateConfig;
   /** Facts the tool observed (untrusted content ingested, sensitive reads, egress hosts). */
   readonly session: SessionFactsSink;
+  /** The sandbox's egress (through the EgressGuard, bound to its identity); absent: no network at all. */
+  readonly fetch?: HostFetch;
 }
 
 export type JsonSchema = Readonly<Record<string, unknown>>;

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { createRunnerApi } from '../../src/api/runner-api.ts';
 import { createMemoryAuditSink } from '../../src/audit/jsonl-audit-log.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { createRuntime, type Runtime } from '../../src/runner/runtime.ts';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runner/runtime.ts';
+import type { Logger } from '../../src/core/logger.ts';
 import type { CordonConfig } from '../../src/config/config-schema.ts';
 
 export interface TestServer {
@@ -14,10 +15,11 @@ export interface TestServer {
 }
 
 /** The real runner API on a real loopback socket (port 0), with an in-memory audit sink. */
-export async function startTestServer(config: CordonConfig): Promise<TestServer> {
+export async function startTestServer(config: CordonConfig, options: Partial<RuntimeOptions> & { logger?: Logger } = {}): Promise<TestServer> {
   const audit = createMemoryAuditSink();
-  const runtime = createRuntime(config, { logger: silentLogger, audit });
-  const app = createRunnerApi({ runner: runtime.runner, tokens: runtime.tokens, logger: silentLogger, bodyLimitBytes: config.server.bodyLimitBytes, requestTimeoutMs: 60_000 });
+  const logger = options.logger ?? silentLogger;
+  const runtime = createRuntime(config, { ...options, logger, audit });
+  const app = createRunnerApi({ runner: runtime.runner, tokens: runtime.tokens, logger, bodyLimitBytes: config.server.bodyLimitBytes, requestTimeoutMs: 60_000 });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     url,

@@ -76,7 +76,7 @@ export function registerRunCommand(program: Command): void {
       const config: CordonConfig = { ...loaded, sandbox: { isolate: { ...loaded.sandbox.isolate, warmPoolSize: 0 } } };
       const logger = createLogger((globals.logLevel ?? 'warn') as LogLevel);
       const { createRuntime } = await import('../../runner/runtime.ts');
-      const runtime = createRuntime(config, { logger });
+      const runtime = createRuntime(config, { logger, env: process.env });
       try {
         const token =
           opts.user === undefined

@@ -15,7 +15,7 @@ export function registerServeCommand(program: Command): void {
       const logger = createLogger(config.log.level as LogLevel);
       // Loaded here, not at start-up: other commands do not pay for the HTTP stack.
       const [{ createRuntime }, { createRunnerApi }] = await Promise.all([import('../../runner/runtime.ts'), import('../../api/runner-api.ts')]);
-      const runtime = createRuntime(config, { logger });
+      const runtime = createRuntime(config, { logger, env: process.env });
       const app = createRunnerApi({
         runner: runtime.runner,
         tokens: runtime.tokens,

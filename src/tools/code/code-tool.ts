@@ -17,7 +17,7 @@ export const MAX_SOURCE_CHARS = 512 * 1024;
 
 export const codeTool: ToolDefinition<CodeInput, CodeOutput> = {
   name: 'code',
-  description: 'Runs JavaScript in a fresh V8 isolate with no network, file system or host objects. The value of the last expression (awaited if it is a promise) is returned as JSON; console output is captured.',
+  description: 'Runs JavaScript in a fresh V8 isolate with no file system or host objects. The value of the last expression (awaited if it is a promise) is returned as JSON; console output is captured. `fetch` exists only when the sandbox has an egress policy, and reaches only what that policy allows.',
   inputSchema: {
     type: 'object',
     additionalProperties: false,
@@ -65,6 +65,7 @@ export const codeTool: ToolDefinition<CodeInput, CodeOutput> = {
       memoryMb: input.memoryMb ?? context.limits.defaultMemoryMb,
       timeoutMs,
       cpuTimeMs: timeoutMs,
+      ...(context.fetch === undefined ? {} : { fetch: context.fetch }),
     });
     const output: CodeOutput = { ...result, durationMs: Math.round(result.durationMs * 1000) / 1000 };
     return { output, status: result.status, failed: result.status !== 'ok' };

@@ -1,0 +1,157 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/core/logger.ts';
+import { createLoopbackOnlyDialer } from '../../src/egress/dialer.ts';
+import { startUpstream, type LoopbackUpstream } from '../../src/egress/loopback-fixture.ts';
+import { createStaticResolver } from '../../src/egress/static-resolver.ts';
+import { testTls } from '../../src/egress/test-tls.ts';
+import { claimsFor, ed25519Token } from '../support/tokens.ts';
+import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
+import { startTestServer, type TestServer } from '../support/test-server.ts';
+
+// Code in an isolate fetching through the EgressGuard, over real loopback sockets.
+// Test hosts (*.test) resolve through a static table to 127.0.0.x; the dialer refuses anything else.
+const SECRET = `sk-test-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+const coder = makeTestAgent('coder', ['coding']);
+const offline = makeTestAgent('offline', ['coding']);
+let env: TestEnv;
+let server: TestServer;
+let secure: LoopbackUpstream;
+let plain: LoopbackUpstream;
+let evil: LoopbackUpstream;
+let policyDir: string;
+let logged = '';
+
+beforeAll(async () => {
+  secure = await startUpstream('127.0.0.1', { tls: true });
+  plain = await startUpstream('127.0.0.2');
+  evil = await startUpstream('127.0.0.3');
+  policyDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
+  writeFileSync(
+    join(policyDir, 'test-api.yaml'),
+    [
+      'name: test-api',
+      'mode: enforce',
+      'allow:',
+      `  - host: api.test:${secure.port}`,
+      '    schemes: [https]',
+      '    inject:',
+      '      header: Authorization',
+      '      value: "Bearer ${secret:API_TOKEN}"',
+      `  - host: plain.test:${plain.port}`,
+      `  - host: private.test:${plain.port}`,
+      '# Loopback is opened for these test upstreams only.',
+      'allow_cidrs: [127.0.0.0/8]',
+      '',
+    ].join('\n'),
+  );
+  env = makeTestEnv([coder, { ...offline }], {
+    egress: { policyDir, toolPolicies: { code: 'test-api' }, secrets: { API_TOKEN: { env: 'TEST_API_TOKEN' } } },
+  });
+  // The agent override: `offline` gets no egress at all.
+  const config = { ...env.config, agents: env.config.agents.map((a) => (a.id === 'offline' ? { ...a, egressPolicy: null } : a)) };
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logged += chunk.toString();
+      done();
+    },
+  });
+  server = await startTestServer(config, {
+    env: { TEST_API_TOKEN: SECRET },
+    logger: createLogger('debug', sink),
+    egress: {
+      resolver: createStaticResolver({ 'api.test': '127.0.0.1', 'plain.test': '127.0.0.2', 'evil.test': '127.0.0.3', 'private.test': '10.1.2.3' }),
+      dialer: createLoopbackOnlyDialer(),
+      upstreamCa: testTls().ca,
+    },
+  });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await Promise.all([secure?.close(), plain?.close(), evil?.close()]);
+  env?.cleanup();
+  if (policyDir !== undefined) rmSync(policyDir, { recursive: true, force: true });
+});
+
+async function runCode(source: string, agent: TestAgent = coder) {
+  const claims = claimsFor(agent.id);
+  const res = await request(`${server.url}/v1/invocations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ed25519Token(agent.privateKey, claims)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ tool: 'code', input: { language: 'javascript', source, timeoutMs: 10_000 } }),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, text, json: JSON.parse(text) as { status: string; output: { status: string; value: unknown; error?: { message: string } } }, jti: claims.jti as string };
+}
+
+const egressRecords = () => server.audit.records.filter((r) => r.kind === 'egress');
+
+describe('isolate fetch through the EgressGuard', () => {
+  it('fetches an allowed test host and gets the body; the decision is audited with sandbox, agent and user', async () => {
+    const before = egressRecords().length;
+    const r = await runCode(`(async () => { const res = await fetch('http://plain.test:${plain.port}/'); return [res.status, await res.text()] })()`);
+    expect(r.json.output).toMatchObject({ status: 'ok', value: [200, 'hello from 127.0.0.2'] });
+    const rec = egressRecords().slice(before)[0];
+    const invocation = server.audit.records.find((x) => x.tokenId === r.jti);
+    expect(rec).toMatchObject({ agent: 'coder', user: null, sandbox: invocation?.sandbox, decision: { result: 'allow' }, egress: { host: 'plain.test', port: plain.port, address: '127.0.0.2', method: 'GET', path: '/', status: 200 } });
+    expect(String(rec?.egress?.sandboxUri)).toMatch(/^spiffe:\/\/cordon\.local\/sandbox\/isolate-default\/sbx_/);
+  });
+
+  it.each([
+    ['a host the policy does not list', () => `http://evil.test:${evil.port}/`],
+    ['a forbidden address behind an allowed name', () => `http://private.test:${plain.port}/`],
+    ['a metadata address', () => 'http://169.254.169.254/latest/meta-data/'],
+    ['localhost', () => `http://localhost:${plain.port}/`],
+    ['an IP literal spelled in hex', () => `http://0x7f.1:${plain.port}/`],
+  ])('refuses %s with 403 and the reason, and audits it', async (_name, url) => {
+    const before = egressRecords().length;
+    const r = await runCode(`(async () => { const res = await fetch('${url()}'); return [res.status, res.headers.get('x-cordon-error'), await res.text()] })()`);
+    const [status, header, body] = r.json.output.value as [number, string, string];
+    expect(status).toBe(403);
+    expect(header).toBeTruthy();
+    expect(body.length).toBeGreaterThan(0);
+    expect(egressRecords().slice(before)).toEqual([expect.objectContaining({ agent: 'coder', decision: expect.objectContaining({ result: 'deny' }) })]);
+    expect(evil.seen.length).toBe(0);
+  });
+
+  it('refuses a redirect to a forbidden host: the guard decides every hop', async () => {
+    const before = egressRecords().length;
+    const to = encodeURIComponent(`http://evil.test:${evil.port}/stolen`);
+    const r = await runCode(`(async () => { const res = await fetch('http://plain.test:${plain.port}/redirect?to=${to}'); return [res.status, res.headers.get('x-cordon-error')] })()`);
+    expect((r.json.output.value as unknown[])[0]).toBe(403);
+    const hops = egressRecords().slice(before);
+    expect(hops.map((h) => h.decision?.result)).toEqual(['allow', 'deny']);
+    expect(evil.seen.length).toBe(0);
+  });
+
+  it('injects the secret on the way out: it reaches the upstream and appears nowhere in output, logs or audit', async () => {
+    const r = await runCode(`(async () => {
+      const res = await fetch('https://api.test:${secure.port}/echo');
+      const body = await res.json();
+      console.log(JSON.stringify(body.headers));
+      return { echoed: res.headers.get('x-echo-authorization'), body };
+    })()`);
+    expect(r.json.output.status).toBe('ok');
+    const seen = secure.seen.find((s) => s.url === '/echo');
+    expect(seen?.headers.authorization).toBe(`Bearer ${SECRET}`);
+    expect(r.text).not.toContain(SECRET);
+    expect(JSON.stringify(server.audit.records)).not.toContain(SECRET);
+    expect(logged).not.toContain(SECRET);
+  });
+
+  it('never lets the sandbox set the secret header itself or read it back', async () => {
+    const r = await runCode(`(async () => { const res = await fetch('https://api.test:${secure.port}/echo', { headers: { authorization: 'Bearer mine' } }); return (await res.json()).headers.authorization })()`);
+    expect(r.json.output.value).not.toBe('Bearer mine');
+    expect(r.text).not.toContain(SECRET);
+  });
+
+  it('gives a sandbox with no egress policy no fetch at all, whatever it sends', async () => {
+    const r = await runCode('typeof fetch', offline);
+    expect(r.json.output.value).toBe('undefined');
+  });
+});
