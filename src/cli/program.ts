@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, toCordonError } from '../core/errors.ts';
 import { registerAgentsCommand } from './commands/agents-command.ts';
+import { registerEgressCommand } from './commands/egress-command.ts';
 import { registerPolicyCommand } from './commands/policy-command.ts';
 import { registerRunCommand } from './commands/run-command.ts';
 import { registerServeCommand } from './commands/serve-command.ts';
@@ -24,6 +25,7 @@ export function createProgram(): Command {
   registerTokenCommand(program);
   registerUsersCommand(program);
   registerPolicyCommand(program);
+  registerEgressCommand(program);
   program.commands.forEach(function applyExit(c: Command): void {
     c.exitOverride();
     c.commands.forEach(applyExit);

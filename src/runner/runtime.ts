@@ -31,6 +31,8 @@ import { createSystemResolver, type Resolver } from '../egress/resolver.ts';
 import { createStaticSecretStore } from '../egress/secret-template.ts';
 import { createRedactor } from './redaction.ts';
 import { bindSandboxFetch, createEgressAuditAdapter } from './sandbox-egress.ts';
+import { signSandboxToken } from '../identity/sandbox-token.ts';
+import type { SandboxIdentity } from './stages/sandbox.ts';
 
 export interface Runtime {
   readonly config: CordonConfig;
@@ -40,6 +42,8 @@ export interface Runtime {
   readonly tokens: TokenService;
   readonly policy: PolicyEngine;
   readonly egress: { readonly guard: EgressGuard; readonly policies: ReadonlyMap<string, EgressPolicy> };
+  /** A sandbox's own short-lived credential (audience cordon-egress), for channels that need one. */
+  sandboxToken(identity: SandboxIdentity): Promise<string>;
   readonly auditPath: string;
   close(): Promise<void>;
 }
@@ -98,6 +102,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const guard = createEgressGuard({ policies: egressPolicies, resolver: options.egress?.resolver ?? createSystemResolver(), secrets: createStaticSecretStore(Object.fromEntries(secrets)) });
   const pools = createPinnedPools({ dialer: options.egress?.dialer ?? createDirectDialer(), connectTimeoutMs: 10_000, idleTimeoutMs: 30_000, ...(options.egress?.upstreamCa === undefined ? {} : { ca: options.egress.upstreamCa }) });
   const guardedFetch = createGuardedFetch({ guard, pools, audit: createEgressAuditAdapter(audit, redactor), maxResponseBytes: config.egress.maxResponseBytes, totalTimeoutMs: config.egress.fetchTimeoutMs });
+  const sandboxKey = loadOrCreateSigningKey(config.dataDir, 'sandbox');
   const agentEgress = new Map(config.agents.filter((a) => a.egressPolicy !== undefined).map((a) => [a.id, a.egressPolicy ?? null]));
 
   const isolate = createIsolateBackend(config.sandbox.isolate, (err) => options.logger.error({ err }, 'warm isolate could not be prepared'));
@@ -138,6 +143,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     tokens,
     policy,
     egress: { guard, policies: egressPolicies },
+    sandboxToken: (identity) => signSandboxToken(sandboxKey, config.auth.issuer, identity),
     auditPath,
     close() {
       closed ??= (async () => {

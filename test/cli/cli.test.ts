@@ -230,3 +230,62 @@ describe('cordon policy', () => {
     expect((await cordon(['policy', 'explain', '--agent', 'local', '--tool', 'code', '--input', '{}', '--session-fact', 'bogus'])).code).toBe(2);
   });
 });
+
+describe('cordon egress', () => {
+  const POLICIES = resolve(import.meta.dirname, '..', '..', 'egress-policies');
+  const check = async (...args: string[]) => {
+    const r = await cordon(['egress', 'check', '--policy', join(POLICIES, 'github.yaml'), '--json', ...args]);
+    return { code: r.code, stderr: r.stderr, result: r.code === 0 ? (JSON.parse(r.stdout) as { decision: string; reason: string; rule: string | null; address: string | null }) : null };
+  };
+
+  it('validates and tests the shipped egress policies', async () => {
+    expect((await cordon(['egress', 'validate', POLICIES])).code).toBe(0);
+    const r = await cordon(['egress', 'test', POLICIES]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\d+ passed, 0 failed/);
+  });
+
+  it.each([
+    ['an allowed path', ['--url', 'https://api.github.com/repos/acme/tool'], 'allow', 'github.allow[2]'],
+    ['the same host outside the path rule', ['--url', 'https://api.github.com/orgs/acme'], 'deny', null],
+    ['a method the rule does not allow', ['--url', 'https://api.github.com/repos/acme/tool', '--method', 'DELETE'], 'deny', null],
+    ['upper case and a trailing dot', ['--url', 'https://API.GitHub.com./repos/acme/x'], 'allow', 'github.allow[2]'],
+    ['a denied wildcard subdomain', ['--url', 'https://gist.githubusercontent.com/x'], 'deny', null],
+    ['the metadata address', ['--url', 'http://169.254.169.254/latest/meta-data/'], 'deny', null],
+    ['an allowed name that resolves inside', ['--url', 'https://api.github.com/repos/acme/x', '--resolve', 'api.github.com=10.0.0.7'], 'deny', null],
+    ['an allowed name resolving to a public and a private address', ['--url', 'https://api.github.com/repos/acme/x', '--resolve', 'api.github.com=10.0.0.7,140.82.112.5'], 'allow', 'github.allow[2]'],
+    ['localhost', ['--url', 'http://localhost/'], 'deny', null],
+    ['a CONNECT to an allowed wildcard host', ['--connect', 'raw.githubusercontent.com:443'], 'allow', 'github.allow[0]'],
+    ['a CONNECT to a port the rule does not allow', ['--connect', 'raw.githubusercontent.com:22'], 'deny', null],
+  ])('decides %s', async (_name, args, decision, rule) => {
+    const r = await check(...args);
+    expect(r.code).toBe(0);
+    expect(r.result?.decision).toBe(decision);
+    if (rule !== null) expect(r.result?.rule).toBe(rule);
+    if (decision === 'deny') expect(r.result?.address).toBeNull();
+    expect(r.result?.reason.length).toBeGreaterThan(0);
+  });
+
+  it('pins the public survivor when one answer is private', async () => {
+    expect((await check('--url', 'https://api.github.com/repos/acme/x', '--resolve', 'api.github.com=10.0.0.7,140.82.112.5')).result?.address).toBe('140.82.112.5');
+  });
+
+  it.each([
+    ['neither --url nor --connect', []],
+    ['both --url and --connect', ['--url', 'https://a.example/', '--connect', 'a.example:443']],
+    ['a malformed --resolve', ['--url', 'https://a.example/', '--resolve', 'nonsense']],
+    ['a --resolve with a bad address', ['--url', 'https://a.example/', '--resolve', 'a.example=999.1.1.1']],
+  ])('exits 2 for %s', async (_name, args) => {
+    const r = await check(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('USAGE');
+  });
+
+  it('exits 2 for a policy file that does not load, naming its line', async () => {
+    const bad = join(cwd, 'bad-egress.yaml');
+    writeFileSync(bad, 'name: bad\nallow:\n  - host: "*"\n');
+    const r = await cordon(['egress', 'check', '--policy', bad, '--url', 'https://a.example/', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('bad-egress.yaml:3');
+  });
+});
