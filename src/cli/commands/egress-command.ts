@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/errors.ts';
 import { checkEgressArgs, formatEgressProblem, testEgressDir, validateEgressDir } from '../../runner/egress-admin.ts';
-import { loadCliConfig, printJson, type GlobalOptions } from '../cli-context.ts';
+import { loadCliConfig, type GlobalOptions } from '../cli-context.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
