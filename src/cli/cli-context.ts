@@ -35,3 +35,6 @@ export function usage(message: string, details: Record<string, unknown> = {}): C
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
+
+/** commander accumulator for repeatable options (`--group a --group b`). */
+export const collect = (value: string, previous: string[]): string[] => [...previous, value];

@@ -79,11 +79,15 @@ export function readAgentPrivateKey(dataDir: string, agentId: string): KeyObject
   if (!existsSync(path)) {
     throw new CordonError('AGENT_NOT_FOUND', `no private key for agent "${agentId}" in ${agentKeyPaths(dataDir, agentId).dir}; create one with: cordon agents add ${agentId}`, { details: { agent: agentId } });
   }
+  return readEd25519PrivateKey(path);
+}
+
+/** An Ed25519 private key from a PEM file; the error never echoes the file (it is a secret). */
+export function readEd25519PrivateKey(path: string): KeyObject {
   let key: KeyObject;
   try {
     key = createPrivateKey(readFileSync(path, 'utf8'));
   } catch (err) {
-    // Never echo the file: it is a secret.
     throw new CordonError('KEY_INVALID', `${path}: not a PEM private key`, { cause: err, details: { source: path } });
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new CordonError('KEY_INVALID', `${path}: expected an Ed25519 key`, { details: { source: path } });

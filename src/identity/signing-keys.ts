@@ -1,8 +1,7 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CordonError } from '../core/errors.ts';
-import { ensurePrivateDir, keyFingerprint, writePrivateFile } from './agent-keys.ts';
+import { ensurePrivateDir, keyFingerprint, readEd25519PrivateKey, writePrivateFile } from './agent-keys.ts';
 
 export interface SigningKey {
   readonly privateKey: KeyObject;
@@ -29,13 +28,7 @@ export function loadOrCreateSigningKey(dataDir: string, purpose: 'issuer' | 'loc
       if (!existsSync(path)) throw err;
     }
   }
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new CordonError('KEY_INVALID', `${path}: not a PEM private key`, { cause: err, details: { source: path } });
-  }
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new CordonError('KEY_INVALID', `${path}: expected an Ed25519 key`, { details: { source: path } });
+  const privateKey = readEd25519PrivateKey(path);
   const publicKey = createPublicKey(privateKey);
   return { privateKey, publicKey, kid: keyFingerprint(publicKey) };
 }

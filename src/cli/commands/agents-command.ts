@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { addAgent, listAgents } from '../../runner/local-agents.ts';
-import { loadCliConfig, printJson, type GlobalOptions } from '../cli-context.ts';
-
-const collect = (value: string, previous: string[]) => [...previous, value];
+import { collect, loadCliConfig, printJson, type GlobalOptions } from '../cli-context.ts';
 
 export function registerAgentsCommand(program: Command): void {
   const agents = program.command('agents').description('register agents and list them');

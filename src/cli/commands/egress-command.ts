@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/errors.ts';
 import { checkEgressArgs, formatEgressProblem, testEgressDir, validateEgressDir } from '../../runner/egress-admin.ts';
-import { loadCliConfig, type GlobalOptions } from '../cli-context.ts';
-
-const collect = (value: string, previous: string[]) => [...previous, value];
+import { collect, loadCliConfig, type GlobalOptions } from '../cli-context.ts';
 
 export function registerEgressCommand(program: Command): void {
   const egress = program.command('egress').description('validate, test and check egress policies');

@@ -3,9 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/errors.ts';
 import { explainCall, formatPolicyProblem, parseSessionFacts, testPolicyDir, validatePolicyDir } from '../../runner/policy-admin.ts';
-import { loadCliConfig, printJson, usage, type GlobalOptions } from '../cli-context.ts';
-
-const collect = (value: string, previous: string[]) => [...previous, value];
+import { collect, loadCliConfig, printJson, usage, type GlobalOptions } from '../cli-context.ts';
 
 export function registerPolicyCommand(program: Command): void {
   const policy = program.command('policy').description('validate, test and explain the Cedar policies');

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { addLocalUser, listUsers, mintLocalUserToken } from '../../runner/local-users.ts';
-import { loadCliConfig, printJson, usage, type GlobalOptions } from '../cli-context.ts';
-
-const collect = (value: string, previous: string[]) => [...previous, value];
+import { collect, loadCliConfig, printJson, usage, type GlobalOptions } from '../cli-context.ts';
 
 export function registerUsersCommand(program: Command): void {
   const users = program.command('users').description('local users for trying delegation without an identity provider');
