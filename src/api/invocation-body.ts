@@ -1,4 +1,5 @@
 import { CordonError } from '../core/errors.ts';
+import { depthOf, MAX_INPUT_DEPTH } from '../core/json-depth.ts';
 
 export interface InvocationBody {
   tool: string;
@@ -23,6 +24,8 @@ export function parseInvocationBody(body: unknown): InvocationBody {
   if (typeof tool !== 'string') throw invalid('/tool', 'is required and must be a string');
   if (tool.length === 0 || tool.length > 64) throw invalid('/tool', 'must be 1 to 64 characters');
   if (input === undefined) throw invalid('/input', 'is required');
+  // Validation, hashing and copying into the sandbox all walk the input: refuse what would blow a stack.
+  if (depthOf(input, MAX_INPUT_DEPTH) > MAX_INPUT_DEPTH) throw invalid('/input', `is nested deeper than ${MAX_INPUT_DEPTH} levels`);
   if (session !== undefined && (typeof session !== 'string' || !SESSION_ID.test(session))) {
     throw invalid('/session', 'must be 1 to 128 letters, digits, ".", "_", ":" or "-"');
   }

@@ -169,6 +169,16 @@ describe('runner API', () => {
       expect(server.audit.records.filter((r) => r.outcome === 'ok').length).toBe(before);
     });
 
+    it('400 INPUT_INVALID for input nested too deep (regression: a stack overflow answered 500)', async () => {
+      for (const depth of [100, 200_000]) {
+        const body = `{"tool":"code","input":{"language":"javascript","source":"1","x":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+        const res = await call('POST', '/v1/invocations', { body });
+        expect(res.status, String(depth)).toBe(400);
+        expect(res.json.error).toMatchObject({ code: 'INPUT_INVALID', details: { field: '/input' } });
+      }
+      expect((await invoke({ language: 'javascript', source: '1' })).status).toBe(200);
+    });
+
     it('404 TOOL_NOT_FOUND for an unknown tool', async () => {
       const res = await call('POST', '/v1/invocations', { body: '{"tool":"rm-rf","input":{}}' });
       expect(res.status).toBe(404);

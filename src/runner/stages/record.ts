@@ -20,7 +20,12 @@ export interface InvocationFacts {
 
 export function sha256OfInput(input: unknown): string | null {
   if (input === undefined) return null;
-  return createHash('sha256').update(JSON.stringify(input) ?? '').digest('hex');
+  try {
+    return createHash('sha256').update(JSON.stringify(input) ?? '').digest('hex');
+  } catch {
+    // Input that cannot be serialised is refused earlier; the record must still be written.
+    return null;
+  }
 }
 
 /**
