@@ -65,6 +65,15 @@ describe('isolate backend', () => {
     await expect(run('const o = {}; o.o = o; o')).resolves.toMatchObject({ status: 'error', error: { name: 'ResultError' } });
   });
 
+  it('reports a result nested too deep for the host as a ResultError (regression: the CLI crashed printing it)', async () => {
+    for (const depth of [300, 1500]) {
+      const r = await run(`let a = []; for (let i = 0; i < ${depth}; i++) a = [a]; a`);
+      expect(r.status, String(depth)).toBe('error');
+      expect(r.error?.name).toBe('ResultError');
+    }
+    await expect(run('let a = []; for (let i = 0; i < 200; i++) a = [a]; a')).resolves.toMatchObject({ status: 'ok' });
+  });
+
   it.each([
     ['require', "require('fs')"],
     ['process', 'process.exit()'],

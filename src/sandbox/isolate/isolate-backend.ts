@@ -1,4 +1,5 @@
 import { CordonError } from '../../core/errors.ts';
+import { depthOf } from '../../core/json-depth.ts';
 import type { IsolateConfig } from '../../config/config-schema.ts';
 import { createConcurrencyLimiter } from '../concurrency-limiter.ts';
 import ivm from 'isolated-vm';
@@ -34,6 +35,9 @@ export interface IsolateBackend {
   stats(): { active: number; queued: number };
   close(): void;
 }
+
+/** Deepest result value returned; deeper is reported as a ResultError. */
+const MAX_RESULT_DEPTH = 256;
 
 /** How far past its limit a run may go before the host disposes the isolate itself. */
 const HARD_KILL_GRACE_MS = 50;
@@ -180,7 +184,13 @@ function fromRunResult(raw: unknown, durationMs: number, limits: { outputLimitBy
   if (Buffer.byteLength(json) > limits.resultLimitBytes) {
     return { status: 'ok', ...output, truncated: true, durationMs, stderr: output.stderr + `cordon: result value omitted: over ${limits.resultLimitBytes} bytes\n` };
   }
-  return { status: 'ok', value: JSON.parse(json) as unknown, ...output, durationMs };
+  const value = JSON.parse(json) as unknown;
+  // The host re-serialises the value (API answer, audit hash): a value nested deeper than we can
+  // walk would turn the tool's result into a server error.
+  if (depthOf(value, MAX_RESULT_DEPTH) > MAX_RESULT_DEPTH) {
+    return { status: 'error', error: { name: 'ResultError', message: `the result value nests deeper than ${MAX_RESULT_DEPTH} levels` }, ...output, durationMs };
+  }
+  return { status: 'ok', value, ...output, durationMs };
 }
 
 function capOutput(o: { stdout: string; stderr: string; truncated: boolean }, limitBytes: number): { stdout: string; stderr: string; truncated: boolean } {
