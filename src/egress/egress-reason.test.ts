@@ -11,6 +11,7 @@ const EXPECTED: Record<EgressReasonCode, readonly [number, string | null]> = {
   localhost: [403, 'EGRESS_DENIED'],
   metadata_host: [403, 'EGRESS_DENIED'],
   denied_by_rule: [403, 'EGRESS_DENIED'],
+  policy_denied: [403, 'POLICY_DENIED'],
   no_matching_rule: [403, 'EGRESS_DENIED'],
   ip_literal_not_listed: [403, 'EGRESS_DENIED'],
   forbidden_address: [403, 'EGRESS_DENIED'],

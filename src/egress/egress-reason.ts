@@ -13,6 +13,7 @@ export const EGRESS_REASONS = {
   localhost: { error: 'EGRESS_DENIED', doc: 'localhost and *.localhost are always refused.' },
   metadata_host: { error: 'EGRESS_DENIED', doc: 'A cloud metadata host name is always refused.' },
   denied_by_rule: { error: 'EGRESS_DENIED', doc: 'A deny rule matched.' },
+  policy_denied: { error: 'POLICY_DENIED', doc: 'The policy engine refused the request as a net.fetch action (e.g. a chain rule) before the egress policy was consulted.' },
   no_matching_rule: { error: 'EGRESS_DENIED', doc: 'No allow rule matched host, port, scheme, method and path.' },
   ip_literal_not_listed: { error: 'EGRESS_DENIED', doc: 'An IP literal needs an exact IP allow entry (except in open mode).' },
   forbidden_address: { error: 'EGRESS_DENIED', doc: 'Every resolved address is private, loopback, link-local, metadata or otherwise forbidden.' },

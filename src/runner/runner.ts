@@ -11,15 +11,14 @@ import type { IsolateBackend } from '../sandbox/isolate/isolate-backend.ts';
 import type { ToolAnnotations, JsonSchema } from '../tools/tool.ts';
 import type { ToolRegistry } from '../tools/tool-registry.ts';
 import { authenticate } from './stages/authenticate.ts';
-import { authorize, enforce } from './stages/authorize.ts';
+import { authorize, enforce, toolCall } from './stages/authorize.ts';
 import { execute } from './stages/execute.ts';
 import { record } from './stages/record.ts';
 import { createSandbox, type SandboxIdentity, type SandboxSettings } from './stages/sandbox.ts';
-import type { SessionFactsSink } from '../core/session-facts.ts';
 import type { HostFetch } from '../sandbox/isolate/isolate-fetch.ts';
 import type { Redactor } from './redaction.ts';
 import { validate } from './stages/validate.ts';
-import type { SessionStore } from './session-store.ts';
+import type { Session, SessionStore } from './session-store.ts';
 import { describeTool } from './tool-descriptors.ts';
 
 export interface InvocationRequest {
@@ -58,7 +57,7 @@ export interface RunnerDeps {
   readonly sessions: SessionStore;
   readonly sandboxes: SandboxSettings;
   /** The fetch a sandbox is granted, bound to its identity; undefined when it has no egress. */
-  readonly egressFor: (sandbox: SandboxIdentity, session: SessionFactsSink) => HostFetch | undefined;
+  readonly egressFor: (sandbox: SandboxIdentity, session: Session, principal: Principal) => HostFetch | undefined;
   /** Known secret values never leave in a result or a record. */
   readonly redactor: Redactor;
   readonly logger: Logger;
@@ -108,10 +107,10 @@ export function createRunner(deps: RunnerDeps): Runner {
         const sandbox = createSandbox(principal, tool, timeoutMs, deps.sandboxes);
         facts.sandbox = sandbox.id;
         const session = deps.sessions.open(principal.agent, principal.user, request.session ?? null);
-        facts.decision = await authorize(deps.authorizer, principal, tool, request.input, sandbox, session.facts());
+        facts.decision = await authorize(deps.authorizer, principal, toolCall(tool, request.input), sandbox, session.facts());
         enforce(facts.decision);
         session.countCall();
-        const result = await execute(tool, request.input, sandbox, deps.isolate, deps.limits, session.sink, deps.egressFor(sandbox, session.sink));
+        const result = await execute(tool, request.input, sandbox, deps.isolate, deps.limits, session.sink, deps.egressFor(sandbox, session, principal));
         const output = deps.redactor.value(result.output);
         const durationMs = performance.now() - started;
         record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });

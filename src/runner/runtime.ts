@@ -30,7 +30,8 @@ import { createPinnedPools } from '../egress/pinned-pool.ts';
 import { createSystemResolver, type Resolver } from '../egress/resolver.ts';
 import { createStaticSecretStore } from '../egress/secret-template.ts';
 import { createRedactor } from './redaction.ts';
-import { bindSandboxFetch, createEgressAuditAdapter } from './sandbox-egress.ts';
+import { bindSandboxFetch, createEgressAuditAdapter, fetchCall } from './sandbox-egress.ts';
+import { authorize } from './stages/authorize.ts';
 import { signSandboxToken } from '../identity/sandbox-token.ts';
 import type { SandboxIdentity } from './stages/sandbox.ts';
 
@@ -101,15 +102,17 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const redactor = createRedactor(secrets.values());
   const guard = createEgressGuard({ policies: egressPolicies, resolver: options.egress?.resolver ?? createSystemResolver(), secrets: createStaticSecretStore(Object.fromEntries(secrets)) });
   const pools = createPinnedPools({ dialer: options.egress?.dialer ?? createDirectDialer(), connectTimeoutMs: 10_000, idleTimeoutMs: 30_000, ...(options.egress?.upstreamCa === undefined ? {} : { ca: options.egress.upstreamCa }) });
-  const guardedFetch = createGuardedFetch({ guard, pools, audit: createEgressAuditAdapter(audit, redactor), maxResponseBytes: config.egress.maxResponseBytes, totalTimeoutMs: config.egress.fetchTimeoutMs });
+  const egressAudit = createEgressAuditAdapter(audit, redactor);
+  const guardedFetch = createGuardedFetch({ guard, pools, audit: egressAudit, maxResponseBytes: config.egress.maxResponseBytes, totalTimeoutMs: config.egress.fetchTimeoutMs });
   const sandboxKey = loadOrCreateSigningKey(config.dataDir, 'sandbox');
   const agentEgress = new Map(config.agents.filter((a) => a.egressPolicy !== undefined).map((a) => [a.id, a.egressPolicy ?? null]));
 
+  const authorizer = createPolicyAuthorizer(policy, createPrincipalResolver(agents, users));
   const isolate = createIsolateBackend(config.sandbox.isolate, (err) => options.logger.error({ err }, 'warm isolate could not be prepared'));
   const runner = createRunner({
     verifier,
     tools: createToolRegistry(BUILTIN_TOOLS),
-    authorizer: createPolicyAuthorizer(policy, createPrincipalResolver(agents, users)),
+    authorizer,
     isolate,
     limits: config.sandbox.isolate,
     audit,
@@ -118,9 +121,13 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
       trustDomain: config.egress.trustDomain,
       egressPolicyFor: (agent, tool) => (agentEgress.has(agent) ? (agentEgress.get(agent) ?? null) : (config.egress.toolPolicies[tool] ?? null)),
     },
-    egressFor: (sandbox, session) => {
+    egressFor: (sandbox, session, principal) => {
       if (sandbox.egressPolicy === null) return undefined;
-      const fetch = bindSandboxFetch(sandbox, guardedFetch, egressPolicies, session);
+      const trusted = egressPolicies.get(sandbox.egressPolicy)?.trusted === true;
+      // Each request is also a `net.fetch` for the policy engine, with the session as it is now:
+      // chain rules (no egress after a sensitive read, …) hold for code that fetches, too.
+      const gate = (url: string, method: string) => authorize(authorizer, principal, fetchCall(url, method, trusted), sandbox, session.facts());
+      const fetch = bindSandboxFetch(sandbox, guardedFetch, egressPolicies, session.sink, gate, egressAudit);
       let watching = false;
       return async (req, signal) => {
         if (!watching) {

@@ -5,7 +5,9 @@ import type { EgressAuditRecord, EgressAuditSink } from '../egress/egress-audit.
 import type { EgressIdentity } from '../egress/egress-identity.ts';
 import type { EgressPolicy } from '../egress/egress-policy.ts';
 import type { GuardedFetch } from '../egress/guarded-fetch.ts';
-import type { HostFetch } from '../sandbox/isolate/isolate-fetch.ts';
+import type { HostFetch, HostFetchResponse } from '../sandbox/isolate/isolate-fetch.ts';
+import type { Decision } from '../core/decision.ts';
+import type { ActionCall } from './stages/authorize.ts';
 import type { Redactor } from './redaction.ts';
 
 /** Egress records land in the one audit log, next to the invocation that caused them. */
@@ -40,14 +42,30 @@ export function createEgressAuditAdapter(audit: AuditSink, redactor: Redactor): 
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
+/** A sandbox's request as a `net.fetch` action for the policy engine. */
+export function fetchCall(url: string, method: string, trusted: boolean): ActionCall {
+  return {
+    tool: 'fetch',
+    action: 'net.fetch',
+    resource: () => ({ type: 'url', id: url, attributes: { method, trusted } }),
+    annotations: { readOnlyHint: method === 'GET' || method === 'HEAD', destructiveHint: false },
+  };
+}
+
+/** Decides one request for the policy engine (before the egress policy is even consulted). */
+export type FetchGate = (url: string, method: string) => Promise<Decision>;
+
 /**
- * The fetch an isolate sandbox is granted: every request goes through the guard
- * with this sandbox's identity, which is fixed here and never read from the
- * request. What the session ingests is noted as facts for later decisions.
+ * The fetch an isolate sandbox is granted: every request is a `net.fetch` for
+ * the policy engine and then goes through the guard with this sandbox's
+ * identity, which is fixed here and never read from the request. What the
+ * session ingests is noted as facts for later decisions.
  */
-export function bindSandboxFetch(identity: EgressIdentity, guarded: GuardedFetch, policies: ReadonlyMap<string, EgressPolicy>, session: SessionFactsSink): HostFetch {
+export function bindSandboxFetch(identity: EgressIdentity, guarded: GuardedFetch, policies: ReadonlyMap<string, EgressPolicy>, session: SessionFactsSink, gate: FetchGate, audit: EgressAuditSink): HostFetch {
   const trusted = identity.egressPolicy !== null && policies.get(identity.egressPolicy)?.trusted === true;
   return async (request, signal) => {
+    const decision = await gate(request.url, request.method);
+    if (decision.result !== 'allow') return policyRefusal(identity, request.url, request.method, decision, audit);
     const response = await guarded(identity, { url: request.url, method: request.method, headers: request.headers, body: request.body, redirect: request.redirect, signal });
     if (response.refused === null) {
       const host = hostOf(response.url);
@@ -67,6 +85,46 @@ export function bindSandboxFetch(identity: EgressIdentity, guarded: GuardedFetch
       redirected: response.redirected,
     };
   };
+}
+
+function policyRefusal(identity: EgressIdentity, url: string, method: string, decision: Decision, audit: EgressAuditSink): HostFetchResponse {
+  const code = decision.result === 'require_approval' ? 'APPROVAL_REQUIRED' : 'POLICY_DENIED';
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Left null: the record says what it can.
+  }
+  audit.record({
+    time: new Date().toISOString(),
+    sandbox: identity.id,
+    sandboxUri: identity.uri,
+    profile: identity.profile,
+    agent: identity.agent,
+    user: identity.user,
+    channel: 'fetch',
+    kind: 'http',
+    scheme: parsed?.protocol === 'https:' ? 'https' : parsed?.protocol === 'http:' ? 'http' : null,
+    host: parsed?.hostname ?? null,
+    port: parsed === null ? null : Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80)),
+    address: null,
+    method,
+    path: parsed?.pathname ?? null,
+    result: 'deny',
+    code: 'policy_denied',
+    reason: decision.reason,
+    rule: decision.ruleId,
+    policy: identity.egressPolicy,
+    wouldDeny: false,
+    status: 403,
+    bytesToUpstream: 0,
+    bytesFromUpstream: 0,
+    durationMs: 0,
+    injected: [],
+  });
+  const body = JSON.stringify({ error: { code, message: `denied by policy: ${decision.reason}`, details: { decision: decision.details ?? { ruleId: decision.ruleId } } } });
+  const bytes = new TextEncoder().encode(body);
+  return { status: 403, statusText: 'Forbidden', headers: [['content-type', 'application/json'], ['x-cordon-error', `${code.toLowerCase()}: ${decision.reason}`]], body: bytes, text: body, url, redirected: false };
 }
 
 function hostOf(url: string): string | null {

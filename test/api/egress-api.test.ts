@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { startTestServer, type TestServer } from '../support/test-server.ts';
 
 // Code in an isolate fetching through the EgressGuard, over real loopback sockets.
 // Test hosts (*.test) resolve through a static table to 127.0.0.x; the dialer refuses anything else.
+const SHIPPED_POLICIES = resolve(import.meta.dirname, '..', '..', 'policies');
 const SECRET = `sk-test-${Math.random().toString(36).slice(2)}-${Date.now()}`;
 const coder = makeTestAgent('coder', ['coding']);
 const offline = makeTestAgent('offline', ['coding']);
@@ -24,6 +25,7 @@ let secure: LoopbackUpstream;
 let plain: LoopbackUpstream;
 let evil: LoopbackUpstream;
 let policyDir: string;
+let cedarDir: string;
 let logged = '';
 
 beforeAll(async () => {
@@ -44,12 +46,31 @@ beforeAll(async () => {
       '      value: "Bearer ${secret:API_TOKEN}"',
       `  - host: plain.test:${plain.port}`,
       `  - host: private.test:${plain.port}`,
+      `  - host: exfil.test:${plain.port}`,
       '# Loopback is opened for these test upstreams only.',
       'allow_cidrs: [127.0.0.0/8]',
       '',
     ].join('\n'),
   );
+  // Cedar decides each fetch as net.fetch too: the shipped policies plus two for these tests.
+  cedarDir = mkdtempSync(join(tmpdir(), 'cordon-cedar-'));
+  cpSync(SHIPPED_POLICIES, cedarDir, { recursive: true });
+  writeFileSync(
+    join(cedarDir, 'egress-tests.cedar'),
+    [
+      '@id("test-coder-fetches-test-hosts")',
+      'permit (principal == Agent::"coder", action == Action::"net.fetch", resource is Url)',
+      'when { resource.host like "*.test" || resource.host == "169.254.169.254" || resource.host == "localhost" || resource.host == "127.0.0.1" };',
+      '',
+      '// A chain rule for the test: once a session has read untrusted content, it may not fetch "exfil.test".',
+      '@id("test-no-exfil-after-untrusted")',
+      'forbid (principal, action == Action::"net.fetch", resource is Url)',
+      'when { context.session.untrusted_content && resource.host == "exfil.test" };',
+      '',
+    ].join('\n'),
+  );
   env = makeTestEnv([coder, { ...offline }], {
+    policyDir: cedarDir,
     egress: { policyDir, toolPolicies: { code: 'test-api' }, secrets: { API_TOKEN: { env: 'TEST_API_TOKEN' } } },
   });
   // The agent override: `offline` gets no egress at all.
@@ -64,7 +85,7 @@ beforeAll(async () => {
     env: { TEST_API_TOKEN: SECRET },
     logger: createLogger('debug', sink),
     egress: {
-      resolver: createStaticResolver({ 'api.test': '127.0.0.1', 'plain.test': '127.0.0.2', 'evil.test': '127.0.0.3', 'private.test': '10.1.2.3' }),
+      resolver: createStaticResolver({ 'api.test': '127.0.0.1', 'plain.test': '127.0.0.2', 'exfil.test': '127.0.0.2', 'evil.test': '127.0.0.3', 'private.test': '10.1.2.3' }),
       dialer: createLoopbackOnlyDialer(),
       upstreamCa: testTls().ca,
     },
@@ -76,14 +97,15 @@ afterAll(async () => {
   await Promise.all([secure?.close(), plain?.close(), evil?.close()]);
   env?.cleanup();
   if (policyDir !== undefined) rmSync(policyDir, { recursive: true, force: true });
+  if (cedarDir !== undefined) rmSync(cedarDir, { recursive: true, force: true });
 });
 
-async function runCode(source: string, agent: TestAgent = coder) {
+async function runCode(source: string, agent: TestAgent = coder, session?: string) {
   const claims = claimsFor(agent.id);
   const res = await request(`${server.url}/v1/invocations`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ed25519Token(agent.privateKey, claims)}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ tool: 'code', input: { language: 'javascript', source, timeoutMs: 10_000 } }),
+    body: JSON.stringify({ tool: 'code', input: { language: 'javascript', source, timeoutMs: 10_000 }, ...(session === undefined ? {} : { session }) }),
   });
   const text = await res.body.text();
   return { status: res.statusCode, text, json: JSON.parse(text) as { status: string; output: { status: string; value: unknown; error?: { message: string } } }, jti: claims.jti as string };
@@ -148,6 +170,28 @@ describe('isolate fetch through the EgressGuard', () => {
     const r = await runCode(`(async () => { const res = await fetch('https://api.test:${secure.port}/echo', { headers: { authorization: 'Bearer mine' } }); return (await res.json()).headers.authorization })()`);
     expect(r.json.output.value).not.toBe('Bearer mine');
     expect(r.text).not.toContain(SECRET);
+  });
+
+  it('decides every fetch with the policy engine too: a chain rule stops a fetch once the session ingested untrusted content', async () => {
+    const fetchExfil = `(async () => { const res = await fetch('http://exfil.test:${plain.port}/'); return [res.status, res.headers.get('x-cordon-error')] })()`;
+    // A fresh session may reach exfil.test …
+    expect((await runCode(fetchExfil, coder, 'chain-1')).json.output.value).toEqual([200, null]);
+    // … and that fetch ingested content from a host its egress policy does not mark trusted.
+    const after = await runCode(fetchExfil, coder, 'chain-1');
+    const [status, header] = after.json.output.value as [number, string];
+    expect(status).toBe(403);
+    expect(header).toContain('test-no-exfil-after-untrusted');
+    const denied = egressRecords().at(-1);
+    expect(denied).toMatchObject({ decision: { result: 'deny', ruleId: 'test-no-exfil-after-untrusted' }, egress: { code: 'policy_denied', host: 'exfil.test' } });
+    // Another session is unaffected.
+    expect((await runCode(fetchExfil, coder, 'chain-2')).json.output.value).toEqual([200, null]);
+  });
+
+  it('refuses a fetch the policy engine does not permit, before the egress policy is consulted', async () => {
+    const before = plain.seen.length;
+    const r = await runCode(`(async () => (await fetch('http://plain.example:${plain.port}/')).status)()`);
+    expect(r.json.output.value).toBe(403);
+    expect(plain.seen.length).toBe(before);
   });
 
   it('gives a sandbox with no egress policy no fetch at all, whatever it sends', async () => {

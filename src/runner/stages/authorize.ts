@@ -1,28 +1,39 @@
-import type { Authorizer } from '../../core/authorization.ts';
+import type { AuthorizationRequest, Authorizer } from '../../core/authorization.ts';
 import type { Decision } from '../../core/decision.ts';
 import { deny } from '../../core/decision.ts';
 import { CordonError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { SessionFactsSnapshot } from '../../core/session-facts.ts';
 import type { RegisteredTool } from '../../tools/tool-registry.ts';
-import type { SandboxIdentity } from './sandbox.ts';
+
+/** One action as the authorizer sees it: a tool call, or a request a sandbox makes. */
+export interface ActionCall {
+  readonly tool: string;
+  readonly action: string;
+  /** Derives the resource; may throw (then the call is denied). */
+  readonly resource: () => AuthorizationRequest['resource'];
+  readonly annotations: AuthorizationRequest['annotations'];
+}
+
+export function toolCall(tool: RegisteredTool, input: unknown): ActionCall {
+  return { tool: tool.definition.name, action: tool.definition.verb, resource: () => tool.definition.resource(input), annotations: tool.definition.annotations };
+}
 
 /** Stage 4: ask the authorizer; any failure inside it is a denial (fail closed). */
-export async function authorize(authorizer: Authorizer, principal: Principal, tool: RegisteredTool, input: unknown, sandbox: SandboxIdentity, session: SessionFactsSnapshot): Promise<Decision> {
-  const verb = tool.definition.verb;
+export async function authorize(authorizer: Authorizer, principal: Principal, call: ActionCall, sandbox: { id: string; profile: string }, session: SessionFactsSnapshot): Promise<Decision> {
+  const verb = call.action;
   // A token's scope narrows what it can do; it never widens what policy allows.
   if (principal.scope !== null && !principal.scope.includes(verb)) {
     return deny(`the token's scope (${principal.scope.join(' ')}) does not include ${verb}`, 'token-scope');
   }
   let decision: Decision;
   try {
-    const resource = tool.definition.resource(input);
     decision = await authorizer.authorize({
       principal,
-      tool: tool.definition.name,
+      tool: call.tool,
       action: verb,
-      resource,
-      annotations: tool.definition.annotations,
+      resource: call.resource(),
+      annotations: call.annotations,
       sandbox: { id: sandbox.id, profile: sandbox.profile },
       session,
     });
