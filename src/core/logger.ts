@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -23,3 +24,23 @@ export function createLogger(level: LogLevel = 'info', destination: NodeJS.Writa
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/**
+ * A log destination that removes known secret values from every line before it
+ * is written. The redaction is set once secrets are loaded (after the logger
+ * exists); until then lines pass through unchanged, and no secret is known yet.
+ */
+export function createRedactingDestination(destination: NodeJS.WritableStream = process.stderr): Writable & { setRedaction(redact: (line: string) => string): void } {
+  let redact = (line: string) => line;
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      destination.write(redact(chunk.toString()));
+      done();
+    },
+  });
+  return Object.assign(stream, {
+    setRedaction(fn: (line: string) => string) {
+      redact = fn;
+    },
+  });
+}

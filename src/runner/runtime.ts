@@ -29,7 +29,7 @@ import { loadEgressPolicies } from '../egress/load-egress-policies.ts';
 import { createPinnedPools } from '../egress/pinned-pool.ts';
 import { createSystemResolver, type Resolver } from '../egress/resolver.ts';
 import { createStaticSecretStore } from '../egress/secret-template.ts';
-import { createRedactor } from './redaction.ts';
+import { createRedactor, type Redactor } from './redaction.ts';
 import { bindSandboxFetch, createEgressAuditAdapter, fetchCall } from './sandbox-egress.ts';
 import { authorize } from './stages/authorize.ts';
 import { signSandboxToken } from '../identity/sandbox-token.ts';
@@ -42,6 +42,8 @@ export interface Runtime {
   readonly runner: Runner;
   readonly tokens: TokenService;
   readonly policy: PolicyEngine;
+  /** Removes every known secret value; apply it to anything leaving the process. */
+  readonly redactor: Redactor;
   readonly egress: { readonly guard: EgressGuard; readonly policies: ReadonlyMap<string, EgressPolicy> };
   /** A sandbox's own short-lived credential (audience cordon-egress), for channels that need one. */
   sandboxToken(identity: SandboxIdentity): Promise<string>;
@@ -149,6 +151,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     runner,
     tokens,
     policy,
+    redactor,
     egress: { guard, policies: egressPolicies },
     sandboxToken: (identity) => signSandboxToken(sandboxKey, config.auth.issuer, identity),
     auditPath,

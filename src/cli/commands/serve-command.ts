@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createLogger, type LogLevel } from '../../core/logger.ts';
+import { createLogger, createRedactingDestination, type LogLevel } from '../../core/logger.ts';
 import { mintLocalToken } from '../../runner/local-agents.ts';
 import { loadCliConfig, type GlobalOptions } from '../cli-context.ts';
 
@@ -12,10 +12,12 @@ export function registerServeCommand(program: Command): void {
     .action(async (opts: { port?: string; host?: string }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = loadCliConfig(globals, { ...(opts.port === undefined ? {} : { port: opts.port }), ...(opts.host === undefined ? {} : { host: opts.host }) });
-      const logger = createLogger(config.log.level as LogLevel);
+      const logDestination = createRedactingDestination(process.stderr);
+      const logger = createLogger(config.log.level as LogLevel, logDestination);
       // Loaded here, not at start-up: other commands do not pay for the HTTP stack.
       const [{ createRuntime }, { createRunnerApi }] = await Promise.all([import('../../runner/runtime.ts'), import('../../api/runner-api.ts')]);
       const runtime = createRuntime(config, { logger, env: process.env });
+      logDestination.setRedaction(runtime.redactor.text);
       const app = createRunnerApi({
         runner: runtime.runner,
         tokens: runtime.tokens,

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { createRedactingDestination } from '../core/logger.ts';
+import { createRedactor } from './redaction.ts';
+
+describe('redaction', () => {
+  const r = createRedactor(['sk-live-123456', 'sk-live-123456-extended', 'abc']);
+
+  it('masks every known secret in text, longest first', () => {
+    expect(r.text('a sk-live-123456-extended b sk-live-123456 c')).toBe('a [redacted] b [redacted] c');
+  });
+
+  it('masks strings deep inside values, keys included', () => {
+    expect(r.value({ out: ['x sk-live-123456'], 'sk-live-123456': 1 })).toEqual({ out: ['x [redacted]'], '[redacted]': 1 });
+  });
+
+  it('ignores values too short to be secrets rather than masking every "abc"', () => {
+    expect(r.text('abc')).toBe('abc');
+  });
+
+  it('is a no-op without secrets', () => {
+    const none = createRedactor([]);
+    const v = { a: 'b' };
+    expect(none.value(v)).toBe(v);
+    expect(none.active).toBe(false);
+  });
+
+  it('redacts log lines once the redaction is set', async () => {
+    let written = '';
+    const sink = { write: (s: string) => ((written += s), true) } as unknown as NodeJS.WritableStream;
+    const dest = createRedactingDestination(sink);
+    dest.setRedaction(r.text);
+    await new Promise<void>((done) => dest.write('{"msg":"token sk-live-123456"}\n', () => done()));
+    expect(written).toBe('{"msg":"token [redacted]"}\n');
+  });
+});
