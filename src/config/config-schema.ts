@@ -106,7 +106,10 @@ const USER_ID = '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}$';
 export const USER_ID_PATTERN = new RegExp(USER_ID);
 const POLICY_NAME = '^[a-z0-9][a-z0-9._-]{0,62}$';
 
-const GROUPS = { type: 'array', maxItems: 256, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } } as const;
+const GROUP = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+/** A group name, wherever groups come from (config, registrations, the CLI). */
+export const GROUP_PATTERN = new RegExp(GROUP);
+const GROUPS = { type: 'array', maxItems: 256, uniqueItems: true, items: { type: 'string', pattern: GROUP } } as const;
 const ATTRIBUTES = { type: 'object', maxProperties: 64, propertyNames: { pattern: '^[a-z][a-z0-9_]{0,63}$' }, additionalProperties: { type: 'string', maxLength: 1024 } } as const;
 
 export const AGENT_ID_PATTERN = new RegExp(AGENT_ID);

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CordonError } from '../core/errors.ts';
-import { AGENT_ID_PATTERN, type AgentConfig } from '../config/config-schema.ts';
+import { AGENT_ID_PATTERN, GROUP_PATTERN, type AgentConfig } from '../config/config-schema.ts';
 import { agentKeyPaths, generateAgentKeyPair, keyFingerprint, parseEd25519PublicKey, readPublicKeyFile } from './agent-keys.ts';
 
 export interface RegisteredAgent {
@@ -110,7 +110,7 @@ function parseRegistration(value: unknown, path: string): Registration {
   if (typeof v !== 'object' || v === null) throw bad('', 'must be an object');
   if (typeof v.id !== 'string' || !AGENT_ID_PATTERN.test(v.id)) throw bad('id', 'must be an agent id');
   if (!path.endsWith(`/${v.id}.json`)) throw bad('id', 'does not match the file name');
-  if (!Array.isArray(v.groups) || !v.groups.every((g) => typeof g === 'string' && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(g))) throw bad('groups', 'must be a list of group names');
+  if (!Array.isArray(v.groups) || !v.groups.every((g) => typeof g === 'string' && GROUP_PATTERN.test(g))) throw bad('groups', 'must be a list of group names');
   if (v.description !== undefined && typeof v.description !== 'string') throw bad('description', 'must be a string');
   return { id: v.id, groups: v.groups, ...(v.description === undefined ? {} : { description: v.description }) };
 }

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CordonError } from '../core/errors.ts';
-import { USER_ID_PATTERN, type UserConfig } from '../config/config-schema.ts';
+import { GROUP_PATTERN, USER_ID_PATTERN, type UserConfig } from '../config/config-schema.ts';
 
 export interface KnownUser {
   readonly id: string;
@@ -36,7 +36,7 @@ export function loadUserDirectory(users: readonly UserConfig[], dataDir: string)
         throw new CordonError('CONFIG_INVALID', `${path}: not valid JSON`, { cause: err, details: { source: path } });
       }
       if (typeof v.id !== 'string' || !USER_ID_PATTERN.test(v.id) || name !== `${v.id}.json`) throw new CordonError('CONFIG_INVALID', `${path}: /id must be a user id matching the file name`, { details: { source: path, field: '/id' } });
-      if (!Array.isArray(v.groups) || !v.groups.every((g) => typeof g === 'string')) throw new CordonError('CONFIG_INVALID', `${path}: /groups must be a list of strings`, { details: { source: path, field: '/groups' } });
+      if (!Array.isArray(v.groups) || !v.groups.every((g) => typeof g === 'string' && GROUP_PATTERN.test(g))) throw new CordonError('CONFIG_INVALID', `${path}: /groups must be a list of strings`, { details: { source: path, field: '/groups' } });
       if (!byId.has(v.id)) byId.set(v.id, Object.freeze({ id: v.id, groups: Object.freeze([...(v.groups as string[])]), attributes: {}, source: 'data-dir' as const }));
     }
   }

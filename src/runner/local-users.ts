@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SignJWT } from 'jose';
 import { CordonError } from '../core/errors.ts';
-import { USER_ID_PATTERN, type CordonConfig } from '../config/config-schema.ts';
+import { GROUP_PATTERN, USER_ID_PATTERN, type CordonConfig } from '../config/config-schema.ts';
 import { ensurePrivateDir, readAgentPrivateKey } from '../identity/agent-keys.ts';
 import { loadOrCreateSigningKey } from '../identity/signing-keys.ts';
 import { GRANT_TOKEN_EXCHANGE } from '../identity/token-service.ts';
@@ -14,6 +14,8 @@ import { LOCAL_USER_ISSUER } from '../identity/user-token-verifier.ts';
 export function addLocalUser(config: CordonConfig, id: string, groups: readonly string[]): KnownUser {
   if (!USER_ID_PATTERN.test(id)) throw new CordonError('USAGE', `user id ${JSON.stringify(id.slice(0, 64))} is invalid: letters, digits, ".", "_", "@", "+", "-"`, { details: { field: 'name' } });
   if (!config.auth.localUsers) throw new CordonError('USAGE', 'local users are switched off (auth.localUsers: false); users come from your identity provider');
+  const badGroup = groups.find((g) => !GROUP_PATTERN.test(g));
+  if (badGroup !== undefined) throw new CordonError('USAGE', `group ${JSON.stringify(badGroup.slice(0, 64))} is invalid: letters, digits, ".", "_", ":", "-"`, { details: { field: 'group' } });
   const directory = loadUserDirectory(config.users, config.dataDir);
   if (directory.get(id).source !== 'token') throw new CordonError('AGENT_EXISTS', `user "${id}" is already registered`, { details: { user: id } });
   const path = userRegistrationPath(config.dataDir, id);
