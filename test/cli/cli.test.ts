@@ -182,6 +182,10 @@ describe('cordon CLI', () => {
       const res = await fetch(`${url}/v1/invocations`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ tool: 'code', input: { language: 'javascript', source: '1+1' } }) });
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ status: 'ok', output: { value: 2 } });
+      // A second server on the same port says so and exits 7, without a stack trace.
+      const clash = await cordon(['serve', '--port', new URL(url).port]);
+      expect(clash.code).toBe(7);
+      expect(clash.stderr).toMatch(/^cordon: UNAVAILABLE: port \d+ on 127\.0\.0\.1 is in use/);
       const exited = new Promise((done) => child?.on('exit', done));
       if (child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
       await exited;

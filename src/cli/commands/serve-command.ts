@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
+import { CordonError } from '../../core/errors.ts';
 import { createLogger, createRedactingDestination, type LogLevel } from '../../core/logger.ts';
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 import { mintLocalToken } from '../../runner/local-agents.ts';
 import { loadCliConfig, type GlobalOptions } from '../cli-context.ts';
 
@@ -25,7 +30,19 @@ export function registerServeCommand(program: Command): void {
         bodyLimitBytes: config.server.bodyLimitBytes,
         requestTimeoutMs: config.sandbox.isolate.maxTimeoutMs + 30_000,
       });
-      const address = await app.listen({ host: config.server.host, port: config.server.port });
+      let address: string;
+      try {
+        address = await app.listen({ host: config.server.host, port: config.server.port });
+      } catch (err) {
+        await runtime.close();
+        const code = (err as { code?: string }).code;
+        if (code === 'EADDRINUSE') throw new CordonError('UNAVAILABLE', `port ${config.server.port} on ${config.server.host} is in use; stop the other server or pass --port`, { cause: err });
+        if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new CordonError('CONFIG_INVALID', `cannot listen on ${config.server.host}:${config.server.port} (${code})`, { cause: err, details: { field: '/server' } });
+        throw err;
+      }
+      if (!isLoopback(config.server.host)) {
+        logger.warn({ host: config.server.host }, 'listening beyond loopback without TLS: put a TLS-terminating proxy in front');
+      }
       logger.info({ address, config: config.configFile ?? 'embedded default', dataDir: config.dataDir, audit: runtime.auditPath }, 'cordon serving');
 
       const url = address.replace('://[::1]', '://localhost');
