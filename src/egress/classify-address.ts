@@ -24,7 +24,10 @@ export type AddressCategory =
   | 'unspecified'
   | 'unique-local'
   | 'non-global'
-  | 'nat64-local';
+  | 'nat64-local'
+  | 'nat64'
+  | '6to4'
+  | 'teredo';
 
 export interface AddressClass {
   /** The address Cordon would dial: IPv4-mapped and IPv4-compatible IPv6 become their IPv4. */
@@ -124,17 +127,19 @@ export function classifyIp(ip: IpAddress): AddressClass {
   for (const e of IPV6_FORBIDDEN) {
     if (cidrContains(e.range, ip)) return result(ip, address, e.category, e.range.text, e.openable, METADATA_ADDRESSES.has(address), null);
   }
-  // Translation prefixes carry traffic to an IPv4 host; classify by that host.
+  // Translation prefixes (NAT64, 6to4, Teredo) are forbidden outright, as the issue's table lists
+  // them: they reach an IPv4 host through a relay whose reach we cannot see. The reason names the
+  // IPv4 they carry; allow_cidrs may open one only when that IPv4 could be opened itself.
   const embedded = embeddedIpv4(ip);
   if (embedded !== null) {
     const inner = classifyIpv4(embedded.ip);
     return {
       address,
       ip,
-      category: inner.category,
+      category: inner.metadata ? 'metadata' : inner.forbidden ? inner.category : embedded.kind,
       range: inner.forbidden ? `${embedded.range} → ${inner.range ?? inner.address}` : embedded.range,
-      forbidden: inner.forbidden,
-      openable: inner.openable,
+      forbidden: true,
+      openable: inner.forbidden ? inner.openable : true,
       metadata: inner.metadata,
       embeddedIpv4: inner.address,
     };
@@ -172,17 +177,17 @@ function isUnspecifiedOrLoopback(ip: IpAddress): boolean {
   return (ip.bytes[15] ?? 0) <= 1;
 }
 
-function embeddedIpv4(ip: IpAddress): { ip: IpAddress; range: string } | null {
+function embeddedIpv4(ip: IpAddress): { ip: IpAddress; range: string; kind: 'nat64' | '6to4' | 'teredo' } | null {
   const v4 = (at: number): IpAddress => ({ family: 4, bytes: ip.bytes.slice(at, at + 4) });
-  if (cidrContains(NAT64_WELL_KNOWN, ip)) return { ip: v4(12), range: NAT64_WELL_KNOWN.text };
-  if (cidrContains(SIX_TO_FOUR, ip)) return { ip: v4(2), range: SIX_TO_FOUR.text };
+  if (cidrContains(NAT64_WELL_KNOWN, ip)) return { ip: v4(12), range: NAT64_WELL_KNOWN.text, kind: 'nat64' };
+  if (cidrContains(SIX_TO_FOUR, ip)) return { ip: v4(2), range: SIX_TO_FOUR.text, kind: '6to4' };
   if (cidrContains(TEREDO, ip)) {
     // Teredo carries two IPv4s: the server (bits 32–63) and the client, bit-inverted
     // (bits 96–127). Either could be made to point inside; classify by the worse one.
     const server = v4(4);
     const client: IpAddress = { family: 4, bytes: ip.bytes.slice(12, 16).map((b) => b ^ 0xff) };
     const serverClass = classifyIpv4(server);
-    return serverClass.forbidden ? { ip: server, range: TEREDO.text } : { ip: client, range: TEREDO.text };
+    return serverClass.forbidden ? { ip: server, range: TEREDO.text, kind: 'teredo' } : { ip: client, range: TEREDO.text, kind: 'teredo' };
   }
   return null;
 }
@@ -192,5 +197,6 @@ export function describeAddress(c: AddressClass): string {
   const via = c.embeddedIpv4 !== null && c.embeddedIpv4 !== c.address ? ` via embedded ${c.embeddedIpv4}` : '';
   if (c.metadata) return `${c.address} is a cloud metadata address${via}`;
   if (!c.forbidden) return `${c.address} is public${via}`;
+  if (c.category === 'nat64' || c.category === '6to4' || c.category === 'teredo') return `${c.address} is a ${c.category} translation address${via} (${c.range ?? ''})`;
   return `${c.address} is ${c.category}${via}${c.range === null ? '' : ` (${c.range})`}`;
 }
