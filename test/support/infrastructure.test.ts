@@ -1,3 +1,4 @@
+import type * as Vitest from 'vitest';
 import { describe, expect, it, vi } from 'vitest';
 
 describe('describeWith', () => {
@@ -5,7 +6,7 @@ describe('describeWith', () => {
     vi.resetModules();
     const calls: string[] = [];
     vi.doMock('vitest', async (importOriginal) => {
-      const real = await importOriginal<typeof import('vitest')>();
+      const real = await importOriginal<typeof Vitest>();
       const fake = Object.assign((name: string, fn: () => void) => {
         calls.push(`describe:${name}`);
         try {
