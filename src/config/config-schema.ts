@@ -87,6 +87,11 @@ export interface CordonConfig {
     readonly issuedTokenLifetimeSec: number;
     /** Longest a single-use client assertion may live. */
     readonly assertionMaxLifetimeSec: number;
+    /**
+     * Token-endpoint URLs an assertion may name as its `aud` (RFC 7523 §3), besides `audience`:
+     * this instance's public URL(s) + `/v1/token`. `cordon serve` adds the URL it listens on.
+     */
+    readonly tokenEndpointUrls: readonly string[];
     /** OIDC issuers trusted for user tokens. */
     readonly userIssuers: readonly UserIssuerConfig[];
     /** Cordon's own user issuer for local runs (`cordon users add|token`). */
@@ -137,7 +142,7 @@ export const CONFIG_SCHEMA = {
     auth: {
       type: 'object',
       additionalProperties: false,
-      required: ['audience', 'maxTokenLifetimeSec', 'clockToleranceSec', 'issuer', 'issuedTokenLifetimeSec', 'assertionMaxLifetimeSec', 'userIssuers', 'localUsers'],
+      required: ['audience', 'maxTokenLifetimeSec', 'clockToleranceSec', 'issuer', 'issuedTokenLifetimeSec', 'assertionMaxLifetimeSec', 'tokenEndpointUrls', 'userIssuers', 'localUsers'],
       properties: {
         audience: { type: 'string', minLength: 1, maxLength: 255 },
         maxTokenLifetimeSec: positiveInt(300),
@@ -145,6 +150,7 @@ export const CONFIG_SCHEMA = {
         issuer: { type: 'string', minLength: 1, maxLength: 255 },
         issuedTokenLifetimeSec: positiveInt(900),
         assertionMaxLifetimeSec: positiveInt(60),
+        tokenEndpointUrls: { type: 'array', maxItems: 16, uniqueItems: true, items: { type: 'string', pattern: '^https?://[^\\s]+/v1/token$', maxLength: 2048 } },
         userIssuers: {
           type: 'array',
           maxItems: 32,

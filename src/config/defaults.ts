@@ -20,6 +20,7 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
     issuer: 'cordon',
     issuedTokenLifetimeSec: 900,
     assertionMaxLifetimeSec: 60,
+    tokenEndpointUrls: [],
     userIssuers: [],
     localUsers: true,
   },

@@ -16,8 +16,11 @@ export interface TokenVerifierOptions {
   clockToleranceSec: number;
   /** Tokens Cordon itself issued (token exchange, client credentials). */
   issued?: { issuer: string; publicKey: KeyObject; maxLifetimeSec: number };
-  /** Single-use assertions (client_assertion, actor_token): lifetime limit and replay cache. */
-  assertions?: { maxLifetimeSec: number; replay: ReplayCache };
+  /**
+   * Single-use assertions (client_assertion, actor_token): lifetime limit, replay cache, and
+   * the token-endpoint URLs also accepted as their `aud` (RFC 7523 §3), besides `audience`.
+   */
+  assertions?: { maxLifetimeSec: number; replay: ReplayCache; endpointAudiences?: () => readonly string[] };
   /** For tests: the current time in ms. */
   now?: () => number;
   /** Verified bearer tokens remembered (until they expire) so reuse costs a hash lookup. */
@@ -60,12 +63,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return { alg, iss };
   }
 
-  async function verifyWith(token: string, key: KeyObject, issuer: string, subject: string | undefined, maxLifetimeSec: number): Promise<JWTPayload & { exp: number; iat: number; jti: string }> {
+  async function verifyWith(token: string, key: KeyObject, issuer: string, subject: string | undefined, maxLifetimeSec: number, audience: string | string[] = options.audience): Promise<JWTPayload & { exp: number; iat: number; jti: string }> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key, {
         algorithms: ALLOWED_ALGORITHMS,
-        audience: options.audience,
+        audience,
         issuer,
         ...(subject === undefined ? {} : { subject }),
         clockTolerance: options.clockToleranceSec,
@@ -107,9 +110,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return Object.freeze({ agent: agent.id, user: null, tokenId: payload.jti, expiresAt: payload.exp, scope });
   }
 
-  async function verifySelfSigned(token: string, iss: string, maxLifetimeSec: number): Promise<{ agent: RegisteredAgent; payload: JWTPayload & { exp: number; jti: string } }> {
+  async function verifySelfSigned(token: string, iss: string, maxLifetimeSec: number, audience?: string[]): Promise<{ agent: RegisteredAgent; payload: JWTPayload & { exp: number; jti: string } }> {
     const agent = agentOf(iss);
-    const payload = await verifyWith(token, agent.publicKey, agent.id, agent.id, maxLifetimeSec);
+    const payload = await verifyWith(token, agent.publicKey, agent.id, agent.id, maxLifetimeSec, audience);
     return { agent, payload };
   }
 
@@ -142,7 +145,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       const assertions = options.assertions;
       if (assertions === undefined) throw tokenFault('malformed', 'assertions are not accepted here');
       const { iss } = preflight(token);
-      const { agent, payload } = await verifySelfSigned(token, iss, assertions.maxLifetimeSec);
+      const audiences = [options.audience, ...(assertions.endpointAudiences?.() ?? [])];
+      const { agent, payload } = await verifySelfSigned(token, iss, assertions.maxLifetimeSec, audiences);
       // Single use: the jti is remembered (per agent) until the assertion expires.
       if (!assertions.replay.firstUse(`${agent.id}\u0000${payload.jti}`, payload.exp + options.clockToleranceSec)) {
         throw tokenFault('replayed', 'this assertion was already used; sign a new one with a fresh jti');

@@ -45,6 +45,8 @@ export interface Runtime {
   /** Removes every known secret value; apply it to anything leaving the process. */
   readonly redactor: Redactor;
   readonly egress: { readonly guard: EgressGuard; readonly policies: ReadonlyMap<string, EgressPolicy> };
+  /** Accept assertions addressed to this token-endpoint URL too (the server calls it once it listens). */
+  addTokenEndpoint(url: string): void;
   /** A sandbox's own short-lived credential (audience cordon-egress), for channels that need one. */
   sandboxToken(identity: SandboxIdentity): Promise<string>;
   readonly auditPath: string;
@@ -72,13 +74,14 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   // A bad policy stops start-up here, naming file, line and reason.
   const policy = createPolicyEngine(loadPolicySet(config.policyDir), { cache: createDecisionCache({ maxEntries: 10_000 }) });
   const signingKey = loadOrCreateSigningKey(config.dataDir, 'issuer');
+  const tokenEndpoints: string[] = [...config.auth.tokenEndpointUrls];
   const verifier = createTokenVerifier({
     registry: agents,
     audience: config.auth.audience,
     maxLifetimeSec: config.auth.maxTokenLifetimeSec,
     clockToleranceSec: config.auth.clockToleranceSec,
     issued: { issuer: config.auth.issuer, publicKey: signingKey.publicKey, maxLifetimeSec: config.auth.issuedTokenLifetimeSec },
-    assertions: { maxLifetimeSec: config.auth.assertionMaxLifetimeSec, replay: createReplayCache(100_000) },
+    assertions: { maxLifetimeSec: config.auth.assertionMaxLifetimeSec, replay: createReplayCache(100_000), endpointAudiences: () => tokenEndpoints },
   });
   const userTokens = createUserTokenVerifier({
     issuers: config.auth.userIssuers,
@@ -153,6 +156,9 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     policy,
     redactor,
     egress: { guard, policies: egressPolicies },
+    addTokenEndpoint: (url) => {
+      if (!tokenEndpoints.includes(url)) tokenEndpoints.push(url);
+    },
     sandboxToken: (identity) => signSandboxToken(sandboxKey, config.auth.issuer, identity),
     auditPath,
     close() {

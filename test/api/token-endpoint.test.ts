@@ -74,6 +74,19 @@ describe('POST /v1/token — client_credentials', () => {
     expect((await runWith(token)).status).toBe(200);
   });
 
+  it('accepts an assertion addressed to the token endpoint URL (RFC 7523), but not to another server', async () => {
+    const ok = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: assertion(helper, { aud: `${server.url}/v1/token` }) });
+    expect(ok.status).toBe(200);
+    const other = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: assertion(helper, { aud: 'https://other-cordon.example/v1/token' }) });
+    expect(other.status).toBe(401);
+    expect(other.json.cordon?.details).toMatchObject({ reason: 'wrong_audience' });
+  });
+
+  it('does not accept a token-endpoint audience on a bearer token for tool calls', async () => {
+    const token = ed25519Token(helper.privateKey, { ...claimsFor('helper'), aud: `${server.url}/v1/token` });
+    expect((await runWith(token)).status).toBe(401);
+  });
+
   it('accepts JSON as well as a form', async () => {
     const res = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: assertion() }, true);
     expect(res.status).toBe(200);

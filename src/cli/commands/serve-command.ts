@@ -46,6 +46,8 @@ export function registerServeCommand(program: Command): void {
       logger.info({ address, config: config.configFile ?? 'embedded default', dataDir: config.dataDir, audit: runtime.auditPath }, 'cordon serving');
 
       const url = address.replace('://[::1]', '://localhost');
+      runtime.addTokenEndpoint(`${url}/v1/token`);
+      if (url.includes('://127.0.0.1:')) runtime.addTokenEndpoint(`${url.replace('://127.0.0.1:', '://localhost:')}/v1/token`);
       process.stdout.write(`cordon listening on ${url}\n`);
       const first = runtime.agents.list().find((a) => a.publicKey !== null && a.id === 'local') ?? null;
       if (first !== null) {
