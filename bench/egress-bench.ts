@@ -12,7 +12,7 @@ import { createDirectDialer, DialError, type Dialer } from '../src/egress/dialer
 import { createEgressGuard } from '../src/egress/egress-guard.ts';
 import { createEgressProxy } from '../src/egress/egress-proxy.ts';
 import { parseEgressPolicy } from '../src/egress/parse-egress-policy.ts';
-import { createStaticResolver } from '../src/egress/static-resolver.ts';
+import { ASSUMED_PUBLIC_ADDRESS, createStaticResolver } from '../src/egress/static-resolver.ts';
 import { testTls } from '../src/egress/test-tls.ts';
 
 /**
@@ -176,7 +176,7 @@ async function decisionBench(): Promise<{ p50us: number; loadMs: number }> {
   const t0 = performance.now();
   const policy = parseEgressPolicy(lines.join('\n'), 'big.yaml');
   const loadMs = performance.now() - t0;
-  const resolver = createStaticResolver({}, { fallback: ['93.184.216.34'] });
+  const resolver = createStaticResolver({}, { fallback: [ASSUMED_PUBLIC_ADDRESS] });
   const urls = [];
   for (let i = 0; i < 1000; i++) {
     urls.push(`https://host${(i * 7) % 5000}.example${((i * 7) % 5000) % 97}.com/x`);

@@ -114,6 +114,11 @@ const POLICY_NAME = '^[a-z0-9][a-z0-9._-]{0,62}$';
 const GROUP = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 /** A group name, wherever groups come from (config, registrations, the CLI). */
 export const GROUP_PATTERN = new RegExp(GROUP);
+
+/** The first group name that is not valid, if any. */
+export function invalidGroup(groups: readonly string[]): string | undefined {
+  return groups.find((g) => !GROUP_PATTERN.test(g));
+}
 const GROUPS = { type: 'array', maxItems: 256, uniqueItems: true, items: { type: 'string', pattern: GROUP } } as const;
 const ATTRIBUTES = { type: 'object', maxProperties: 64, propertyNames: { pattern: '^[a-z][a-z0-9_]{0,63}$' }, additionalProperties: { type: 'string', maxLength: 1024 } } as const;
 

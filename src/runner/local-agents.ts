@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { CordonError } from '../core/errors.ts';
-import { AGENT_ID_PATTERN, GROUP_PATTERN, type CordonConfig } from '../config/config-schema.ts';
+import { AGENT_ID_PATTERN, invalidGroup, type CordonConfig } from '../config/config-schema.ts';
 import { agentKeyPaths, generateAgentKeyPair, readAgentPrivateKey } from '../identity/agent-keys.ts';
 import { loadAgentRegistry } from '../identity/agent-registry.ts';
 import { signAgentToken } from '../identity/agent-token.ts';
@@ -39,7 +39,7 @@ export function addAgent(config: CordonConfig, id: string, groups: readonly stri
   if (!AGENT_ID_PATTERN.test(id)) {
     throw new CordonError('USAGE', `agent id ${JSON.stringify(id.slice(0, 64))} is invalid: use lower-case letters, digits, ".", "_" and "-", starting with a letter or digit (max 63)`, { details: { field: 'name' } });
   }
-  const badGroup = groups.find((g) => !GROUP_PATTERN.test(g));
+  const badGroup = invalidGroup(groups);
   if (badGroup !== undefined) throw new CordonError('USAGE', `group ${JSON.stringify(badGroup.slice(0, 64))} is invalid: letters, digits, ".", "_", ":", "-"`, { details: { field: 'group' } });
   const existing = registry(config, false).get(id);
   if (existing?.publicKey != null) {

@@ -3,8 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SignJWT } from 'jose';
 import { CordonError } from '../core/errors.ts';
-import { GROUP_PATTERN, USER_ID_PATTERN, type CordonConfig } from '../config/config-schema.ts';
+import { invalidGroup, USER_ID_PATTERN, type CordonConfig } from '../config/config-schema.ts';
 import { ensurePrivateDir, readAgentPrivateKey } from '../identity/agent-keys.ts';
+import { signAgentToken } from '../identity/agent-token.ts';
 import { loadOrCreateSigningKey } from '../identity/signing-keys.ts';
 import { GRANT_TOKEN_EXCHANGE } from '../identity/token-service.ts';
 import { loadUserDirectory, userRegistrationPath, type KnownUser } from '../identity/user-directory.ts';
@@ -14,7 +15,7 @@ import { LOCAL_USER_ISSUER } from '../identity/user-token-verifier.ts';
 export function addLocalUser(config: CordonConfig, id: string, groups: readonly string[]): KnownUser {
   if (!USER_ID_PATTERN.test(id)) throw new CordonError('USAGE', `user id ${JSON.stringify(id.slice(0, 64))} is invalid: letters, digits, ".", "_", "@", "+", "-"`, { details: { field: 'name' } });
   if (!config.auth.localUsers) throw new CordonError('USAGE', 'local users are switched off (auth.localUsers: false); users come from your identity provider');
-  const badGroup = groups.find((g) => !GROUP_PATTERN.test(g));
+  const badGroup = invalidGroup(groups);
   if (badGroup !== undefined) throw new CordonError('USAGE', `group ${JSON.stringify(badGroup.slice(0, 64))} is invalid: letters, digits, ".", "_", ":", "-"`, { details: { field: 'group' } });
   const directory = loadUserDirectory(config.users, config.dataDir);
   if (directory.get(id).source !== 'token') throw new CordonError('AGENT_EXISTS', `user "${id}" is already registered`, { details: { user: id } });
@@ -49,17 +50,8 @@ export async function mintLocalUserToken(config: CordonConfig, id: string, optio
 }
 
 /** A single-use assertion signed with a local agent's key (client_assertion or actor_token). */
-export async function signLocalAssertion(config: CordonConfig, agentId: string): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
-    .setIssuer(agentId)
-    .setSubject(agentId)
-    .setAudience(config.auth.audience)
-    .setIssuedAt(now)
-    .setExpirationTime(now + Math.min(60, config.auth.assertionMaxLifetimeSec))
-    .setJti(randomUUID())
-    .sign(readAgentPrivateKey(config.dataDir, agentId));
+export function signLocalAssertion(config: CordonConfig, agentId: string): Promise<string> {
+  return signAgentToken({ agentId, privateKey: readAgentPrivateKey(config.dataDir, agentId), audience: config.auth.audience, ttlSec: Math.min(60, config.auth.assertionMaxLifetimeSec) });
 }
 
 /** The token-exchange parameters for a local agent acting for a local user. */

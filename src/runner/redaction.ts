@@ -1,3 +1,5 @@
+import { redact } from '../egress/secret-redaction.ts';
+
 /** Removes known secret values from anything going back to the caller or into logs and audit. */
 export interface Redactor {
   text(value: string): string;
@@ -6,16 +8,10 @@ export interface Redactor {
   readonly active: boolean;
 }
 
-const MASK = '[redacted]';
-
 export function createRedactor(secrets: Iterable<string>): Redactor {
-  // Longest first, so a secret that contains another is masked whole.
-  const values = [...new Set(secrets)].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  const text = (s: string): string => {
-    let out = s;
-    for (const v of values) if (out.includes(v)) out = out.split(v).join(MASK);
-    return out;
-  };
+  // Values shorter than 4 characters would mask ordinary text, not secrets.
+  const values = [...new Set(secrets)].filter((s) => s.length >= 4);
+  const text = (s: string): string => redact(s, values);
   const deep = (v: unknown): unknown => {
     if (typeof v === 'string') return text(v);
     if (Array.isArray(v)) return v.map(deep);

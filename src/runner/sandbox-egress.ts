@@ -6,6 +6,9 @@ import type { EgressIdentity } from '../egress/egress-identity.ts';
 import type { EgressPolicy } from '../egress/egress-policy.ts';
 import type { GuardedFetch } from '../egress/guarded-fetch.ts';
 import type { HostFetch, HostFetchResponse } from '../sandbox/isolate/isolate-fetch.ts';
+import { parseEgressTarget } from '../egress/canonical-host.ts';
+import { refusedVerdict } from '../egress/egress-decider.ts';
+import { auditRecord } from '../egress/proxy-response.ts';
 import type { Decision } from '../core/decision.ts';
 import type { ActionCall } from './stages/authorize.ts';
 import type { Redactor } from './redaction.ts';
@@ -89,39 +92,22 @@ export function bindSandboxFetch(identity: EgressIdentity, guarded: GuardedFetch
 
 function policyRefusal(identity: EgressIdentity, url: string, method: string, decision: Decision, audit: EgressAuditSink): HostFetchResponse {
   const code = decision.result === 'require_approval' ? 'APPROVAL_REQUIRED' : 'POLICY_DENIED';
-  let parsed: URL | null = null;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // Left null: the record says what it can.
-  }
-  audit.record({
-    time: new Date().toISOString(),
-    sandbox: identity.id,
-    sandboxUri: identity.uri,
-    profile: identity.profile,
-    agent: identity.agent,
-    user: identity.user,
-    channel: 'fetch',
-    kind: 'http',
-    scheme: parsed?.protocol === 'https:' ? 'https' : parsed?.protocol === 'http:' ? 'http' : null,
-    host: parsed?.hostname ?? null,
-    port: parsed === null ? null : Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80)),
-    address: null,
-    method,
-    path: parsed?.pathname ?? null,
-    result: 'deny',
-    code: 'policy_denied',
-    reason: decision.reason,
-    rule: decision.ruleId,
-    policy: identity.egressPolicy,
-    wouldDeny: false,
-    status: 403,
-    bytesToUpstream: 0,
-    bytesFromUpstream: 0,
-    durationMs: 0,
-    injected: [],
-  });
+  const parsed = parseEgressTarget({ url, method });
+  const now = Date.now();
+  audit.record(
+    auditRecord({
+      identity,
+      channel: 'fetch',
+      kind: 'http',
+      verdict: refusedVerdict(identity.egressPolicy ?? '', parsed.ok ? parsed.target : null, 'policy_denied', decision.reason, decision.ruleId),
+      status: 403,
+      startedAtMs: now,
+      endedAtMs: now,
+      bytesToUpstream: 0,
+      bytesFromUpstream: 0,
+      injected: [],
+    }),
+  );
   const body = JSON.stringify({ error: { code, message: `denied by policy: ${decision.reason}`, details: { decision: decision.details ?? { ruleId: decision.ruleId } } } });
   const bytes = new TextEncoder().encode(body);
   return { status: 403, statusText: 'Forbidden', headers: [['content-type', 'application/json'], ['x-cordon-error', `${code.toLowerCase()}: ${decision.reason}`]], body: bytes, text: body, url, redirected: false };
