@@ -74,7 +74,14 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     request.principal = await runner.authenticate(request.headers.authorization, request.id);
   };
 
-  const routes: { method: (typeof ALL_METHODS)[number]; url: string; auth: boolean; handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>; registered?: boolean }[] = [
+  type Route = {
+    method: (typeof ALL_METHODS)[number];
+    url: string;
+    auth: boolean;
+    handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+    errorHandler?: (err: unknown, req: FastifyRequest, reply: FastifyReply) => void;
+  };
+  const routes: Route[] = [
     {
       method: 'GET',
       url: '/healthz',
@@ -103,10 +110,11 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
 
   if (options.tokens !== undefined) {
     const tokens = options.tokens;
-    app.route({
+    routes.push({
       method: 'POST',
       url: '/v1/token',
       // The credentials are in the body (RFC 6749 §4.4, RFC 8693): no bearer token here.
+      auth: false,
       errorHandler: (err, request, reply) => {
         const rendered = renderOAuthError(err, request.id);
         if (rendered.internal) logger.error({ err, requestId: request.id }, 'token request failed');
@@ -119,12 +127,17 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
         return tokens.issue(body as Record<string, unknown>);
       },
     });
-    routes.push({ method: 'POST', url: '/v1/token', auth: false, handler: async () => undefined, registered: true });
   }
 
   const byUrl = new Map<string, string[]>();
   for (const route of routes) {
-    if (route.registered !== true) app.route({ method: route.method, url: route.url, ...(route.auth ? { onRequest: requireAgent } : {}), handler: route.handler });
+    app.route({
+      method: route.method,
+      url: route.url,
+      handler: route.handler,
+      ...(route.auth ? { onRequest: requireAgent } : {}),
+      ...(route.errorHandler === undefined ? {} : { errorHandler: route.errorHandler }),
+    });
     byUrl.set(route.url, [...(byUrl.get(route.url) ?? []), route.method, ...(route.method === 'GET' ? ['HEAD'] : [])]);
   }
   for (const [url, allowed] of byUrl) {

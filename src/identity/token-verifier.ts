@@ -43,10 +43,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   // Keyed by a hash of the whole token string: a hit is the exact bytes that were verified.
   const cache = new Map<string, Principal>();
 
-  function preflight(token: string): { alg: string; iss: string } {
+  function checkLength(token: string): void {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw tokenFault('malformed', `token must be 1 to ${MAX_TOKEN_LENGTH} characters`);
     }
+  }
+
+  function preflight(token: string): { alg: string; iss: string } {
+    checkLength(token);
     let alg: unknown;
     let iss: unknown;
     try {
@@ -118,7 +122,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   return {
     async verify(token: string): Promise<Principal> {
-      const key = createHash('sha256').update(String(token)).digest('base64url');
+      checkLength(token);
+      const key = createHash('sha256').update(token).digest('base64url');
       const hit = cache.get(key);
       if (hit !== undefined) {
         if (now() / 1000 < hit.expiresAt + options.clockToleranceSec) return hit;

@@ -11,17 +11,19 @@ import { createPolicyEngine } from '../policy/policy-engine.ts';
 import { formatPolicyProblem } from '../policy/policy-set.ts';
 import { runPolicyTests, type PolicyTestReport, type ResolvedTool } from '../policy/run-policy-tests.ts';
 import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
-import { createToolRegistry } from '../tools/tool-registry.ts';
+import { createToolRegistry, type ToolRegistry } from '../tools/tool-registry.ts';
 import { createPrincipalResolver, toAuthzRequest } from './policy-authorizer.ts';
 import { validate } from './stages/validate.ts';
 
 export { formatPolicyProblem, type PolicyTestReport, type PolicyValidation };
 
-const tools = createToolRegistry(BUILTIN_TOOLS);
+let registry: ToolRegistry | undefined;
+/** Compiled on first use: every CLI command imports this module, few of them need it. */
+const tools = (): ToolRegistry => (registry ??= createToolRegistry(BUILTIN_TOOLS));
 
 /** What a tool call is to the policy engine: the same derivation the pipeline uses. */
 export function resolveToolCall(config: CordonConfig, name: string, input: unknown): ResolvedTool {
-  const tool = validate(tools, name, input, config.sandbox.isolate);
+  const tool = validate(tools(), name, input, config.sandbox.isolate);
   const descriptor = tool.definition.resource(input);
   const resource = resourceFromDescriptor(descriptor);
   if (resource === null) throw new CordonError('INPUT_INVALID', `tool "${name}" derives a resource of type "${descriptor.type}" the policy engine cannot describe`);
@@ -72,7 +74,7 @@ export interface ExplainRequest {
 export function explainCall(config: CordonConfig, req: ExplainRequest): { text: string; details: Record<string, unknown> } {
   const agents = loadAgentRegistry({ agents: config.agents, dataDir: config.dataDir, createMissingKeys: false, requireKeys: false });
   const principals = createPrincipalResolver(agents, loadUserDirectory(config.users, config.dataDir));
-  const tool = validate(tools, req.tool, req.input, config.sandbox.isolate);
+  const tool = validate(tools(), req.tool, req.input, config.sandbox.isolate);
   const request: AuthorizationRequest = {
     principal: { agent: req.agent, user: req.user, tokenId: 'explain', expiresAt: 0, scope: null },
     tool: tool.definition.name,

@@ -132,7 +132,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
       // Each request is also a `net.fetch` for the policy engine, with the session as it is now:
       // chain rules (no egress after a sensitive read, …) hold for code that fetches, too.
       const gate = (url: string, method: string) => authorize(authorizer, principal, fetchCall(url, method, trusted), sandbox, session.facts());
-      const fetch = bindSandboxFetch(sandbox, guardedFetch, egressPolicies, session.sink, gate, egressAudit);
+      const fetch = bindSandboxFetch(sandbox, guardedFetch, trusted, session.sink, gate, egressAudit);
       let watching = false;
       return async (req, signal) => {
         if (!watching) {

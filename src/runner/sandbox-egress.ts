@@ -3,7 +3,6 @@ import { newId } from '../core/ids.ts';
 import type { SessionFactsSink } from '../core/session-facts.ts';
 import type { EgressAuditRecord, EgressAuditSink } from '../egress/egress-audit.ts';
 import type { EgressIdentity } from '../egress/egress-identity.ts';
-import type { EgressPolicy } from '../egress/egress-policy.ts';
 import type { GuardedFetch } from '../egress/guarded-fetch.ts';
 import type { HostFetch, HostFetchResponse } from '../sandbox/isolate/isolate-fetch.ts';
 import { parseEgressTarget } from '../egress/canonical-host.ts';
@@ -64,8 +63,7 @@ export type FetchGate = (url: string, method: string) => Promise<Decision>;
  * identity, which is fixed here and never read from the request. What the
  * session ingests is noted as facts for later decisions.
  */
-export function bindSandboxFetch(identity: EgressIdentity, guarded: GuardedFetch, policies: ReadonlyMap<string, EgressPolicy>, session: SessionFactsSink, gate: FetchGate, audit: EgressAuditSink): HostFetch {
-  const trusted = identity.egressPolicy !== null && policies.get(identity.egressPolicy)?.trusted === true;
+export function bindSandboxFetch(identity: EgressIdentity, guarded: GuardedFetch, trusted: boolean, session: SessionFactsSink, gate: FetchGate, audit: EgressAuditSink): HostFetch {
   return async (request, signal) => {
     const decision = await gate(request.url, request.method);
     if (decision.result !== 'allow') return policyRefusal(identity, request.url, request.method, decision, audit);
