@@ -23,16 +23,15 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
-/** Environment variables Cordon reads, and where each lands in the config. */
-export const ENVIRONMENT_VARIABLES = {
-  CORDON_CONFIG: 'path of the config file',
-  CORDON_DATA_DIR: '/dataDir',
-  CORDON_HOST: '/server/host',
-  CORDON_PORT: '/server/port',
-  CORDON_LOG_LEVEL: '/log/level',
-  CORDON_AUDIENCE: '/auth/audience',
-  CORDON_POLICY_DIR: '/policyDir',
-} as const;
+/** Environment variables Cordon reads (besides CORDON_CONFIG), and where each lands in the config. */
+const ENVIRONMENT_VARIABLES: readonly (readonly [string, readonly string[]])[] = [
+  ['CORDON_DATA_DIR', ['dataDir']],
+  ['CORDON_POLICY_DIR', ['policyDir']],
+  ['CORDON_HOST', ['server', 'host']],
+  ['CORDON_PORT', ['server', 'port']],
+  ['CORDON_LOG_LEVEL', ['log', 'level']],
+  ['CORDON_AUDIENCE', ['auth', 'audience']],
+];
 
 interface Layer {
   source: string;
@@ -142,21 +141,13 @@ function readConfigFile(path: string): Layer {
 }
 
 function fromEnvironment(env: Readonly<Record<string, string | undefined>>): PlainObject {
-  const out: PlainObject = {};
-  const dataDir = nonEmpty(env.CORDON_DATA_DIR);
-  if (dataDir !== undefined) out.dataDir = dataDir;
-  const policyDir = nonEmpty(env.CORDON_POLICY_DIR);
-  if (policyDir !== undefined) out.policyDir = policyDir;
-  const server: PlainObject = {};
-  const host = nonEmpty(env.CORDON_HOST);
-  if (host !== undefined) server.host = host;
-  const port = nonEmpty(env.CORDON_PORT);
-  if (port !== undefined) server.port = parsePort(port, 'environment variable CORDON_PORT');
-  if (Object.keys(server).length > 0) out.server = server;
-  const level = nonEmpty(env.CORDON_LOG_LEVEL);
-  if (level !== undefined) out.log = { level };
-  const audience = nonEmpty(env.CORDON_AUDIENCE);
-  if (audience !== undefined) out.auth = { audience };
+  let out: PlainObject = {};
+  for (const [name, path] of ENVIRONMENT_VARIABLES) {
+    const raw = nonEmpty(env[name]);
+    if (raw === undefined) continue;
+    const value = name === 'CORDON_PORT' ? parsePort(raw, `environment variable ${name}`) : raw;
+    out = deepMerge(out, path.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value) as PlainObject);
+  }
   return out;
 }
 

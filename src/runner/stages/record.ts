@@ -18,7 +18,7 @@ export interface InvocationFacts {
   input: unknown;
 }
 
-export function sha256OfInput(input: unknown): string | null {
+function sha256OfInput(input: unknown): string | null {
   if (input === undefined) return null;
   try {
     return createHash('sha256').update(JSON.stringify(input) ?? '').digest('hex');
