@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../core/logger.ts';
 import { createDirectDialer, type Dialer } from './dialer.ts';
 import type { EgressAuditSink } from './egress-audit.ts';
 import type { EgressGuard } from './egress-guard.ts';
+import type { EgressHooks } from './egress-hooks.ts';
 import { SANDBOX_ID, type EgressIdentity } from './egress-identity.ts';
 import { createPinnedPools } from './pinned-pool.ts';
 import { createProxyCredentials } from './proxy-auth.ts';
@@ -47,11 +48,16 @@ export interface SandboxChannel {
   readonly password: string;
 }
 
+export interface OpenChannelOptions {
+  /** Run around every request and CONNECT on this sandbox's channels, unix and TCP alike. */
+  readonly hooks?: EgressHooks;
+}
+
 export interface EgressProxy {
   /** Starts the TCP channel (if enabled). Unix channels start in openChannel. */
   start(): Promise<void>;
   readonly tcpPort: number | null;
-  openChannel(identity: EgressIdentity): Promise<SandboxChannel>;
+  openChannel(identity: EgressIdentity, options?: OpenChannelOptions): Promise<SandboxChannel>;
   closeChannel(sandboxId: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -80,7 +86,7 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
     tunnels: new Map(),
   };
   const credentials = createProxyCredentials();
-  const unix = new Map<string, { server: Server; path: string; identity: EgressIdentity }>();
+  const unix = new Map<string, { server: Server; path: string; channel: ChannelRef }>();
   let tcp: Server | null = null;
   let tcpPort: number | null = null;
 
@@ -129,8 +135,12 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
     const identity = credentials.verify(req.headers['proxy-authorization']);
     const bound = boundIdentity.get(req.socket);
     if (identity === null || (bound !== undefined && bound !== identity.id)) return null;
+    // The sandbox's hooks come with its channel; a credential without an open channel
+    // (mid-close) gets nothing rather than a request that skips them.
+    const opened = unix.get(identity.id);
+    if (opened === undefined) return null;
     boundIdentity.set(req.socket, identity.id);
-    return { identity, kind: 'tcp' };
+    return { identity, kind: 'tcp', hooks: opened.channel.hooks };
   };
 
   async function closeChannel(sandboxId: string): Promise<void> {
@@ -162,21 +172,21 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
       const addr = server.address();
       tcpPort = typeof addr === 'object' && addr !== null ? addr.port : null;
     },
-    async openChannel(identity) {
+    async openChannel(identity, channelOptions = {}) {
       if (!SANDBOX_ID.test(identity.id)) throw new CordonError('INPUT_INVALID', `sandbox id "${identity.id}" cannot name a socket; it must match ${SANDBOX_ID.source}`);
       if (unix.has(identity.id)) throw new CordonError('INPUT_INVALID', `sandbox ${identity.id} already has an egress channel`);
       const path = join(options.socketDir, `${identity.id}.sock`);
       if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw new CordonError('CONFIG_INVALID', `socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter socket directory`);
       await removeStaleSocket(path);
       // The unix socket *is* the identity: whatever arrives on it is this sandbox's.
-      const channel: ChannelRef = { identity, kind: 'unix' };
+      const channel: ChannelRef = { identity, kind: 'unix', hooks: channelOptions.hooks };
       const server = newServer(() => channel);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(path, () => resolve());
       });
       await chmod(path, options.socketMode ?? 0o600);
-      unix.set(identity.id, { server, path, identity });
+      unix.set(identity.id, { server, path, channel });
       const { username, password } = credentials.issue(identity);
       return { sandboxId: identity.id, socketPath: path, proxyUrl: tcpPort === null ? null : `http://127.0.0.1:${tcpPort}`, username, password };
     },

@@ -12,6 +12,7 @@ const EXPECTED: Record<EgressReasonCode, readonly [number, string | null]> = {
   metadata_host: [403, 'EGRESS_DENIED'],
   denied_by_rule: [403, 'EGRESS_DENIED'],
   policy_denied: [403, 'POLICY_DENIED'],
+  approval_required: [403, 'APPROVAL_REQUIRED'],
   no_matching_rule: [403, 'EGRESS_DENIED'],
   ip_literal_not_listed: [403, 'EGRESS_DENIED'],
   forbidden_address: [403, 'EGRESS_DENIED'],

@@ -112,6 +112,16 @@ describe('guarded fetch (isolate fetch bridge, host side)', () => {
     expect([r.status, r.refused?.code]).toEqual([502, 'response_too_large']);
   });
 
+  it('caps the response at a tighter per-request limit, never a looser one', async () => {
+    const exact = await fetchAs(sbx, { url: `http://api.test:${api.port}/bytes?n=1024`, maxResponseBytes: 1024 });
+    expect([exact.status, exact.body.length]).toEqual([200, 1024]);
+    const over = await fetchAs(sbx, { url: `http://api.test:${api.port}/bytes?n=1025`, maxResponseBytes: 1024 });
+    expect([over.status, over.refused?.code, over.refused?.reason]).toEqual([502, 'response_too_large', 'response exceeded 1024 bytes']);
+    // Asking for more than the configured 64 KiB does not raise it.
+    const looser = await fetchAs(sbx, { url: `http://api.test:${api.port}/bytes?n=${128 * 1024}`, maxResponseBytes: 10 * 1024 * 1024 });
+    expect([looser.status, looser.refused?.reason]).toEqual([502, `response exceeded ${64 * 1024} bytes`]);
+  });
+
   it('injects the secret upstream over https and redacts it from the response', async () => {
     const before = secure.seen.length;
     const r = await fetchAs(sbx, { url: `https://echo.test:${secure.port}/echo`, method: 'POST', headers: { 'x-api-key': 'sandbox-guess' }, body: 'hi' });

@@ -1,7 +1,8 @@
-import { formatAuthority } from './canonical-host.ts';
+import { formatAuthority, parseEgressTarget } from './canonical-host.ts';
 import type { EgressVerdict } from './egress-decider.ts';
 import type { EgressAuditRecord, EgressAuditSink } from './egress-audit.ts';
 import type { EgressGuard } from './egress-guard.ts';
+import { authorizeHop, observeHop, type EgressHooks } from './egress-hooks.ts';
 import type { EgressIdentity } from './egress-identity.ts';
 import type { EgressReasonCode } from './egress-reason.ts';
 import type { PinnedPools } from './pinned-pool.ts';
@@ -16,6 +17,7 @@ import { classifyUpstreamError } from './upstream-error.ts';
  * each hop a new decision, so a permitted host cannot bounce the request to a
  * forbidden one. Refusals come back as responses (403/429/502/504 with
  * `X-Cordon-Error`), exactly as through the proxy, plus `refused` for the glue.
+ * The caller's hooks (policy engine, session facts) run around every hop too.
  */
 export interface GuardedFetchRequest {
   readonly url: string;
@@ -26,6 +28,10 @@ export interface GuardedFetchRequest {
   readonly redirect?: 'follow' | 'manual' | 'error';
   /** Aborts the fetch when its caller is gone (the sandbox finished); no request outlives its sandbox. */
   readonly signal?: AbortSignal;
+  /** This sandbox's hooks: authorize before the guard decides each hop, observe after each upstream answer. */
+  readonly hooks?: EgressHooks;
+  /** A tighter response cap for this call (e.g. the isolate's own memory); never above the configured one. */
+  readonly maxResponseBytes?: number;
 }
 
 export interface GuardedFetchResponse {
@@ -75,17 +81,23 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
     let method = request.method ?? 'GET';
     let body: Buffer | null = request.body === undefined || request.body === null ? null : Buffer.from(request.body);
     let sandboxHeaders = toRawHeaders(request.headers);
+    const hooks = request.hooks;
+    // Only ever tighter: NaN or a larger value falls back to the configured cap.
+    const responseCap = request.maxResponseBytes !== undefined && request.maxResponseBytes < maxResponseBytes ? Math.max(0, request.maxResponseBytes) : maxResponseBytes;
     if (body !== null && body.length > maxRequestBytes) {
       return refusal(url, 0, { code: 'byte_limit', reason: `request body is larger than ${maxRequestBytes} bytes`, rule: null });
     }
 
     for (let hop = 0; ; hop++) {
       const startedAtMs = Date.now();
-      const verdict = await options.guard.check(identity, { url, method }, signal);
+      const parsed = parseEgressTarget({ url, method });
+      // A URL that does not parse goes nowhere (the guard refuses it below), so there is nothing to ask the hooks.
+      const hooked = parsed.ok ? await authorizeHop(hooks, identity, parsed.target, hop, 'fetch', signal) : null;
+      const verdict = hooked?.verdict ?? (await options.guard.check(identity, parsed.ok ? parsed.target : { url, method }, signal));
       const facts = { identity, channel: 'fetch' as const, kind: 'http' as const, verdict, startedAtMs, redirectHop: hop };
       if (verdict.decision.result !== 'allow' || verdict.address === null || verdict.target === null || verdict.target.scheme === 'connect') {
         const r = refusalFromVerdict(verdict);
-        record(auditRecord({ ...facts, status: r.status, endedAtMs: Date.now(), bytesToUpstream: 0, bytesFromUpstream: 0, injected: [] }));
+        record(auditRecord({ ...facts, outcome: hooked?.outcome, status: r.status, endedAtMs: Date.now(), bytesToUpstream: 0, bytesFromUpstream: 0, injected: [] }));
         return { ...r, url, redirected: hop > 0 };
       }
       const target = verdict.target;
@@ -118,11 +130,14 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
         const res = await pool.request({ method, path: `${target.path ?? '/'}${target.search}`, headers, body, signal });
         status = res.statusCode;
         upstreamHeaders = res.headers;
+        // The request reached this host and it answered: noted even if the body is then cut,
+        // because facts only ever add restrictions and the sandbox's bytes already left.
+        observeHop(hooks, target, status, 'fetch');
         for await (const chunk of res.body as AsyncIterable<Buffer>) {
           received += chunk.length;
-          if (received > maxResponseBytes) {
+          if (received > responseCap) {
             res.body.destroy();
-            outcome = { code: 'response_too_large', reason: `response exceeded ${maxResponseBytes} bytes`, result: 'deny' };
+            outcome = { code: 'response_too_large', reason: `response exceeded ${responseCap} bytes`, result: 'deny' };
             break;
           }
           chunks.push(chunk);
@@ -176,15 +191,15 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
 
 function refusalFromVerdict(v: EgressVerdict): Omit<GuardedFetchResponse, 'url' | 'redirected'> {
   const reason = sandboxReason(v);
-  return build({ code: v.code, reason, rule: v.decision.ruleId });
+  return build({ code: v.code, reason, rule: v.decision.ruleId }, v.decision.details);
 }
 
 function refusal(url: string, hop: number, refused: NonNullable<GuardedFetchResponse['refused']>): GuardedFetchResponse {
   return { ...build(refused), url, redirected: hop > 0 };
 }
 
-function build(refused: NonNullable<GuardedFetchResponse['refused']>): Omit<GuardedFetchResponse, 'url' | 'redirected'> {
-  const r = renderRefusal(refused.code, refused.reason, refused.rule);
+function build(refused: NonNullable<GuardedFetchResponse['refused']>, decision?: Readonly<Record<string, unknown>>): Omit<GuardedFetchResponse, 'url' | 'redirected'> {
+  const r = renderRefusal(refused.code, refused.reason, refused.rule, decision);
   return { status: r.status, statusText: '', headers: Object.entries(r.headers), body: new TextEncoder().encode(r.body), refused };
 }
 

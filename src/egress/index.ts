@@ -27,8 +27,11 @@ export { createStaticSecretStore, type SecretStore } from './secret-template.ts'
 export { redact, createSecretRedactor, type SecretRedactor } from './secret-redaction.ts';
 export { createMemoryAuditSink, type EgressAuditRecord, type EgressAuditSink } from './egress-audit.ts';
 
+// Hooks the layers above attach per sandbox (policy engine, session facts).
+export type { EgressHooks, EgressHookRequest, EgressHookResponse, EgressHookChannel } from './egress-hooks.ts';
+
 // Moving bytes.
-export { createEgressProxy, type EgressProxy, type EgressProxyOptions, type SandboxChannel } from './egress-proxy.ts';
+export { createEgressProxy, type EgressProxy, type EgressProxyOptions, type OpenChannelOptions, type SandboxChannel } from './egress-proxy.ts';
 export { createGuardedFetch, type GuardedFetch, type GuardedFetchRequest, type GuardedFetchResponse, type GuardedFetchOptions } from './guarded-fetch.ts';
 export { createPinnedPools, type PinnedPools } from './pinned-pool.ts';
 export { createDirectDialer, createLoopbackOnlyDialer, type Dialer } from './dialer.ts';

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { parseConnectTarget } from './canonical-host.ts';
 import { refusedVerdict, type EgressVerdict } from './egress-decider.ts';
+import { authorizeHop, observeHop } from './egress-hooks.ts';
 import { dialPinned, DialError } from './dialer.ts';
 import type { EgressReasonCode } from './egress-reason.ts';
 import { auditRecord, rawResponse, renderRefusal, sandboxReason } from './proxy-response.ts';
@@ -15,7 +16,10 @@ import { parseClientHello, sniMatches } from './tls-client-hello.ts';
  * injection cannot apply inside TLS (TLS inspection is a later issue). What we
  * can still hold the tunnel to: the pinned address, and a ClientHello whose SNI
  * is the host we decided on — so the tunnel cannot be re-aimed at another
- * virtual host on the same address by naming it in SNI.
+ * virtual host on the same address by naming it in SNI. The channel's hooks
+ * authorize the tunnel as `CONNECT https://host:port/` before the guard, and
+ * observe it (status 200) once the ClientHello checks out, before any byte reaches
+ * the upstream.
  */
 export async function handleConnect(ctx: ProxyContext, channel: ChannelRef, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
   const startedAtMs = Date.now();
@@ -30,7 +34,7 @@ export async function handleConnect(ctx: ProxyContext, channel: ChannelRef, req:
   trackTunnel(ctx, identity.id, client);
 
   const refuse = (v: EgressVerdict, code: EgressReasonCode = v.code, reason = sandboxReason(v)): void => {
-    const r = renderRefusal(code, reason, v.decision.ruleId);
+    const r = renderRefusal(code, reason, v.decision.ruleId, v.decision.details);
     status = r.status;
     client.end(rawResponse(r.status, STATUS_CODES[r.status] ?? 'Error', r.headers, r.body));
   };
@@ -45,12 +49,18 @@ export async function handleConnect(ctx: ProxyContext, channel: ChannelRef, req:
   let finished: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finished = resolve));
   try {
+    const parsed = parseConnectTarget(req.url ?? '');
     if (!admitted.ok) {
-      const parsed = parseConnectTarget(req.url ?? '');
       verdict = refusedVerdict(identity.egressPolicy ?? '', parsed.ok ? parsed.target : null, admitted.code, admitted.reason, 'cordon:limits');
       return refuse(verdict);
     }
-    verdict = await ctx.guard.check(identity, { connect: req.url ?? '' });
+    const hooked = parsed.ok ? await authorizeHop(channel.hooks, identity, parsed.target, 0, 'proxy') : null;
+    if (hooked !== null) {
+      verdict = hooked.verdict;
+      outcome = hooked.outcome;
+      return refuse(verdict);
+    }
+    verdict = await ctx.guard.check(identity, parsed.ok ? parsed.target : { connect: req.url ?? '' });
     if (verdict.decision.result !== 'allow' || verdict.address === null || verdict.target === null) return refuse(verdict);
     const target = verdict.target;
 
@@ -82,6 +92,7 @@ export async function handleConnect(ctx: ProxyContext, channel: ChannelRef, req:
       return;
     }
 
+    observeHop(channel.hooks, target, 200, 'proxy');
     const count = (dir: 'up' | 'down') => (chunk: Buffer) => {
       if (dir === 'up') bytesUp += chunk.length;
       else bytesDown += chunk.length;

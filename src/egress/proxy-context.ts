@@ -2,6 +2,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Dialer } from './dialer.ts';
 import type { EgressAuditRecord, EgressAuditSink } from './egress-audit.ts';
 import type { EgressGuard } from './egress-guard.ts';
+import type { EgressHooks } from './egress-hooks.ts';
 import type { EgressIdentity } from './egress-identity.ts';
 import type { PinnedPools } from './pinned-pool.ts';
 import type { SandboxLimiter } from './proxy-limits.ts';
@@ -40,10 +41,11 @@ export function trackTunnel(ctx: ProxyContext, sandboxId: string, socket: { dest
   socket.once('close', () => set.delete(socket));
 }
 
-/** The channel a request arrived on; the only source of its identity. */
+/** The channel a request arrived on; the only source of its identity and of the hooks applied to it. */
 export interface ChannelRef {
   readonly identity: EgressIdentity;
   readonly kind: 'unix' | 'tcp';
+  readonly hooks?: EgressHooks;
 }
 
 /** Wraps a sink so that a failing audit write is logged loudly but cannot crash the proxy. */

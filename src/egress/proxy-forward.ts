@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { formatAuthority, parseUrlTarget } from './canonical-host.ts';
 import { refusedVerdict, type EgressVerdict } from './egress-decider.ts';
+import { authorizeHop, observeHop } from './egress-hooks.ts';
 import type { EgressReasonCode } from './egress-reason.ts';
 import { auditRecord, renderRefusal, sandboxReason } from './proxy-response.ts';
 import { forwardableHeaders, type ChannelRef, type ProxyContext } from './proxy-context.ts';
@@ -14,6 +15,8 @@ import { relayResponse } from './relay-response.ts';
  * never carry a request the guard did not see. `https://` in absolute form is
  * accepted too: Cordon opens the TLS connection itself, which is the only way
  * methods, paths and secret injection can apply to https from a container.
+ * The channel's hooks authorize each request before the guard and observe each
+ * upstream answer, as the fetch bridge does for each hop.
  */
 export async function handleForward(ctx: ProxyContext, channel: ChannelRef, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const startedAtMs = Date.now();
@@ -26,7 +29,7 @@ export async function handleForward(ctx: ProxyContext, channel: ChannelRef, req:
   let outcome: { code: EgressReasonCode; reason: string; result: 'allow' | 'deny' } | undefined;
 
   const refuse = (v: EgressVerdict, code: EgressReasonCode = v.code, reason = sandboxReason(v)): void => {
-    const r = renderRefusal(code, reason, v.decision.ruleId);
+    const r = renderRefusal(code, reason, v.decision.ruleId, v.decision.details);
     status = r.status;
     if (!res.headersSent) {
       res.writeHead(r.status, r.headers);
@@ -46,13 +49,20 @@ export async function handleForward(ctx: ProxyContext, channel: ChannelRef, req:
   const controller = new AbortController();
   const total = setTimeout(() => controller.abort(new Error('total timeout')), ctx.timeouts.totalTimeoutMs);
   try {
+    const parsed = parseUrlTarget(rawUrl, req.method ?? 'GET');
     if (!admitted.ok) {
-      // Refused before deciding: a sandbox over its limits gets no lookups done for it.
-      const parsed = parseUrlTarget(rawUrl, req.method ?? 'GET');
+      // Refused before deciding: a sandbox over its limits gets no lookups (and no policy calls) done for it.
       verdict = refusedVerdict(identity.egressPolicy ?? '', parsed.ok ? parsed.target : null, admitted.code, admitted.reason, 'cordon:limits');
       return refuse(verdict);
     }
-    verdict = await ctx.guard.check(identity, { url: rawUrl, method: req.method ?? 'GET' }, controller.signal);
+    // A URL that does not parse goes nowhere (the guard refuses it), so there is nothing to ask the hooks.
+    const hooked = parsed.ok ? await authorizeHop(channel.hooks, identity, parsed.target, 0, 'proxy', controller.signal) : null;
+    if (hooked !== null) {
+      verdict = hooked.verdict;
+      outcome = hooked.outcome;
+      return refuse(verdict);
+    }
+    verdict = await ctx.guard.check(identity, parsed.ok ? parsed.target : { url: rawUrl, method: req.method ?? 'GET' }, controller.signal);
     if (verdict.decision.result !== 'allow' || verdict.address === null || verdict.target === null) return refuse(verdict);
     const target = verdict.target;
     if (target.scheme === 'connect') return refuse(verdict, 'invalid_request', 'use CONNECT for tunnels');
@@ -107,6 +117,7 @@ export async function handleForward(ctx: ProxyContext, channel: ChannelRef, req:
           bytesDown += n;
           return ctx.limiter.addBytes(identity.id, n);
         },
+        onResponseStart: (s) => observeHop(channel.hooks, target, s, 'proxy'),
       },
       res,
     );

@@ -20,6 +20,10 @@ export function sandboxReason(verdict: Pick<EgressVerdict, 'code' | 'decision' |
       return `${host} did not resolve`;
     case 'upstream_failed':
       return `could not connect to ${host}`;
+    case 'policy_denied':
+      return `denied by policy: ${verdict.decision.reason}`;
+    case 'approval_required':
+      return `needs approval: ${verdict.decision.reason}`;
     default:
       return verdict.decision.reason;
   }
@@ -31,12 +35,17 @@ export interface Refusal {
   readonly body: string;
 }
 
-/** A refusal as `{error: {code, message, details}}` plus `X-Cordon-Error: <reason code>`. */
-export function renderRefusal(code: EgressReasonCode, message: string, rule: string | null): Refusal {
+/**
+ * A refusal as `{error: {code, message, details}}` plus `X-Cordon-Error: <reason code>`.
+ * `decision` carries the policy engine's details (deciding policies per principal)
+ * for hook refusals, as the API's own POLICY_DENIED bodies do.
+ */
+export function renderRefusal(code: EgressReasonCode, message: string, rule: string | null, decision?: Readonly<Record<string, unknown>>): Refusal {
   // A refusal never goes out as a 200: being handed an allow reason here is a
   // bug upstream of this function, and it fails closed as a denial.
   const error = errorCodeFor(code) ?? 'EGRESS_DENIED';
-  const body = JSON.stringify({ error: { code: error, message, details: { reason: code, rule } } });
+  const details = decision === undefined ? { reason: code, rule } : { reason: code, rule, decision };
+  const body = JSON.stringify({ error: { code: error, message, details } });
   return {
     status: ERROR_CODES[error].httpStatus,
     headers: { 'x-cordon-error': code, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store' },

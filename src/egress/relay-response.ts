@@ -19,6 +19,8 @@ export interface RelayOptions {
   readonly secrets: readonly string[];
   /** Called per response chunk; false aborts the transfer (byte budget). Request bytes are counted by the caller's body stream. */
   onBytes(direction: 'down', bytes: number): boolean;
+  /** Called with the final status before anything is written to the client. */
+  onResponseStart?(status: number): void;
 }
 
 export type RelayResult =
@@ -60,6 +62,7 @@ export function relayResponse(pool: Dispatcher, opts: RelayOptions, res: ServerR
         onResponseStart(_controller, statusCode, headers) {
           if (statusCode < 200) return; // 1xx: wait for the final response
           status = statusCode;
+          opts.onResponseStart?.(statusCode);
           const out: Record<string, string | string[]> = {};
           const redacting = opts.secrets.length > 0;
           for (const [name, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {
