@@ -5,9 +5,13 @@ export interface InvocationBody {
   tool: string;
   input: unknown;
   session?: string;
+  sandbox?: string;
+  profile?: string;
 }
 
-const ALLOWED_KEYS = new Set(['tool', 'input', 'session']);
+const ALLOWED_KEYS = new Set(['tool', 'input', 'session', 'sandbox', 'profile']);
+const SANDBOX_ID = /^sbx_[A-Za-z0-9_-]{1,64}$/;
+const PROFILE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 function invalid(field: string, reason: string): CordonError {
@@ -20,7 +24,7 @@ export function parseInvocationBody(body: unknown): InvocationBody {
   for (const key of Object.keys(body)) {
     if (!ALLOWED_KEYS.has(key)) throw invalid(`/${key.slice(0, 64)}`, 'is not a known field');
   }
-  const { tool, input, session } = body as Record<string, unknown>;
+  const { tool, input, session, sandbox, profile } = body as Record<string, unknown>;
   if (typeof tool !== 'string') throw invalid('/tool', 'is required and must be a string');
   if (tool.length === 0 || tool.length > 64) throw invalid('/tool', 'must be 1 to 64 characters');
   if (input === undefined) throw invalid('/input', 'is required');
@@ -29,5 +33,25 @@ export function parseInvocationBody(body: unknown): InvocationBody {
   if (session !== undefined && (typeof session !== 'string' || !SESSION_ID.test(session))) {
     throw invalid('/session', 'must be 1 to 128 letters, digits, ".", "_", ":" or "-"');
   }
-  return { tool, input, ...(session === undefined ? {} : { session }) };
+  if (sandbox !== undefined && (typeof sandbox !== 'string' || !SANDBOX_ID.test(sandbox))) throw invalid('/sandbox', 'must be a sandbox id (sbx_…) from POST /v1/sandboxes');
+  if (profile !== undefined && (typeof profile !== 'string' || !PROFILE_NAME.test(profile))) throw invalid('/profile', 'must be a sandbox profile name (lower-case letters, digits, ".", "_", "-")');
+  return { tool, input, ...(session === undefined ? {} : { session }), ...(sandbox === undefined ? {} : { sandbox }), ...(profile === undefined ? {} : { profile }) };
+}
+
+/** `POST /v1/sandboxes` body: `{profile?}`. */
+export function parseSandboxBody(body: unknown): { profile?: string } {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw invalid('/', 'must be a JSON object {profile?}');
+  for (const key of Object.keys(body)) {
+    if (key !== 'profile') throw invalid(`/${key.slice(0, 64)}`, 'is not a known field');
+  }
+  const { profile } = body as Record<string, unknown>;
+  if (profile !== undefined && (typeof profile !== 'string' || !PROFILE_NAME.test(profile))) throw invalid('/profile', 'must be a sandbox profile name (lower-case letters, digits, ".", "_", "-")');
+  return profile === undefined ? {} : { profile };
+}
+
+/** A sandbox id in a URL path. */
+export function parseSandboxId(raw: string): string {
+  if (!SANDBOX_ID.test(raw)) throw new CordonError('SANDBOX_NOT_FOUND', `no live sandbox ${JSON.stringify(raw.slice(0, 64))} of yours`, { details: { sandbox: raw.slice(0, 64) } });
+  return raw;
 }

@@ -4,8 +4,9 @@ import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Principal } from '../core/principal.ts';
 import type { Runner } from '../runner/runner.ts';
+import type { SessionSandboxInfo } from '../sandbox/index.ts';
 import { renderError } from './error-renderer.ts';
-import { parseInvocationBody } from './invocation-body.ts';
+import { parseInvocationBody, parseSandboxBody, parseSandboxId } from './invocation-body.ts';
 import type { TokenService } from '../identity/token-service.ts';
 import { parseFormBody, renderOAuthError } from './token-endpoint.ts';
 
@@ -23,6 +24,17 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
   }
+}
+
+function renderSandbox(s: SessionSandboxInfo) {
+  const i = s.identity;
+  return {
+    id: s.id,
+    profile: s.profile,
+    identity: { uri: i.uri, backend: i.backend, egressPolicy: i.egressPolicy, agent: i.agent, user: i.user },
+    createdAt: new Date(i.createdAt).toISOString(),
+    expiresAt: new Date(s.expiresAt).toISOString(),
+  };
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -104,6 +116,41 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
         if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
         const result = await runner.invoke(principal, { ...body, requestId: request.id });
         return { id: result.id, tool: result.tool, status: result.status, output: result.output, durationMs: result.durationMs };
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/sandboxes',
+      auth: true,
+      handler: async (request, reply) => {
+        const body = parseSandboxBody(request.body);
+        const principal = request.principal;
+        if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
+        const created = await runner.createSandbox(principal, { ...body, requestId: request.id });
+        void reply.code(201);
+        return renderSandbox(created);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/sandboxes',
+      auth: true,
+      handler: async (request) => {
+        const principal = request.principal;
+        if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
+        return { sandboxes: runner.listSandboxes(principal).map(renderSandbox) };
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/v1/sandboxes/:id',
+      auth: true,
+      handler: async (request, reply) => {
+        const principal = request.principal;
+        if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
+        runner.deleteSandbox(principal, parseSandboxId((request.params as { id: string }).id), request.id);
+        void reply.code(204);
+        return null;
       },
     },
   ];

@@ -1,7 +1,7 @@
 /** One line of the audit log. Fields are flat and stable; consumers parse them. */
 export interface AuditRecord {
   readonly ts: string;
-  readonly kind: 'invocation' | 'auth' | 'egress';
+  readonly kind: 'invocation' | 'auth' | 'egress' | 'sandbox';
   readonly id: string;
   readonly requestId: string | null;
   readonly agent: string | null;

@@ -53,16 +53,31 @@ export interface UserIssuerConfig {
 }
 
 export interface IsolateConfig {
+  /** Unowned isolate hosts kept started (warm spares); default one per core. */
+  readonly hosts: number;
+  readonly maxHosts: number;
+  /** Hosts one agent may hold at once: its share of the machine. */
+  readonly maxHostsPerAgent: number;
+  /** OS-level memory cap of each isolate host process. */
+  readonly hostMemoryMb: number;
+  /** cgroup where one is writable, else the supervisor's RSS watch (auto); or force one. */
+  readonly memoryCap: 'auto' | 'cgroup' | 'rss';
+  /** Fresh isolates each host keeps ready, so creation is off the call's path. */
+  readonly warmIsolatesPerHost: number;
+  /** An owned host with no call and no session is retired after this long. */
+  readonly idleHostMs: number;
   readonly maxConcurrent: number;
   readonly maxQueued: number;
-  readonly defaultMemoryMb: number;
-  readonly maxMemoryMb: number;
-  readonly defaultTimeoutMs: number;
-  readonly maxTimeoutMs: number;
-  readonly outputLimitBytes: number;
-  readonly resultLimitBytes: number;
-  /** Fresh, never-used isolates kept ready so creation is off the request path. */
-  readonly warmPoolSize: number;
+}
+
+export interface SandboxConfig {
+  /** Sandbox profiles (`*.yaml`), one per file. */
+  readonly profileDir: string;
+  /** The profile a call runs in when it names none (and the tool allows it). */
+  readonly defaultProfile: string;
+  /** Live session sandboxes in all. */
+  readonly maxSessions: number;
+  readonly isolate: IsolateConfig;
 }
 
 export interface CordonConfig {
@@ -98,7 +113,7 @@ export interface CordonConfig {
     readonly localUsers: boolean;
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  readonly sandbox: { readonly isolate: IsolateConfig };
+  readonly sandbox: SandboxConfig;
   readonly egress: EgressConfig;
   readonly agents: readonly AgentConfig[];
   readonly users: readonly UserConfig[];
@@ -182,23 +197,26 @@ export const CONFIG_SCHEMA = {
     sandbox: {
       type: 'object',
       additionalProperties: false,
-      required: ['isolate'],
+      required: ['profileDir', 'defaultProfile', 'maxSessions', 'isolate'],
       properties: {
+        profileDir: { type: 'string', minLength: 1, maxLength: 4096 },
+        defaultProfile: { type: 'string', pattern: POLICY_NAME },
+        maxSessions: positiveInt(1_000_000),
         isolate: {
           type: 'object',
           additionalProperties: false,
-          required: ['maxConcurrent', 'maxQueued', 'defaultMemoryMb', 'maxMemoryMb', 'defaultTimeoutMs', 'maxTimeoutMs', 'outputLimitBytes', 'resultLimitBytes', 'warmPoolSize'],
+          required: ['hosts', 'maxHosts', 'maxHostsPerAgent', 'hostMemoryMb', 'memoryCap', 'warmIsolatesPerHost', 'idleHostMs', 'maxConcurrent', 'maxQueued'],
           properties: {
+            hosts: { type: 'integer', minimum: 0, maximum: 256 },
+            maxHosts: positiveInt(1024),
+            maxHostsPerAgent: positiveInt(256),
+            // A Node process with isolated-vm needs ~96 MB before any isolate.
+            hostMemoryMb: { type: 'integer', minimum: 160, maximum: 65_536 },
+            memoryCap: { enum: ['auto', 'cgroup', 'rss'] },
+            warmIsolatesPerHost: { type: 'integer', minimum: 0, maximum: 64 },
+            idleHostMs: positiveInt(86_400_000),
             maxConcurrent: positiveInt(1024),
             maxQueued: { type: 'integer', minimum: 0, maximum: 100_000 },
-            // isolated-vm refuses limits under 8 MB.
-            defaultMemoryMb: { type: 'integer', minimum: 8, maximum: 8192 },
-            maxMemoryMb: { type: 'integer', minimum: 8, maximum: 8192 },
-            defaultTimeoutMs: positiveInt(600_000),
-            maxTimeoutMs: positiveInt(600_000),
-            outputLimitBytes: positiveInt(64 * 1024 * 1024),
-            resultLimitBytes: positiveInt(64 * 1024 * 1024),
-            warmPoolSize: { type: 'integer', minimum: 0, maximum: 64 },
           },
         },
       },

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { CordonConfig } from './config-schema.ts';
 
@@ -8,6 +9,7 @@ import type { CordonConfig } from './config-schema.ts';
  */
 /** The policies shipped with Cordon, used when no config names others. */
 export const BUNDLED_POLICY_DIR = fileURLToPath(new URL('../../policies', import.meta.url));
+export const BUNDLED_SANDBOX_PROFILE_DIR = fileURLToPath(new URL('../../sandboxes', import.meta.url));
 export const BUNDLED_EGRESS_POLICY_DIR = fileURLToPath(new URL('../../egress-policies', import.meta.url));
 
 export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
@@ -26,16 +28,19 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
   },
   log: { level: 'info' },
   sandbox: {
+    profileDir: BUNDLED_SANDBOX_PROFILE_DIR,
+    defaultProfile: 'js',
+    maxSessions: 10_000,
     isolate: {
+      hosts: Math.max(1, availableParallelism()),
+      maxHosts: 64,
+      maxHostsPerAgent: Math.max(1, availableParallelism()),
+      hostMemoryMb: 1024,
+      memoryCap: 'auto',
+      warmIsolatesPerHost: 2,
+      idleHostMs: 300_000,
       maxConcurrent: 16,
       maxQueued: 256,
-      defaultMemoryMb: 64,
-      maxMemoryMb: 512,
-      defaultTimeoutMs: 5000,
-      maxTimeoutMs: 60_000,
-      outputLimitBytes: 64 * 1024,
-      resultLimitBytes: 1024 * 1024,
-      warmPoolSize: 2,
     },
   },
   // The shipped policy `local-code-exec-javascript` lets `local` run JavaScript and nothing else.

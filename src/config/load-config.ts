@@ -88,6 +88,9 @@ export function loadConfig(options: LoadConfigOptions = {}): CordonConfig {
   const egress = config.egress as { policyDir: string; secrets: Record<string, { file?: string }> };
   const egressDirFromFile = hasPath(layers[1]?.values ?? {}, ['egress', 'policyDir']);
   egress.policyDir = resolve(egressDirFromFile && configFile !== null ? baseDir : cwd, egress.policyDir);
+  const sandbox = config.sandbox as { profileDir: string };
+  const profileDirFromFile = hasPath(layers[1]?.values ?? {}, ['sandbox', 'profileDir']);
+  sandbox.profileDir = resolve(profileDirFromFile && configFile !== null ? baseDir : cwd, sandbox.profileDir);
   for (const source of Object.values(egress.secrets)) if (source.file !== undefined) source.file = resolve(baseDir, source.file);
   for (const agent of config.agents) {
     if (agent.publicKeyFile !== undefined) agent.publicKeyFile = resolve(baseDir, agent.publicKeyFile);
@@ -204,6 +207,6 @@ function checkAgents(config: CordonConfig, layers: Layer[]): void {
 
 function checkLimits(config: CordonConfig, layers: Layer[]): void {
   const iso = config.sandbox.isolate;
-  if (iso.defaultMemoryMb > iso.maxMemoryMb) throw located(['sandbox', 'isolate', 'defaultMemoryMb'], `must not exceed maxMemoryMb (${iso.maxMemoryMb})`, layers);
-  if (iso.defaultTimeoutMs > iso.maxTimeoutMs) throw located(['sandbox', 'isolate', 'defaultTimeoutMs'], `must not exceed maxTimeoutMs (${iso.maxTimeoutMs})`, layers);
+  if (iso.maxHostsPerAgent > iso.maxHosts) throw located(['sandbox', 'isolate', 'maxHostsPerAgent'], `must not exceed maxHosts (${iso.maxHosts})`, layers);
+  if (iso.hosts > iso.maxHosts) throw located(['sandbox', 'isolate', 'hosts'], `must not exceed maxHosts (${iso.maxHosts})`, layers);
 }

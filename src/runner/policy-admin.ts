@@ -23,12 +23,12 @@ const tools = (): ToolRegistry => (registry ??= createToolRegistry(BUILTIN_TOOLS
 
 /** What a tool call is to the policy engine: the same derivation the pipeline uses. */
 export function resolveToolCall(config: CordonConfig, name: string, input: unknown): ResolvedTool {
-  const tool = validate(tools(), name, input, config.sandbox.isolate);
+  const tool = validate(tools(), name, input);
   const descriptor = tool.definition.resource(input);
   const resource = resourceFromDescriptor(descriptor);
   if (resource === null) throw new CordonError('INPUT_INVALID', `tool "${name}" derives a resource of type "${descriptor.type}" the policy engine cannot describe`);
-  const a = tool.definition.annotations;
-  return { action: tool.definition.verb, resource, annotations: { readOnlyHint: a.readOnlyHint === true, destructiveHint: a.destructiveHint === true } };
+  const a = tool.definition.annotationsFor?.(input) ?? tool.definition.annotations;
+  return { action: tool.definition.action(input), resource, annotations: { readOnlyHint: a.readOnlyHint === true, destructiveHint: a.destructiveHint === true } };
 }
 
 export function validatePolicyDir(dir: string): PolicyValidation {
@@ -74,14 +74,14 @@ export interface ExplainRequest {
 export function explainCall(config: CordonConfig, req: ExplainRequest): { text: string; details: Record<string, unknown> } {
   const agents = loadAgentRegistry({ agents: config.agents, dataDir: config.dataDir, createMissingKeys: false, requireKeys: false });
   const principals = createPrincipalResolver(agents, loadUserDirectory(config.users, config.dataDir));
-  const tool = validate(tools(), req.tool, req.input, config.sandbox.isolate);
+  const tool = validate(tools(), req.tool, req.input);
   const request: AuthorizationRequest = {
     principal: { agent: req.agent, user: req.user, tokenId: 'explain', expiresAt: 0, scope: null },
     tool: tool.definition.name,
-    action: tool.definition.verb,
+    action: tool.definition.action(req.input),
     resource: tool.definition.resource(req.input),
-    annotations: tool.definition.annotations,
-    sandbox: { id: 'explain', profile: `${tool.definition.backends[0] ?? 'isolate'}-default` },
+    annotations: tool.definition.annotationsFor?.(req.input) ?? tool.definition.annotations,
+    sandbox: { id: 'explain', profile: config.sandbox.defaultProfile },
     session: req.facts,
   };
   const authz = toAuthzRequest(request, principals);

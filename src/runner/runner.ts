@@ -5,17 +5,16 @@ import { toCordonError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Principal } from '../core/principal.ts';
-import type { IsolateConfig } from '../config/config-schema.ts';
 import type { TokenVerifier } from '../identity/token-verifier.ts';
-import type { IsolateBackend } from '../sandbox/isolate/isolate-backend.ts';
+import type { OpenEgress, SandboxManager, SandboxProfile, SessionSandboxInfo } from '../sandbox/index.ts';
 import type { ToolAnnotations, JsonSchema } from '../tools/tool.ts';
 import type { ToolRegistry } from '../tools/tool-registry.ts';
 import { authenticate } from './stages/authenticate.ts';
 import { authorize, enforce, toolCall } from './stages/authorize.ts';
 import { execute } from './stages/execute.ts';
 import { record } from './stages/record.ts';
-import { createSandbox, type SandboxIdentity, type SandboxSettings } from './stages/sandbox.ts';
-import type { HostFetch } from '../sandbox/isolate/isolate-fetch.ts';
+import { sandboxForCall, type SandboxSettings } from './stages/sandbox.ts';
+import { CordonError } from '../core/errors.ts';
 import type { Redactor } from './redaction.ts';
 import { validate } from './stages/validate.ts';
 import type { Session, SessionStore } from './session-store.ts';
@@ -26,6 +25,10 @@ export interface InvocationRequest {
   readonly input: unknown;
   /** Groups calls whose facts feed later decisions (chain rules); scoped to the principal. */
   readonly session?: string;
+  /** A live session sandbox of the caller's to run in (POST /v1/sandboxes). */
+  readonly sandbox?: string;
+  /** The sandbox profile for a fresh sandbox; default: the configured one. */
+  readonly profile?: string;
   readonly requestId?: string;
 }
 
@@ -51,13 +54,14 @@ export interface RunnerDeps {
   readonly verifier: TokenVerifier;
   readonly tools: ToolRegistry;
   readonly authorizer: Authorizer;
-  readonly isolate: IsolateBackend;
-  readonly limits: IsolateConfig;
+  readonly manager: SandboxManager;
+  readonly profiles: readonly SandboxProfile[];
   readonly audit: AuditSink;
   readonly sessions: SessionStore;
   readonly sandboxes: SandboxSettings;
-  /** The fetch a sandbox is granted, bound to its identity; undefined when it has no egress. */
-  readonly egressFor: (sandbox: SandboxIdentity, session: Session, principal: Principal) => HostFetch | undefined;
+  /** How a sandbox's egress is opened for this principal and session (null: never any network). */
+  readonly egressFor: (principal: Principal, session: Session) => OpenEgress;
+  readonly stats: () => Readonly<Record<string, number>>;
   /** Known secret values never leave in a result or a record. */
   readonly redactor: Redactor;
   readonly logger: Logger;
@@ -69,7 +73,11 @@ export interface Runner {
   /** Stages 2–7 for an authenticated principal. */
   invoke(principal: Principal, request: InvocationRequest): Promise<InvocationResult>;
   listTools(): readonly ToolDescriptor[];
-  stats(): { active: number; queued: number };
+  /** A session sandbox that lives across calls: `{sandbox}` in an invocation runs in it. */
+  createSandbox(principal: Principal, request: { profile?: string; session?: string; requestId?: string }): Promise<SessionSandboxInfo>;
+  listSandboxes(principal: Principal): SessionSandboxInfo[];
+  deleteSandbox(principal: Principal, id: string, requestId?: string): void;
+  stats(): Readonly<Record<string, number>>;
 }
 
 /** The invocation pipeline: authenticate → validate → sandbox → authorize → execute → audit → answer. */
@@ -98,19 +106,24 @@ export function createRunner(deps: RunnerDeps): Runner {
         requestId: request.requestId ?? null, principal, tool: request.tool as string | null, action: null as string | null,
         resource: null as string | null, sandbox: null as string | null, decision: null as Decision | null, input: request.input,
       };
+      let finish: (() => Promise<void>) | null = null;
       try {
-        const tool = validate(deps.tools, request.tool, request.input, deps.limits);
-        facts.action = tool.definition.verb;
+        const tool = validate(deps.tools, request.tool, request.input);
+        facts.action = tool.definition.action(request.input);
         const resource = tool.definition.resource(request.input);
         facts.resource = `${resource.type}:${resource.id}`;
-        const timeoutMs = (request.input as { timeoutMs?: number }).timeoutMs ?? deps.limits.defaultTimeoutMs;
-        const sandbox = createSandbox(principal, tool, timeoutMs, deps.sandboxes);
-        facts.sandbox = sandbox.id;
-        const session = deps.sessions.open(principal.agent, principal.user, request.session ?? null);
-        facts.decision = await authorize(deps.authorizer, principal, toolCall(tool, request.input), sandbox, session.facts());
+        const call = sandboxForCall(deps.manager, deps.sandboxes, deps.profiles, principal, tool, request.input, request);
+        facts.sandbox = call.identity.id;
+        if (call.sessionKey !== null && request.session !== undefined) {
+          throw new CordonError('INPUT_INVALID', 'body/session: a call in a session sandbox uses that sandbox\'s session; leave out "session"', { details: { field: '/session', reason: 'not with sandbox' } });
+        }
+        const session = call.sessionKey !== null ? deps.sessions.open(principal.agent, principal.user, call.sessionKey) : deps.sessions.open(principal.agent, principal.user, request.session ?? null);
+        facts.decision = await authorize(deps.authorizer, principal, toolCall(tool, request.input), call.identity, session.facts());
         enforce(facts.decision);
         session.countCall();
-        const result = await execute(tool, request.input, sandbox, deps.isolate, deps.limits, session.sink, deps.egressFor(sandbox, session, principal));
+        const sandbox = await call.start(deps.egressFor(principal, session));
+        finish = () => call.finish(sandbox);
+        const result = await execute(tool, request.input, { sandbox, session: session.sink, limits: call.limits });
         const output = deps.redactor.value(result.output);
         const durationMs = performance.now() - started;
         record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });
@@ -120,10 +133,53 @@ export function createRunner(deps: RunnerDeps): Runner {
         if (e.code === 'INTERNAL') deps.logger.error({ err, requestId: request.requestId }, 'invocation failed');
         record(deps.audit, deps.logger, 'invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome: e.code, durationMs: performance.now() - started });
         throw e;
+      } finally {
+        if (finish !== null) void finish();
+      }
+    },
+
+    async createSandbox(principal, request) {
+      const started = performance.now();
+      const facts = { requestId: request.requestId ?? null, principal, tool: null, action: 'sandbox.create', resource: null as string | null, sandbox: null as string | null, decision: null as Decision | null, input: request };
+      try {
+        const name = request.profile ?? deps.sandboxes.defaultProfile;
+        const profile = deps.manager.profile(name);
+        if (profile === undefined) {
+          throw new CordonError('INPUT_INVALID', `body/profile: no sandbox profile named ${JSON.stringify(name.slice(0, 64))}; there are: ${deps.profiles.map((p) => p.name).join(', ')}`, { details: { field: '/profile', reason: 'unknown profile' } });
+        }
+        facts.resource = `profile:${profile.name}`;
+        const egressPolicy = deps.sandboxes.egressPolicyFor(principal.agent, null, profile);
+        const info = await deps.manager.createSession(principal, profile, egressPolicy, (identity) => {
+          // The sandbox's own session: its facts (what it read, what it fetched) follow it from call to call.
+          const session = deps.sessions.open(principal.agent, principal.user, `sandbox:${identity.id}`);
+          return deps.egressFor(principal, session)(identity);
+        });
+        facts.sandbox = info.id;
+        record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: 'created', durationMs: performance.now() - started });
+        return info;
+      } catch (err) {
+        const e = toCordonError(err);
+        record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: e.code, durationMs: performance.now() - started });
+        throw e;
+      }
+    },
+
+    listSandboxes: (principal) => deps.manager.listSessions(principal),
+
+    deleteSandbox(principal, id, requestId) {
+      const started = performance.now();
+      const facts = { requestId: requestId ?? null, principal, tool: null, action: 'sandbox.delete', resource: null, sandbox: id.slice(0, 64), decision: null, input: undefined };
+      try {
+        deps.manager.deleteSession(principal, id);
+        record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: 'deleted', durationMs: performance.now() - started });
+      } catch (err) {
+        const e = toCordonError(err);
+        record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: e.code, durationMs: performance.now() - started });
+        throw e;
       }
     },
 
     listTools: () => descriptors,
-    stats: () => deps.isolate.stats(),
+    stats: () => ({ ...deps.stats(), ...deps.manager.stats() }),
   };
 }

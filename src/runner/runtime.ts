@@ -15,7 +15,7 @@ import { createDecisionCache } from '../policy/decision-cache.ts';
 import { loadPolicySet } from '../policy/load-policy-set.ts';
 import { createPolicyEngine, type PolicyEngine } from '../policy/policy-engine.ts';
 import { createPolicyAuthorizer, createPrincipalResolver } from './policy-authorizer.ts';
-import { createIsolateBackend } from '../sandbox/isolate/isolate-backend.ts';
+import { checkProfileReferences, createIsolateBackend, createSandboxManager, loadSandboxProfiles, type IsolateBackend, type SandboxIdentity, type SandboxManager } from '../sandbox/index.ts';
 import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
 import { createRunner, type Runner } from './runner.ts';
@@ -30,10 +30,12 @@ import { createPinnedPools } from '../egress/pinned-pool.ts';
 import { createSystemResolver, type Resolver } from '../egress/resolver.ts';
 import { createStaticSecretStore } from '../egress/secret-template.ts';
 import { createRedactor, type Redactor } from './redaction.ts';
-import { bindSandboxFetch, createEgressAuditAdapter, fetchCall } from './sandbox-egress.ts';
-import { authorize } from './stages/authorize.ts';
+import { createEgressAuditAdapter, egressOpener, openProxyChannel, type SandboxEgressDeps } from './sandbox-egress.ts';
 import { signSandboxToken } from '../identity/sandbox-token.ts';
-import type { SandboxIdentity } from './stages/sandbox.ts';
+import { createEgressProxy, type EgressProxy, type SandboxChannel } from '../egress/index.ts';
+import { HOST_BASE_MB } from '../sandbox/isolate/host-pool.ts';
+import type { Principal } from '../core/principal.ts';
+import type { Session } from './session-store.ts';
 
 export interface Runtime {
   readonly config: CordonConfig;
@@ -44,7 +46,19 @@ export interface Runtime {
   readonly policy: PolicyEngine;
   /** Removes every known secret value; apply it to anything leaving the process. */
   readonly redactor: Redactor;
-  readonly egress: { readonly guard: EgressGuard; readonly policies: ReadonlyMap<string, EgressPolicy> };
+  readonly egress: {
+    readonly guard: EgressGuard;
+    readonly policies: ReadonlyMap<string, EgressPolicy>;
+    /** The per-sandbox proxy (unix-socket and loopback channels); started by startEgressProxy(). */
+    readonly proxy: EgressProxy;
+    /** A proxy channel for a sandbox, with the hooks its fetch gets (policy engine, session facts). */
+    openChannel(principal: Principal, session: Session, identity: SandboxIdentity): Promise<SandboxChannel> | null;
+  };
+  readonly sandboxes: { readonly manager: SandboxManager; readonly isolate: IsolateBackend };
+  readonly sessions: ReturnType<typeof createSessionStore>;
+  startEgressProxy(): Promise<void>;
+  /** The longest wall-clock limit any profile allows a call. */
+  readonly maxCallMs: number;
   /** Accept assertions addressed to this token-endpoint URL too (the server calls it once it listens). */
   addTokenEndpoint(url: string): void;
   /** A sandbox's own short-lived credential (audience cordon-egress), for channels that need one. */
@@ -61,6 +75,8 @@ export interface RuntimeOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** How egress resolves and dials; tests pass a static resolver and a loopback-only dialer. */
   egress?: { resolver?: Resolver; dialer?: Dialer; upstreamCa?: string | Buffer };
+  /** Called when an isolate host exits (tests, logs). */
+  onHostExit?: (pid: number, owner: string, death: unknown) => void;
 }
 
 /** Builds everything one Cordon process needs from a validated config. */
@@ -113,39 +129,68 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const agentEgress = new Map(config.agents.filter((a) => a.egressPolicy !== undefined).map((a) => [a.id, a.egressPolicy ?? null]));
 
   const authorizer = createPolicyAuthorizer(policy, createPrincipalResolver(agents, users));
-  const isolate = createIsolateBackend(config.sandbox.isolate, (err) => options.logger.error({ err }, 'warm isolate could not be prepared'));
+  const tools = createToolRegistry(BUILTIN_TOOLS);
+  // Profiles: a broken one, or one naming an unknown tool or egress policy, stops start-up here.
+  const profileMap = loadSandboxProfiles(config.sandbox.profileDir);
+  checkProfileReferences(profileMap, { tools: new Set(tools.list().map((t) => t.definition.name)), egressPolicies: new Set(egressPolicies.keys()) });
+  const profiles = [...profileMap.values()];
+  const hostBudgetMb = config.sandbox.isolate.hostMemoryMb - HOST_BASE_MB;
+  for (const p of profiles) {
+    if (p.backend === 'isolate' && p.limits.maxMemoryMb > hostBudgetMb) {
+      throw new CordonError('CONFIG_INVALID', `${p.file}: limits.maxMemoryMb ${p.limits.maxMemoryMb} is more than an isolate host holds (sandbox.isolate.hostMemoryMb ${config.sandbox.isolate.hostMemoryMb} less ${HOST_BASE_MB} MB); lower it or raise hostMemoryMb`, { details: { file: p.file, field: 'limits.maxMemoryMb' } });
+    }
+  }
+  if (config.sandbox.defaultProfile !== undefined && !profileMap.has(config.sandbox.defaultProfile)) {
+    throw new CordonError('CONFIG_INVALID', `${config.configFile ?? 'config'}: /sandbox/defaultProfile names "${config.sandbox.defaultProfile}", which is not in ${config.sandbox.profileDir}`, { details: { field: '/sandbox/defaultProfile' } });
+  }
+  const isolateProfiles = profiles.filter((p) => p.backend === 'isolate');
+  const isolate = createIsolateBackend({
+    config: config.sandbox.isolate,
+    warmMemoryMb: profileMap.get(config.sandbox.defaultProfile)?.limits.memoryMb ?? 64,
+    caps: {
+      outputBytes: Math.max(1, ...isolateProfiles.map((p) => p.limits.outputBytes)),
+      resultBytes: Math.max(1, ...isolateProfiles.map((p) => p.limits.resultBytes)),
+      requestBytes: 10 * 1024 * 1024,
+    },
+    maxResponseBytes: config.egress.maxResponseBytes,
+    label: `${process.pid}`,
+    onHostExit: (pid, owner, death) => {
+      options.logger.warn({ pid, agent: owner === '' ? null : owner, death }, 'isolate host exited');
+      options.onHostExit?.(pid, owner, death);
+    },
+  });
+  const manager = createSandboxManager({ backends: new Map([['isolate', isolate]]), profiles: profileMap, trustDomain: config.egress.trustDomain, maxSessions: config.sandbox.maxSessions });
+  const proxy = createEgressProxy({
+    guard,
+    audit: egressAudit,
+    socketDir: join(config.dataDir, 'egress'),
+    tcp: { host: '127.0.0.1', port: 0 },
+    ...(options.egress?.dialer === undefined ? {} : { dialer: options.egress.dialer }),
+    ...(options.egress?.upstreamCa === undefined ? {} : { upstreamCa: options.egress.upstreamCa }),
+    logger: options.logger,
+  });
+  const egressDeps: SandboxEgressDeps = { authorizer, guarded: guardedFetch, pools, policies: egressPolicies, proxy };
+  const sessions = createSessionStore({ maxSessions: 100_000, idleTtlMs: 3_600_000 });
   const runner = createRunner({
     verifier,
-    tools: createToolRegistry(BUILTIN_TOOLS),
+    tools,
     authorizer,
-    isolate,
-    limits: config.sandbox.isolate,
+    manager,
+    profiles,
     audit,
-    sessions: createSessionStore({ maxSessions: 100_000, idleTtlMs: 3_600_000 }),
+    sessions,
     sandboxes: {
-      trustDomain: config.egress.trustDomain,
-      egressPolicyFor: (agent, tool) => (agentEgress.has(agent) ? (agentEgress.get(agent) ?? null) : (config.egress.toolPolicies[tool] ?? null)),
+      defaultProfile: config.sandbox.defaultProfile,
+      // The agent's override, else the tool's policy, else the profile's; none means no network at all.
+      egressPolicyFor: (agent, tool, profile) =>
+        agentEgress.has(agent) ? (agentEgress.get(agent) ?? null) : tool !== null && config.egress.toolPolicies[tool] !== undefined ? (config.egress.toolPolicies[tool] ?? null) : profile.egressPolicy,
     },
-    egressFor: (sandbox, session, principal) => {
-      if (sandbox.egressPolicy === null) return undefined;
-      const trusted = egressPolicies.get(sandbox.egressPolicy)?.trusted === true;
-      // Each request is also a `net.fetch` for the policy engine, with the session as it is now:
-      // chain rules (no egress after a sensitive read, …) hold for code that fetches, too.
-      const gate = (url: string, method: string) => authorize(authorizer, principal, fetchCall(url, method, trusted), sandbox, session.facts());
-      const fetch = bindSandboxFetch(sandbox, guardedFetch, trusted, session.sink, gate, egressAudit);
-      let watching = false;
-      return async (req, signal) => {
-        if (!watching) {
-          watching = true;
-          // Connections pinned for this sandbox close with it.
-          signal.addEventListener('abort', () => void pools.closeSandbox(sandbox.id), { once: true });
-        }
-        return fetch(req, signal);
-      };
-    },
+    egressFor: (principal, session) => egressOpener(egressDeps, principal, session),
+    stats: () => isolate.stats(),
     redactor,
     logger: options.logger,
   });
+  let proxyStarted: Promise<void> | null = null;
   let closed: Promise<void> | null = null;
   return {
     config,
@@ -155,7 +200,11 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     tokens,
     policy,
     redactor,
-    egress: { guard, policies: egressPolicies },
+    egress: { guard, policies: egressPolicies, proxy, openChannel: (principal, session, identity) => openProxyChannel(egressDeps, principal, session, identity) },
+    sandboxes: { manager, isolate },
+    maxCallMs: Math.max(0, ...profiles.map((p) => p.limits.maxTimeoutMs)),
+    sessions,
+    startEgressProxy: () => (proxyStarted ??= proxy.start()),
     addTokenEndpoint: (url) => {
       if (!tokenEndpoints.includes(url)) tokenEndpoints.push(url);
     },
@@ -163,7 +212,9 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     auditPath,
     close() {
       closed ??= (async () => {
-        isolate.close();
+        await manager.close();
+        await isolate.close();
+        await proxy.close();
         policy.close();
         await pools.close();
         await audit.close();

@@ -1,16 +1,13 @@
 import type { AuditSink } from '../audit/audit-sink.ts';
+import type { Authorizer } from '../core/authorization.ts';
 import { newId } from '../core/ids.ts';
-import type { SessionFactsSink } from '../core/session-facts.ts';
-import type { EgressAuditRecord, EgressAuditSink } from '../egress/egress-audit.ts';
-import type { EgressIdentity } from '../egress/egress-identity.ts';
-import type { GuardedFetch } from '../egress/guarded-fetch.ts';
-import type { HostFetch, HostFetchResponse } from '../sandbox/isolate/isolate-fetch.ts';
-import { parseEgressTarget } from '../egress/canonical-host.ts';
-import { refusedVerdict } from '../egress/egress-decider.ts';
-import { auditRecord } from '../egress/proxy-response.ts';
-import type { Decision } from '../core/decision.ts';
+import type { Principal } from '../core/principal.ts';
+import type { EgressAuditRecord, EgressAuditSink, EgressHooks, EgressPolicy, EgressProxy, GuardedFetch, PinnedPools, SandboxChannel } from '../egress/index.ts';
+import type { HostFetch, OpenEgress, SandboxIdentity } from '../sandbox/index.ts';
 import type { ActionCall } from './stages/authorize.ts';
+import { authorize } from './stages/authorize.ts';
 import type { Redactor } from './redaction.ts';
+import type { Session } from './session-store.ts';
 
 /** Egress records land in the one audit log, next to the invocation that caused them. */
 export function createEgressAuditAdapter(audit: AuditSink, redactor: Redactor): EgressAuditSink {
@@ -42,8 +39,6 @@ export function createEgressAuditAdapter(audit: AuditSink, redactor: Redactor): 
   };
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: false });
-
 /** A sandbox's request as a `net.fetch` action for the policy engine. */
 export function fetchCall(url: string, method: string, trusted: boolean): ActionCall {
   return {
@@ -54,67 +49,61 @@ export function fetchCall(url: string, method: string, trusted: boolean): Action
   };
 }
 
-/** Decides one request for the policy engine (before the egress policy is even consulted). */
-export type FetchGate = (url: string, method: string) => Promise<Decision>;
+/**
+ * The runner's steps around every egress request of one sandbox, on every hop
+ * and every channel: the request is a `net.fetch` for the policy engine with the
+ * session's facts as they are now (so chain rules hold for code that fetches),
+ * and what the sandbox ingested becomes session facts for later decisions.
+ */
+export function sandboxEgressHooks(authorizer: Authorizer, principal: Principal, identity: SandboxIdentity, session: Session, trusted: boolean): EgressHooks {
+  return {
+    authorize: (request) => authorize(authorizer, principal, fetchCall(request.url, request.method, trusted), identity, session.facts()),
+    observe: (response) => {
+      session.sink.noteEgressHost(response.host);
+      // Content from a host not marked trusted may carry instructions aimed at the agent.
+      if (!trusted) session.sink.noteUntrustedContent(response.host);
+    },
+  };
+}
+
+export interface SandboxEgressDeps {
+  readonly authorizer: Authorizer;
+  readonly guarded: GuardedFetch;
+  readonly pools: PinnedPools;
+  readonly policies: ReadonlyMap<string, EgressPolicy>;
+  /** Running for channel-based backends (containers, browsers); null when not started. */
+  readonly proxy: EgressProxy | null;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
 
 /**
- * The fetch an isolate sandbox is granted: every request is a `net.fetch` for
- * the policy engine and then goes through the guard with this sandbox's
- * identity, which is fixed here and never read from the request. What the
- * session ingests is noted as facts for later decisions.
+ * How a sandbox's egress is opened for the sandbox manager: bound to the
+ * sandbox's identity (fixed here, never read from a request) and to the
+ * principal and session it works for. Closing it drops the sandbox's pinned
+ * connections and its proxy channel.
  */
-export function bindSandboxFetch(identity: EgressIdentity, guarded: GuardedFetch, trusted: boolean, session: SessionFactsSink, gate: FetchGate, audit: EgressAuditSink): HostFetch {
-  return async (request, signal) => {
-    const decision = await gate(request.url, request.method);
-    if (decision.result !== 'allow') return policyRefusal(identity, request.url, request.method, decision, audit);
-    const response = await guarded(identity, { url: request.url, method: request.method, headers: request.headers, body: request.body, redirect: request.redirect, signal });
-    if (response.refused === null) {
-      const host = hostOf(response.url);
-      if (host !== null) {
-        session.noteEgressHost(host);
-        // Content from a host not marked trusted may carry instructions aimed at the agent.
-        if (!trusted) session.noteUntrustedContent(host);
-      }
-    }
+export function egressOpener(deps: SandboxEgressDeps, principal: Principal, session: Session): OpenEgress {
+  return (identity) => {
+    if (identity.egressPolicy === null) return null;
+    const trusted = deps.policies.get(identity.egressPolicy)?.trusted === true;
+    const hooks = sandboxEgressHooks(deps.authorizer, principal, identity, session, trusted);
+    const fetch: HostFetch = async (request, signal, limits) => {
+      const response = await deps.guarded(identity, { url: request.url, method: request.method, headers: request.headers, body: request.body, redirect: request.redirect, signal, hooks, maxResponseBytes: limits.maxResponseBytes });
+      return { status: response.status, statusText: response.statusText, headers: response.headers, body: response.body, text: decoder.decode(response.body), url: response.url, redirected: response.redirected };
+    };
     return {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-      body: response.body,
-      text: decoder.decode(response.body),
-      url: response.url,
-      redirected: response.redirected,
+      fetch,
+      close: () => {
+        void deps.pools.closeSandbox(identity.id);
+      },
     };
   };
 }
 
-function policyRefusal(identity: EgressIdentity, url: string, method: string, decision: Decision, audit: EgressAuditSink): HostFetchResponse {
-  const code = decision.result === 'require_approval' ? 'APPROVAL_REQUIRED' : 'POLICY_DENIED';
-  const parsed = parseEgressTarget({ url, method });
-  const now = Date.now();
-  audit.record(
-    auditRecord({
-      identity,
-      channel: 'fetch',
-      kind: 'http',
-      verdict: refusedVerdict(identity.egressPolicy ?? '', parsed.ok ? parsed.target : null, 'policy_denied', decision.reason, decision.ruleId),
-      status: 403,
-      startedAtMs: now,
-      endedAtMs: now,
-      bytesToUpstream: 0,
-      bytesFromUpstream: 0,
-      injected: [],
-    }),
-  );
-  const body = JSON.stringify({ error: { code, message: `denied by policy: ${decision.reason}`, details: { decision: decision.details ?? { ruleId: decision.ruleId } } } });
-  const bytes = new TextEncoder().encode(body);
-  return { status: 403, statusText: 'Forbidden', headers: [['content-type', 'application/json'], ['x-cordon-error', `${code.toLowerCase()}: ${decision.reason}`]], body: bytes, text: body, url, redirected: false };
-}
-
-function hostOf(url: string): string | null {
-  try {
-    return new URL(url).hostname;
-  } catch {
-    return null;
-  }
+/** A proxy channel for a sandbox, with the same hooks its fetch gets (containers and browsers use these). */
+export function openProxyChannel(deps: SandboxEgressDeps, principal: Principal, session: Session, identity: SandboxIdentity): Promise<SandboxChannel> | null {
+  if (deps.proxy === null || identity.egressPolicy === null) return null;
+  const trusted = deps.policies.get(identity.egressPolicy)?.trusted === true;
+  return deps.proxy.openChannel(identity, { hooks: sandboxEgressHooks(deps.authorizer, principal, identity, session, trusted) });
 }

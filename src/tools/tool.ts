@@ -1,9 +1,7 @@
-import type { IsolateBackend } from '../sandbox/isolate/isolate-backend.ts';
-import type { HostFetch } from '../sandbox/isolate/isolate-fetch.ts';
-import type { IsolateConfig } from '../config/config-schema.ts';
 import type { SessionFactsSink } from '../core/session-facts.ts';
+import type { BackendKind, Sandbox, SandboxProfile } from '../sandbox/index.ts';
 
-export type BackendKind = 'isolate' | 'container' | 'browser';
+export type { BackendKind };
 
 /** MCP tool annotations: hints for clients, never trusted for security decisions. */
 export interface ToolAnnotations {
@@ -21,15 +19,20 @@ export interface ToolResource {
   readonly attributes?: Readonly<Record<string, string | number | boolean>>;
 }
 
-/** What a tool gets to run with: the sandbox it was given and the backends it declared. */
+/** The limits one call runs under: what the tool asked for, within its profile's maximums. */
+export interface CallLimits {
+  readonly timeoutMs: number;
+  readonly memoryMb: number;
+  readonly outputBytes: number;
+  readonly resultBytes: number;
+}
+
+/** What a tool gets to run with: its sandbox, the session's fact sink, and its call's limits. */
 export interface ToolContext {
-  readonly sandboxId: string;
-  readonly isolate: IsolateBackend;
-  readonly limits: IsolateConfig;
+  readonly sandbox: Sandbox;
   /** Facts the tool observed (untrusted content ingested, sensitive reads, egress hosts). */
   readonly session: SessionFactsSink;
-  /** The sandbox's egress (through the EgressGuard, bound to its identity); absent: no network at all. */
-  readonly fetch?: HostFetch;
+  readonly limits: CallLimits;
 }
 
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -39,14 +42,22 @@ export interface ToolDefinition<Input = unknown, Output = unknown> {
   readonly description: string;
   readonly inputSchema: JsonSchema;
   readonly outputSchema: JsonSchema;
-  /** The action the authorization step sees, e.g. `code.exec`. */
-  readonly verb: string;
+  /** Every action this tool can ask for (listing, token scopes). */
+  readonly actions: readonly string[];
+  /** The action the authorization step sees for this input, e.g. `code.exec` or `fs.delete`. */
+  action(input: Input): string;
   readonly backends: readonly BackendKind[];
+  /** The tool's hints as listed (GET /v1/tools, MCP). */
   readonly annotations: ToolAnnotations;
+  /** The hints for this input (a file tool is destructive only when it deletes). */
+  annotationsFor?(input: Input): ToolAnnotations;
   /** Derives the resource from input that already passed `inputSchema`. */
   resource(input: Input): ToolResource;
-  /** Checks the tool's own limits against configuration; throws INPUT_INVALID naming the field. */
-  checkLimits?(input: Input, limits: IsolateConfig): void;
+  /**
+   * This call's limits within its profile's: throws INPUT_INVALID naming the field when the
+   * input asks for more. The runner never reads a tool's input fields itself.
+   */
+  limits(input: Input, profile: SandboxProfile): CallLimits;
   run(input: Input, context: ToolContext): Promise<ToolRunResult<Output>>;
 }
 

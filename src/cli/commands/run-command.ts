@@ -15,9 +15,8 @@ interface RunOptions {
   json?: boolean;
   timeoutMs?: string;
   memoryMb?: string;
+  profile?: string;
 }
-
-const LANGUAGE_ALIASES: Readonly<Record<string, string>> = { js: 'javascript', javascript: 'javascript', node: 'javascript' };
 
 /** Builds the tool input from --input, or from the `code` shorthand (`--lang js 'SOURCE'`, `-` for stdin). */
 function buildInput(tool: string, source: string | undefined, opts: RunOptions): unknown {
@@ -32,7 +31,8 @@ function buildInput(tool: string, source: string | undefined, opts: RunOptions):
   if (tool !== 'code') throw usage(`tool "${tool}" takes --input JSON`);
   if (source === undefined) throw usage("give the source to run: cordon run code --lang js 'console.log(1)' (or - to read stdin)");
   const lang = opts.lang ?? 'javascript';
-  const input: Record<string, unknown> = { language: LANGUAGE_ALIASES[lang.toLowerCase()] ?? lang, source: source === '-' ? readFileSync(0, 'utf8') : source };
+  // The code tool itself knows the aliases (js), on the API as here.
+  const input: Record<string, unknown> = { language: lang, source: source === '-' ? readFileSync(0, 'utf8') : source };
   for (const [flag, key, raw] of [['--timeout-ms', 'timeoutMs', opts.timeoutMs], ['--memory-mb', 'memoryMb', opts.memoryMb]] as const) {
     if (raw === undefined) continue;
     if (!/^\d{1,9}$/.test(raw)) throw usage(`${flag} must be a positive integer`);
@@ -64,6 +64,7 @@ export function registerRunCommand(program: Command): void {
     .option('--lang <language>', 'code tool shorthand: the language (js, javascript)')
     .option('--timeout-ms <ms>', 'code tool shorthand: wall-clock limit')
     .option('--memory-mb <mb>', 'code tool shorthand: memory limit')
+    .option('--profile <name>', 'the sandbox profile to run in (see sandboxes/); default: sandbox.defaultProfile')
     .option('--agent <name>', 'run as this local agent (its key signs the token)', 'local')
     .option('--user <name>', 'act for this local user: the agent exchanges a user token for a delegated one (RFC 8693)')
     .option('--json', 'print the whole result as JSON')
@@ -72,8 +73,8 @@ export function registerRunCommand(program: Command): void {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const loaded = loadCliConfig(globals);
       const input = buildInput(tool, source, opts);
-      // A one-shot run needs no warm isolates.
-      const config: CordonConfig = { ...loaded, sandbox: { isolate: { ...loaded.sandbox.isolate, warmPoolSize: 0 } } };
+      // A one-shot run needs one isolate host and no spare isolates.
+      const config: CordonConfig = { ...loaded, sandbox: { ...loaded.sandbox, isolate: { ...loaded.sandbox.isolate, hosts: 1, warmIsolatesPerHost: 0 } } };
       const logger = createLogger((globals.logLevel ?? 'warn') as LogLevel);
       const { createRuntime } = await import('../../runner/runtime.ts');
       const runtime = createRuntime(config, { logger, env: process.env });
@@ -83,7 +84,7 @@ export function registerRunCommand(program: Command): void {
             ? await mintLocalToken(config, opts.agent, Math.min(60, config.auth.maxTokenLifetimeSec))
             : (await runtime.tokens.issue(await localExchangeParams(config, opts.agent, opts.user))).access_token;
         const principal = await runtime.runner.authenticate(`Bearer ${token}`);
-        const result = await runtime.runner.invoke(principal, { tool, input });
+        const result = await runtime.runner.invoke(principal, { tool, input, ...(opts.profile === undefined ? {} : { profile: opts.profile }) });
         if (opts.json === true) printJson({ id: result.id, tool: result.tool, status: result.status, output: result.output, durationMs: result.durationMs });
         else printHuman(result);
         if (result.failed) process.exitCode = 1;

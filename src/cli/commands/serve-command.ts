@@ -28,10 +28,12 @@ export function registerServeCommand(program: Command): void {
         tokens: runtime.tokens,
         logger,
         bodyLimitBytes: config.server.bodyLimitBytes,
-        requestTimeoutMs: config.sandbox.isolate.maxTimeoutMs + 30_000,
+        // Longer than the longest call any profile allows, plus its wait for a host.
+        requestTimeoutMs: runtime.maxCallMs + 30_000,
       });
       let address: string;
       try {
+        await runtime.startEgressProxy();
         address = await app.listen({ host: config.server.host, port: config.server.port });
       } catch (err) {
         await runtime.close();

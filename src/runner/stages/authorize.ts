@@ -16,7 +16,8 @@ export interface ActionCall {
 }
 
 export function toolCall(tool: RegisteredTool, input: unknown): ActionCall {
-  return { tool: tool.definition.name, action: tool.definition.verb, resource: () => tool.definition.resource(input), annotations: tool.definition.annotations };
+  const d = tool.definition;
+  return { tool: d.name, action: d.action(input), resource: () => d.resource(input), annotations: d.annotationsFor?.(input) ?? d.annotations };
 }
 
 /** Stage 4: ask the authorizer; any failure inside it is a denial (fail closed). */

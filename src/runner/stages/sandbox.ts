@@ -1,52 +1,84 @@
-import { newId } from '../../core/ids.ts';
+import { CordonError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
+import type { OpenEgress, Sandbox, SandboxIdentity, SandboxManager, SandboxProfile } from '../../sandbox/index.ts';
+import type { CallLimits } from '../../tools/tool.ts';
 import type { RegisteredTool } from '../../tools/tool-registry.ts';
 
-/**
- * The identity a sandbox carries for its whole life. Its traffic and records
- * are attributed to it; the egress layer learns it from the channel traffic
- * arrives on, never from anything the sandbox says.
- */
-export interface SandboxIdentity {
-  readonly id: string;
-  /** `spiffe://<trust-domain>/sandbox/<profile>/<id>` */
-  readonly uri: string;
-  readonly profile: string;
-  readonly backend: 'isolate';
-  /** Name of the egress policy; null means no egress at all. */
-  readonly egressPolicy: string | null;
-  readonly agent: string;
-  readonly user: string | null;
-  readonly createdAt: number;
-  /** Seconds since the epoch. */
-  readonly expiresAt: number;
-}
-
 export interface SandboxSettings {
-  readonly trustDomain: string;
-  /** Egress policy for this principal and tool: the agent's override, else the tool's, else none. */
-  egressPolicyFor(agent: string, tool: string): string | null;
+  readonly defaultProfile: string;
+  /** The egress policy for this principal and tool: the agent's override, else the tool's, else the profile's. */
+  egressPolicyFor(agent: string, tool: string | null, profile: SandboxProfile): string | null;
+}
+
+/** The sandbox a call will run in: its identity now, the sandbox itself once the call is allowed. */
+export interface CallSandbox {
+  readonly identity: SandboxIdentity;
+  readonly profile: SandboxProfile;
+  readonly limits: CallLimits;
+  /** The session sandbox's own session, when the call runs in one. */
+  readonly sessionKey: string | null;
+  start(open: OpenEgress): Promise<Sandbox>;
+  /** Per-call sandboxes end with their call; session sandboxes live on. */
+  finish(sandbox: Sandbox | null): Promise<void>;
+}
+
+/** Which profile a call without a sandbox runs in: the one it names, else the default, else the first that offers the tool. */
+export function profileFor(manager: SandboxManager, settings: SandboxSettings, profiles: readonly SandboxProfile[], tool: RegisteredTool, named: string | undefined): SandboxProfile {
+  const toolName = tool.definition.name;
+  if (named !== undefined) {
+    const profile = manager.profile(named);
+    if (profile === undefined) {
+      throw new CordonError('INPUT_INVALID', `body/profile: no sandbox profile named ${JSON.stringify(named.slice(0, 64))}; there are: ${profiles.map((p) => p.name).join(', ')}`, { details: { field: '/profile', reason: 'unknown profile' } });
+    }
+    if (!profile.tools.includes(toolName)) {
+      throw new CordonError('INPUT_INVALID', `body/profile: sandbox profile "${profile.name}" does not offer tool "${toolName}"; it offers: ${profile.tools.join(', ')}`, { details: { field: '/profile', reason: 'tool not offered' } });
+    }
+    return profile;
+  }
+  const preferred = manager.profile(settings.defaultProfile);
+  if (preferred !== undefined && preferred.tools.includes(toolName)) return preferred;
+  const any = profiles.find((p) => p.tools.includes(toolName));
+  if (any === undefined) throw new CordonError('INPUT_INVALID', `no sandbox profile offers tool "${toolName}"`, { details: { field: '/tool', reason: 'no profile offers it' } });
+  return any;
 }
 
 /**
- * Stage 3: a new sandbox for this call. The isolate itself is created only when
- * the call is allowed to execute; this stage fixes its identity.
+ * Stage 3: the sandbox this call runs in — the caller's named session sandbox,
+ * or a fresh one from a profile — and the call's limits within that profile.
+ * Nothing is created yet: that waits for the authorization step.
  */
-export function createSandbox(principal: Principal, tool: RegisteredTool, timeoutMs: number, settings: SandboxSettings): SandboxIdentity {
-  const now = Date.now();
-  const backend = tool.definition.backends[0] ?? 'isolate';
-  const profile = `${backend}-default`;
-  const id = newId('sbx');
-  return Object.freeze({
-    id,
-    uri: `spiffe://${settings.trustDomain}/sandbox/${profile}/${id}`,
+export function sandboxForCall(
+  manager: SandboxManager,
+  settings: SandboxSettings,
+  profiles: readonly SandboxProfile[],
+  principal: Principal,
+  tool: RegisteredTool,
+  input: unknown,
+  request: { readonly sandbox?: string; readonly profile?: string },
+): CallSandbox {
+  if (request.sandbox !== undefined) {
+    const { sandbox, profile } = manager.session(principal, request.sandbox);
+    if (request.profile !== undefined && request.profile !== profile.name) {
+      throw new CordonError('INPUT_INVALID', `body/profile: sandbox ${sandbox.identity.id} runs profile "${profile.name}", not "${request.profile.slice(0, 64)}"`, { details: { field: '/profile', reason: 'does not match the sandbox' } });
+    }
+    if (!profile.tools.includes(tool.definition.name)) {
+      throw new CordonError('INPUT_INVALID', `sandbox profile "${profile.name}" does not offer tool "${tool.definition.name}"; it offers: ${profile.tools.join(', ')}`, { details: { field: '/tool', reason: 'tool not offered' } });
+    }
+    const limits = tool.definition.limits(input, profile);
+    return { identity: sandbox.identity, profile, limits, sessionKey: `sandbox:${sandbox.identity.id}`, start: async () => sandbox, finish: async () => {} };
+  }
+  const profile = profileFor(manager, settings, profiles, tool, request.profile);
+  const limits = tool.definition.limits(input, profile);
+  const egressPolicy = settings.egressPolicyFor(principal.agent, tool.definition.name, profile);
+  const pending = manager.forCall(principal, profile, egressPolicy, limits.timeoutMs);
+  return {
+    identity: pending.identity,
     profile,
-    backend: 'isolate' as const,
-    egressPolicy: settings.egressPolicyFor(principal.agent, tool.definition.name),
-    agent: principal.agent,
-    user: principal.user,
-    createdAt: now,
-    // A little past the tool's own limit: the sandbox's credentials die with it.
-    expiresAt: Math.ceil((now + timeoutMs) / 1000) + 5,
-  });
+    limits,
+    sessionKey: null,
+    start: (open) => pending.start(open),
+    finish: async (sandbox) => {
+      await sandbox?.dispose();
+    },
+  };
 }

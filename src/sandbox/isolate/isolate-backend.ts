@@ -1,209 +1,210 @@
 import { CordonError } from '../../core/errors.ts';
 import { depthOf } from '../../core/json-depth.ts';
-import type { IsolateConfig } from '../../config/config-schema.ts';
 import { createConcurrencyLimiter } from '../concurrency-limiter.ts';
-import ivm from 'isolated-vm';
-import { INSTALL_FETCH, type HostFetch, type HostFetchRequest } from './isolate-fetch.ts';
-import { createIsolatePool, type PreparedIsolate } from './isolate-pool.ts';
+import type { CodeRunRequest, CodeRunResult, Sandbox, SandboxBackend, SandboxSpec } from '../sandbox-backend.ts';
+import { createHostPool, type HostPool } from './host-pool.ts';
+import { deathDetail, type HostDeath, type HostProcess, type HostRunOutcome } from './host-process.ts';
+import { createMemoryCap, type MemoryCapMode } from './memory-cap.ts';
 
-export type RunStatus = 'ok' | 'error' | 'timeout' | 'oom';
-
-export interface IsolateRunRequest {
-  readonly sandboxId: string;
-  readonly source: string;
-  readonly memoryMb: number;
-  /** Wall-clock limit for the whole run, including awaited promises. */
-  readonly timeoutMs: number;
-  /** CPU time the isolate may use; at most timeoutMs. */
-  readonly cpuTimeMs: number;
-  /** The sandbox's egress, if it has any: installed as `fetch` inside the isolate. */
-  readonly fetch?: HostFetch;
+export interface IsolateHostsConfig {
+  /** Unowned hosts kept ready (default: one per core). */
+  readonly hosts: number;
+  readonly maxHosts: number;
+  readonly maxHostsPerAgent: number;
+  /** OS-level memory cap of each host process. */
+  readonly hostMemoryMb: number;
+  readonly memoryCap: MemoryCapMode;
+  readonly warmIsolatesPerHost: number;
+  readonly idleHostMs: number;
+  /** Calls running at once across all hosts, and waiting beyond that (then 429). */
+  readonly maxConcurrent: number;
+  readonly maxQueued: number;
 }
 
-export interface IsolateRunResult {
-  readonly status: RunStatus;
-  readonly value?: unknown;
-  readonly error?: { readonly name: string; readonly message: string };
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly truncated: boolean;
-  readonly durationMs: number;
+export interface IsolateBackendOptions {
+  readonly config: IsolateHostsConfig;
+  /** The heap most calls ask for: warm isolates are made with it. */
+  readonly warmMemoryMb: number;
+  /** Largest output, result and fetch request any profile allows (checked again per call). */
+  readonly caps: { readonly outputBytes: number; readonly resultBytes: number; readonly requestBytes: number };
+  /** Most a fetch response may be, before the per-call cap from the isolate's memory. */
+  readonly maxResponseBytes: number;
+  /** Names this runner's cgroup folder. */
+  readonly label: string;
+  readonly onHostExit?: (pid: number, owner: string, death: HostDeath) => void;
+  readonly onStderr?: (pid: number, text: string) => void;
 }
 
-export interface IsolateBackend {
-  run(request: IsolateRunRequest): Promise<IsolateRunResult>;
-  stats(): { active: number; queued: number };
-  close(): void;
+export interface IsolateBackend extends SandboxBackend {
+  readonly kind: 'isolate';
+  /** PIDs of the isolate hosts alive now. */
+  hostPids(): number[];
+  readonly memoryCapKind: string;
 }
 
 /** Deepest result value returned; deeper is reported as a ResultError. */
 const MAX_RESULT_DEPTH = 256;
 
-/** How far past its limit a run may go before the host disposes the isolate itself. */
-const HARD_KILL_GRACE_MS = 50;
+/**
+ * Isolates, run in supervised isolate hosts (child processes), never in the
+ * runner. A per-call sandbox takes a fresh isolate in one of its agent's hosts
+ * and is disposed after the call; a persistent (session) sandbox keeps one
+ * isolate alive in one host, so globals persist from call to call.
+ */
+export function createIsolateBackend(options: IsolateBackendOptions): IsolateBackend {
+  const memoryCap = createMemoryCap(options.config.memoryCap, options.config.hostMemoryMb, options.label);
+  const limiter = createConcurrencyLimiter(options.config.maxConcurrent, options.config.maxQueued);
+  const sessionsByHost = new Map<HostProcess, Set<SessionHandle>>();
+  const pool: HostPool = createHostPool({
+    spares: options.config.hosts,
+    maxHosts: options.config.maxHosts,
+    maxHostsPerAgent: options.config.maxHostsPerAgent,
+    hostMemoryMb: options.config.hostMemoryMb,
+    warmIsolatesPerHost: options.config.warmIsolatesPerHost,
+    warmMemoryMb: options.warmMemoryMb,
+    maxQueued: options.config.maxQueued,
+    idleHostMs: options.config.idleHostMs,
+    memoryCap,
+    caps: options.caps,
+    onHostExit: (host, death) => {
+      for (const s of sessionsByHost.get(host) ?? []) s.end(`its isolate host died: ${deathDetail(death)}`);
+      sessionsByHost.delete(host);
+      options.onHostExit?.(host.pid, host.owner, death);
+    },
+    ...(options.onStderr === undefined ? {} : { onStderr: options.onStderr }),
+  });
 
-export function createIsolateBackend(config: IsolateConfig, onPoolError: (err: unknown) => void): IsolateBackend {
-  const limiter = createConcurrencyLimiter(config.maxConcurrent, config.maxQueued);
-  const pool = createIsolatePool(config.warmPoolSize, config.defaultMemoryMb, onPoolError);
+  /** What crosses into an isolate from fetch is bounded by the isolate's own memory. */
+  const fetchMaxBytes = (memoryMb: number) => Math.min(options.maxResponseBytes, Math.floor((memoryMb * 1024 * 1024) / 4));
 
-  async function runOnce(request: IsolateRunRequest): Promise<IsolateRunResult> {
-    let prepared: PreparedIsolate;
-    try {
-      prepared = await pool.take(request.memoryMb);
-    } catch (err) {
-      throw new CordonError('SANDBOX_FAILED', 'could not create an isolate', { cause: err, details: { sandbox: request.sandboxId } });
+  const toResult = (outcome: HostRunOutcome, request: CodeRunRequest, sandboxId: string, callStarted: number): CodeRunResult => {
+    if (outcome.ok) return checkDepth(outcome.result);
+    const death = outcome.death;
+    const durationMs = performance.now() - callStarted;
+    if (death.kind === 'oom') {
+      return { status: 'oom', error: { name: 'RangeError', message: `the isolate ran out of memory: ${death.detail}` }, stdout: '', stderr: '', truncated: false, durationMs };
     }
-    const { isolate } = prepared;
-    const runEnded = new AbortController();
-    if (request.fetch !== undefined) {
+    if (death.kind === 'timeout' && durationMs >= request.timeoutMs) {
+      return { status: 'timeout', error: { name: 'TimeoutError', message: `wall-clock limit of ${request.timeoutMs} ms exceeded (the isolate did not stop, so its host was ended)` }, stdout: '', stderr: '', truncated: false, durationMs };
+    }
+    throw new CordonError('SANDBOX_FAILED', `the sandbox failed outside the tool code: ${deathDetail(death)}; retry the call`, { details: { sandbox: sandboxId, retryable: true } });
+  };
+
+  const limitsOf = (r: CodeRunRequest) => ({ memoryMb: r.memoryMb, timeoutMs: r.timeoutMs, cpuTimeMs: r.cpuTimeMs, outputBytes: r.outputBytes, resultBytes: r.resultBytes });
+
+  function perCall(spec: SandboxSpec): Sandbox {
+    let alive = true;
+    const listeners: ((reason: string) => void)[] = [];
+    const end = (reason: string) => {
+      if (!alive) return;
+      alive = false;
+      spec.egress?.close();
+      for (const l of listeners.splice(0)) l(reason);
+    };
+    return {
+      identity: spec.identity,
+      persistent: false,
+      alive: () => alive,
+      run: (request) =>
+        limiter.run(async () => {
+          if (!alive) throw new CordonError('SANDBOX_FAILED', 'this sandbox has ended', { details: { sandbox: spec.identity.id } });
+          const host = await pool.acquire(spec.identity.agent, request.memoryMb);
+          const started = performance.now();
+          try {
+            const outcome = await host.run({ session: null, source: request.source, limits: limitsOf(request), fetch: spec.egress?.fetch ?? null, fetchMaxBytes: fetchMaxBytes(request.memoryMb) });
+            return toResult(outcome, request, spec.identity.id, started);
+          } finally {
+            pool.release(host, request.memoryMb);
+            // A per-call sandbox serves one call: it ends with it.
+            end('the call finished');
+          }
+        }),
+      dispose: async () => end('disposed'),
+      onEnd: (l) => {
+        if (alive) listeners.push(l);
+        else l('ended');
+      },
+    };
+  }
+
+  interface SessionHandle {
+    end(reason: string): void;
+  }
+
+  async function persistent(spec: SandboxSpec): Promise<Sandbox> {
+    const host = await pool.hostForSession(spec.identity.agent);
+    const id = spec.identity.id;
+    await host.openSession(id, spec.memoryMb, spec.egress?.fetch ?? null).catch((err: unknown) => {
+      throw new CordonError('SANDBOX_FAILED', `could not create the sandbox: ${err instanceof Error ? err.message : String(err)}`, { details: { sandbox: id, retryable: true } });
+    });
+    let alive = true;
+    let endedWhy = '';
+    let queue: Promise<unknown> = Promise.resolve();
+    const listeners: ((reason: string) => void)[] = [];
+    const handle: SessionHandle = {
+      end(reason) {
+        if (!alive) return;
+        alive = false;
+        endedWhy = reason;
+        spec.egress?.close();
+        sessionsByHost.get(host)?.delete(handle);
+        if (!host.dead) host.closeSession(id);
+        for (const l of listeners.splice(0)) l(reason);
+      },
+    };
+    let set = sessionsByHost.get(host);
+    if (set === undefined) sessionsByHost.set(host, (set = new Set()));
+    set.add(handle);
+
+    const runOne = async (request: CodeRunRequest): Promise<CodeRunResult> => {
+      if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
+      const started = performance.now();
+      host.inflightMb += request.memoryMb;
       try {
-        await installFetch(prepared, request.fetch, runEnded.signal);
-      } catch (err) {
-        if (!isolate.isDisposed) isolate.dispose();
-        throw new CordonError('SANDBOX_FAILED', 'could not install fetch in the isolate', { cause: err, details: { sandbox: request.sandboxId } });
-      }
-    }
-    const started = performance.now();
-    let killedFor: 'wall' | 'cpu' | null = null;
-    const kill = (why: 'wall' | 'cpu') => {
-      if (killedFor === null && !isolate.isDisposed) {
-        killedFor = why;
-        isolate.dispose();
+        const outcome = await host.run({ session: id, source: request.source, limits: limitsOf(request), fetch: null, fetchMaxBytes: fetchMaxBytes(request.memoryMb) });
+        const result = toResult(outcome, request, id, started);
+        // The host drops a session whose isolate was disposed (out of memory, an async overrun).
+        if (!outcome.ok || outcome.sessionEnded) handle.end(`its last call ended with ${result.status}`);
+        return result;
+      } finally {
+        pool.release(host, request.memoryMb);
       }
     };
-    // isolated-vm's own timeout covers synchronous code; these cover awaited promises and CPU time.
-    const wallTimer = setTimeout(() => kill('wall'), request.timeoutMs + HARD_KILL_GRACE_MS);
-    // An isolate runs on one thread, so its CPU time never exceeds its wall time: a CPU
-    // limit at or above the wall limit can never trip, and watching it would only race
-    // isolated-vm's own timeout (which, unlike disposal, keeps the output written so far).
-    const cpuLimitNs = BigInt(request.cpuTimeMs) * 1_000_000n;
-    const cpuTimer =
-      request.cpuTimeMs < request.timeoutMs
-        ? setInterval(() => {
-            if (!isolate.isDisposed && isolate.cpuTime > cpuLimitNs) kill('cpu');
-          }, Math.max(5, Math.min(50, Math.floor(request.cpuTimeMs / 4))))
-        : undefined;
 
-    const limits = { outputLimitBytes: config.outputLimitBytes, resultLimitBytes: config.resultLimitBytes };
-    try {
-      const raw = await prepared.run.apply(undefined, [request.source, config.outputLimitBytes], {
-        arguments: { copy: true },
-        result: { copy: true, promise: true },
-        timeout: request.timeoutMs,
-      });
-      return fromRunResult(raw, performance.now() - started, limits);
-    } catch (err) {
-      const durationMs = performance.now() - started;
-      const reason = err instanceof Error ? err.message : String(err);
-      if (killedFor !== null || /timed out/i.test(reason)) {
-        const output = killedFor === null ? await flushOutput(prepared) : { stdout: '', stderr: '', truncated: false };
-        const message = killedFor === 'cpu' ? `CPU time limit of ${request.cpuTimeMs} ms exceeded` : `wall-clock limit of ${request.timeoutMs} ms exceeded`;
-        return { status: 'timeout', error: { name: 'TimeoutError', message }, ...capOutput(output, limits.outputLimitBytes), durationMs };
-      }
-      if (isolate.isDisposed || /memory limit/i.test(reason)) {
-        return { status: 'oom', stdout: '', stderr: '', truncated: false, durationMs, error: { name: 'RangeError', message: `isolate exceeded its memory limit of ${request.memoryMb} MB` } };
-      }
-      throw new CordonError('SANDBOX_FAILED', 'the isolate failed outside the tool code', { cause: err, details: { sandbox: request.sandboxId } });
-    } finally {
-      runEnded.abort();
-      clearTimeout(wallTimer);
-      clearInterval(cpuTimer);
-      // Disposal is not on the caller's path; the isolate is never used again either way.
-      setImmediate(() => {
-        if (!isolate.isDisposed) isolate.dispose();
-      });
-    }
+    return {
+      identity: spec.identity,
+      persistent: true,
+      alive: () => alive,
+      run(request) {
+        // One call at a time per session, in arrival order: a REPL's semantics.
+        const next = queue.then(() => limiter.run(() => runOne(request)));
+        queue = next.catch(() => {});
+        return next;
+      },
+      dispose: async () => handle.end('disposed'),
+      onEnd: (l) => {
+        if (alive) listeners.push(l);
+        else l(endedWhy);
+      },
+    };
   }
 
   return {
-    run: (request) => limiter.run(() => runOnce(request)),
-    stats: () => ({ active: limiter.active, queued: limiter.queued }),
+    kind: 'isolate',
+    memoryCapKind: memoryCap.kind,
+    create: async (spec) => (spec.persistent ? persistent(spec) : perCall(spec)),
+    stats: () => ({ active: limiter.active, queued: limiter.queued, ...pool.stats() }),
+    hostPids: () => pool.pids(),
     close: () => pool.close(),
   };
 }
 
-/**
- * Grants the isolate one callback: a reference to a host function bound to this
- * sandbox's fetch. Arguments arrive copied; they are re-checked here because the
- * isolate is untrusted.
- */
-async function installFetch(prepared: PreparedIsolate, hostFetch: HostFetch, signal: AbortSignal): Promise<void> {
-  const bridge = async (raw: unknown) => {
-    if (signal.aborted) throw new Error('the sandbox has finished');
-    return hostFetch(checkFetchRequest(raw), signal);
-  };
-  await prepared.context.evalClosure(INSTALL_FETCH, [new ivm.Reference(bridge)], { timeout: 1000 });
-}
-
-const MAX_FETCH_HEADERS = 256;
-
-function checkFetchRequest(raw: unknown): HostFetchRequest {
-  const r = raw as Partial<Record<keyof HostFetchRequest, unknown>> | null;
-  const fail = (why: string): never => {
-    throw new TypeError(`fetch: ${why}`);
-  };
-  if (typeof r !== 'object' || r === null) return fail('bad request');
-  if (typeof r.url !== 'string' || r.url.length > 16_384) return fail('url must be a string of at most 16384 characters');
-  if (typeof r.method !== 'string' || !/^[A-Z]{1,16}$/.test(r.method)) return fail('method must be an HTTP method name');
-  if (!Array.isArray(r.headers) || r.headers.length > MAX_FETCH_HEADERS) return fail(`at most ${MAX_FETCH_HEADERS} headers`);
-  const headers: [string, string][] = [];
-  for (const h of r.headers as unknown[]) {
-    if (!Array.isArray(h) || typeof h[0] !== 'string' || typeof h[1] !== 'string') return fail('headers must be name/value strings');
-    headers.push([h[0], h[1]]);
+function checkDepth(result: CodeRunResult): CodeRunResult {
+  // The runner re-serialises the value (API answer, audit hash): a value nested deeper than
+  // it can walk would turn the tool's result into a server error.
+  if (result.value !== undefined && depthOf(result.value, MAX_RESULT_DEPTH) > MAX_RESULT_DEPTH) {
+    const { value: _dropped, ...rest } = result;
+    return { ...rest, status: 'error', error: { name: 'ResultError', message: `the result value nests deeper than ${MAX_RESULT_DEPTH} levels` } };
   }
-  const body = r.body === null || typeof r.body === 'string' || r.body instanceof Uint8Array ? r.body : fail('body must be a string or bytes');
-  const redirect = r.redirect === 'manual' || r.redirect === 'error' ? r.redirect : 'follow';
-  return { url: r.url, method: r.method, headers, body, redirect };
-}
-
-async function flushOutput(prepared: PreparedIsolate): Promise<{ stdout: string; stderr: string; truncated: boolean }> {
-  try {
-    const raw = await prepared.flush.apply(undefined, [], { result: { copy: true }, timeout: 100 });
-    if (Array.isArray(raw)) return { stdout: asString(raw[0]), stderr: asString(raw[1]), truncated: raw[2] === true };
-  } catch {
-    // The isolate is being torn down; its output is lost, which the status already explains.
-  }
-  return { stdout: '', stderr: '', truncated: false };
-}
-
-function asString(v: unknown): string {
-  return typeof v === 'string' ? v : '';
-}
-
-/** The isolate's answer is untrusted: check every field's type and size. */
-function fromRunResult(raw: unknown, durationMs: number, limits: { outputLimitBytes: number; resultLimitBytes: number }): IsolateRunResult {
-  if (!Array.isArray(raw) || (raw[0] !== 'ok' && raw[0] !== 'error')) {
-    throw new CordonError('SANDBOX_FAILED', 'the isolate returned an unexpected result');
-  }
-  const output = capOutput({ stdout: asString(raw[3]), stderr: asString(raw[4]), truncated: raw[5] === true }, limits.outputLimitBytes);
-  if (raw[0] === 'error') {
-    return { status: 'error', error: { name: asString(raw[1]) || 'Error', message: asString(raw[2]) }, ...output, durationMs };
-  }
-  const json = raw[1];
-  if (typeof json !== 'string') return { status: 'ok', ...output, durationMs };
-  if (Buffer.byteLength(json) > limits.resultLimitBytes) {
-    return { status: 'ok', ...output, truncated: true, durationMs, stderr: output.stderr + `cordon: result value omitted: over ${limits.resultLimitBytes} bytes\n` };
-  }
-  const value = JSON.parse(json) as unknown;
-  // The host re-serialises the value (API answer, audit hash): a value nested deeper than we can
-  // walk would turn the tool's result into a server error.
-  if (depthOf(value, MAX_RESULT_DEPTH) > MAX_RESULT_DEPTH) {
-    return { status: 'error', error: { name: 'ResultError', message: `the result value nests deeper than ${MAX_RESULT_DEPTH} levels` }, ...output, durationMs };
-  }
-  return { status: 'ok', value, ...output, durationMs };
-}
-
-function capOutput(o: { stdout: string; stderr: string; truncated: boolean }, limitBytes: number): { stdout: string; stderr: string; truncated: boolean } {
-  const outBytes = Buffer.byteLength(o.stdout);
-  if (outBytes + Buffer.byteLength(o.stderr) <= limitBytes) return o;
-  const stdout = truncateUtf8(o.stdout, limitBytes);
-  const stderr = truncateUtf8(o.stderr, Math.max(0, limitBytes - Buffer.byteLength(stdout)));
-  return { stdout, stderr, truncated: true };
-}
-
-function truncateUtf8(s: string, maxBytes: number): string {
-  const buf = Buffer.from(s);
-  if (buf.length <= maxBytes) return s;
-  // Drop a partial trailing character rather than emit U+FFFD.
-  return buf.subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
+  return result;
 }

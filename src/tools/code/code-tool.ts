@@ -1,32 +1,39 @@
 import { CordonError } from '../../core/errors.ts';
-import type { IsolateConfig } from '../../config/config-schema.ts';
-import type { IsolateRunResult } from '../../sandbox/isolate/isolate-backend.ts';
+import type { CodeRunResult } from '../../sandbox/index.ts';
 import type { ToolDefinition } from '../tool.ts';
 
 export interface CodeInput {
-  language: 'javascript';
+  language: string;
   source: string;
   timeoutMs?: number;
   memoryMb?: number;
 }
 
-export type CodeOutput = Omit<IsolateRunResult, 'durationMs'> & { durationMs: number };
+export type CodeOutput = CodeRunResult;
 
-/** Source larger than this is refused before an isolate is made. */
+/** Source larger than this is refused before a sandbox is made. */
 export const MAX_SOURCE_CHARS = 512 * 1024;
+
+/** Names a language is also known by, on the CLI and the API alike. */
+const ALIASES: Readonly<Record<string, string>> = { js: 'javascript', javascript: 'javascript' };
+
+export function canonicalLanguage(language: string): string {
+  return ALIASES[language.toLowerCase()] ?? language;
+}
 
 export const codeTool: ToolDefinition<CodeInput, CodeOutput> = {
   name: 'code',
-  description: 'Runs JavaScript in a fresh V8 isolate with no file system or host objects. The value of the last expression (awaited if it is a promise) is returned as JSON; console output is captured. `fetch` exists only when the sandbox has an egress policy, and reaches only what that policy allows.',
+  description:
+    'Runs JavaScript in a V8 isolate with no file system or host objects. The value of the last expression (awaited if it is a promise) is returned as JSON; top-level `await` works; console output is captured; errors carry line and column. In a session sandbox (POST /v1/sandboxes) globals persist from call to call. `fetch` exists only when the sandbox has an egress policy, and reaches only what that policy allows.',
   inputSchema: {
     type: 'object',
     additionalProperties: false,
     required: ['language', 'source'],
     properties: {
-      language: { enum: ['javascript'], description: 'Only javascript for now.' },
+      language: { type: 'string', minLength: 1, maxLength: 32, description: 'javascript (or js); the sandbox profile says which languages it offers.' },
       source: { type: 'string', maxLength: MAX_SOURCE_CHARS, description: 'Script source; its completion value is the result.' },
-      timeoutMs: { type: 'integer', minimum: 1, description: 'Wall-clock limit; at most the configured maximum.' },
-      memoryMb: { type: 'integer', minimum: 8, description: 'Heap limit; at most the configured maximum.' },
+      timeoutMs: { type: 'integer', minimum: 1, description: "Wall-clock limit; at most the profile's maximum." },
+      memoryMb: { type: 'integer', minimum: 8, description: "Heap limit; at most the profile's maximum." },
     },
   },
   outputSchema: {
@@ -35,38 +42,39 @@ export const codeTool: ToolDefinition<CodeInput, CodeOutput> = {
     properties: {
       status: { enum: ['ok', 'error', 'timeout', 'oom'] },
       value: {},
-      error: { type: 'object', properties: { name: { type: 'string' }, message: { type: 'string' } } },
+      error: { type: 'object', properties: { name: { type: 'string' }, message: { type: 'string' }, line: { type: 'integer' }, column: { type: 'integer' } } },
       stdout: { type: 'string' },
       stderr: { type: 'string' },
       durationMs: { type: 'number' },
       truncated: { type: 'boolean' },
     },
   },
-  verb: 'code.exec',
+  actions: ['code.exec'],
+  action: () => 'code.exec',
   backends: ['isolate'],
   annotations: { title: 'Run code', readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
 
-  resource: (input) => ({ type: 'language', id: input.language }),
+  resource: (input) => ({ type: 'language', id: canonicalLanguage(input.language) }),
 
-  checkLimits(input: CodeInput, limits: IsolateConfig): void {
-    if (input.timeoutMs !== undefined && input.timeoutMs > limits.maxTimeoutMs) {
-      throw new CordonError('INPUT_INVALID', `code: input/timeoutMs must be at most ${limits.maxTimeoutMs}`, { details: { tool: 'code', field: '/timeoutMs', reason: `must be <= ${limits.maxTimeoutMs}` } });
+  limits(input, profile) {
+    const language = canonicalLanguage(input.language);
+    if (!profile.languages.includes(language)) {
+      throw new CordonError('INPUT_INVALID', `code: language ${JSON.stringify(input.language.slice(0, 32))} is not offered by sandbox profile "${profile.name}"; it offers: ${profile.languages.join(', ')}`, {
+        details: { tool: 'code', field: '/language', reason: 'not offered by the profile', offered: profile.languages },
+      });
     }
-    if (input.memoryMb !== undefined && input.memoryMb > limits.maxMemoryMb) {
-      throw new CordonError('INPUT_INVALID', `code: input/memoryMb must be at most ${limits.maxMemoryMb}`, { details: { tool: 'code', field: '/memoryMb', reason: `must be <= ${limits.maxMemoryMb}` } });
-    }
+    const max = profile.limits;
+    const over = (field: string, max: number) =>
+      new CordonError('INPUT_INVALID', `code: input/${field} must be at most ${max} (the sandbox profile's maximum)`, { details: { tool: 'code', field: `/${field}`, reason: `must be <= ${max}` } });
+    if (input.timeoutMs !== undefined && input.timeoutMs > max.maxTimeoutMs) throw over('timeoutMs', max.maxTimeoutMs);
+    if (input.memoryMb !== undefined && input.memoryMb > max.maxMemoryMb) throw over('memoryMb', max.maxMemoryMb);
+    return { timeoutMs: input.timeoutMs ?? max.timeoutMs, memoryMb: input.memoryMb ?? max.memoryMb, outputBytes: max.outputBytes, resultBytes: max.resultBytes };
   },
 
   async run(input, context) {
-    const timeoutMs = input.timeoutMs ?? context.limits.defaultTimeoutMs;
-    const result = await context.isolate.run({
-      sandboxId: context.sandboxId,
-      source: input.source,
-      memoryMb: input.memoryMb ?? context.limits.defaultMemoryMb,
-      timeoutMs,
-      cpuTimeMs: timeoutMs,
-      ...(context.fetch === undefined ? {} : { fetch: context.fetch }),
-    });
+    const language = canonicalLanguage(input.language);
+    const { limits } = context;
+    const result = await context.sandbox.run({ language, source: input.source, memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs, cpuTimeMs: limits.timeoutMs, outputBytes: limits.outputBytes, resultBytes: limits.resultBytes });
     const output: CodeOutput = { ...result, durationMs: Math.round(result.durationMs * 1000) / 1000 };
     return { output, status: result.status, failed: result.status !== 'ok' };
   },

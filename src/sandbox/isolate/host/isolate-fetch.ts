@@ -3,32 +3,10 @@
  * async host function bound to this sandbox's identity); the script below
  * captures it in a closure and removes every trace from the global object, so
  * tool code can only reach it through `fetch`. Whatever tool code passes is
- * copied out as plain data; the host decides, pins and dials. The identity of
+ * copied out as plain data; the runner decides, pins and dials.
+ * The request's shape and size are checked again on the host side (ipc-protocol.ts). The identity of
  * the request is the callback it came through, never anything in the request.
  */
-
-/** What crosses from the isolate to the host: copied plain data only. */
-export interface HostFetchRequest {
-  readonly url: string;
-  readonly method: string;
-  readonly headers: ReadonlyArray<readonly [string, string]>;
-  readonly body: Uint8Array | string | null;
-  readonly redirect: 'follow' | 'manual' | 'error';
-}
-
-export interface HostFetchResponse {
-  readonly status: number;
-  readonly statusText: string;
-  readonly headers: ReadonlyArray<readonly [string, string]>;
-  readonly body: Uint8Array;
-  /** UTF-8 decoding of body (the isolate has no TextDecoder). */
-  readonly text: string;
-  readonly url: string;
-  readonly redirected: boolean;
-}
-
-/** Aborted when the run ends, so no request outlives its sandbox. */
-export type HostFetch = (request: HostFetchRequest, signal: AbortSignal) => Promise<HostFetchResponse>;
 
 /** Evaluated with `$0` = the host callback reference. */
 export const INSTALL_FETCH = String.raw`

@@ -1,0 +1,13 @@
+/**
+ * The sandbox layer's public API: the backend contract, sandbox identities,
+ * profiles and the sandbox manager. Backends' internals (isolate hosts, their
+ * IPC) stay behind this door.
+ */
+export type { Sandbox, SandboxBackend, SandboxSpec, SandboxEgress, CodeRunRequest, CodeRunResult, RunStatus } from './sandbox-backend.ts';
+export type { HostFetch, HostFetchRequest, HostFetchResponse } from './sandbox-fetch.ts';
+export { createSandboxIdentity, type SandboxIdentity, type BackendKind } from './sandbox-identity.ts';
+export { createSandboxManager, type SandboxManager, type SandboxManagerOptions, type SessionSandboxInfo, type OpenEgress } from './sandbox-manager.ts';
+export { createIsolateBackend, type IsolateBackend, type IsolateHostsConfig } from './isolate/isolate-backend.ts';
+export type { MemoryCapMode } from './isolate/memory-cap.ts';
+export type { SandboxProfile, SandboxLimits } from './profiles/index.ts';
+export { loadSandboxProfiles, validateSandboxProfiles, checkProfileReferences, BUNDLED_SANDBOX_PROFILE_DIR, formatProfileProblem } from './profiles/index.ts';

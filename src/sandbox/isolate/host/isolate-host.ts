@@ -1,0 +1,287 @@
+import ivm from 'isolated-vm';
+import { capOutput, capString, checkFetchRequest, MAX_ERROR_MESSAGE, MAX_ERROR_NAME, type HostFetchRequest, type HostFetchResponse, type IsolateRunResult, type RunError, type RunLimits, type SupervisorMessage } from '../ipc-protocol.ts';
+import { INSTALL_FETCH } from './isolate-fetch.ts';
+import { createWarmIsolates, type PreparedIsolate } from './prepare-isolate.ts';
+import { rewriteTopLevelAwait } from './top-level-await.ts';
+
+/**
+ * The body of an isolate host: runs calls in isolates, keeps session isolates,
+ * and asks the supervisor (over IPC) to perform fetches. Everything that comes
+ * out of an isolate is checked and capped here before it is sent on.
+ */
+export interface HostChannel {
+  send(message: unknown): void;
+}
+
+export interface IsolateHost {
+  handle(message: SupervisorMessage): void;
+  close(): void;
+}
+
+/** How far past its wall limit a run may go before the host disposes the isolate itself. */
+const DISPOSE_GRACE_MS = 50;
+const FILENAME = 'input.js';
+
+interface Session {
+  readonly prepared: PreparedIsolate;
+  /** The call running now, to which the session's fetch is attributed; null between calls. */
+  current: { call: number; signal: AbortSignal; maxBytes: number } | null;
+}
+
+export function createIsolateHost(channel: HostChannel, options: { warmIsolates: number; warmMemoryMb: number }): IsolateHost {
+  const warm = createWarmIsolates(options.warmIsolates, options.warmMemoryMb);
+  const sessions = new Map<string, Session>();
+  const pendingFetches = new Map<number, { resolve: (r: HostFetchResponse) => void; reject: (e: Error) => void }>();
+  let nextFetch = 0;
+
+  /** Never throws synchronously and never leaves a rejection unobserved: isolated-vm awaits the promise. */
+  function requestFetch(call: number, raw: unknown, signal: AbortSignal, maxBytes: number): Promise<HostFetchResponse> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(new TypeError('fetch: the call has finished'));
+      const request = checkFetchRequest(raw, maxBytes);
+      if (typeof request === 'string') return reject(new TypeError(`fetch: ${request}`));
+      const id = nextFetch++;
+      const onAbort = () => {
+        pendingFetches.delete(id);
+        reject(new TypeError('fetch: the call has finished'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      pendingFetches.set(id, {
+        resolve: (r) => {
+          signal.removeEventListener('abort', onAbort);
+          // What crosses in is bounded by the isolate's own memory, whatever the upstream sent.
+          if (r.body.byteLength > maxBytes) reject(new TypeError(`fetch: the response is larger than ${maxBytes} bytes`));
+          else resolve(r);
+        },
+        reject: (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      });
+      channel.send({ t: 'fetch', call, fetch: id, request: request satisfies HostFetchRequest });
+    });
+  }
+
+  async function installFetch(prepared: PreparedIsolate, bridge: (raw: unknown) => Promise<HostFetchResponse>): Promise<void> {
+    await prepared.context.evalClosure(INSTALL_FETCH, [new ivm.Reference(bridge)], { timeout: 1000 });
+  }
+
+  async function open(call: number, session: string, memoryMb: number, withFetch: boolean): Promise<void> {
+    try {
+      if (sessions.has(session)) throw new Error('session already open');
+      const prepared = await warm.take(memoryMb);
+      const entry: Session = { prepared, current: null };
+      if (withFetch) {
+        await installFetch(prepared, (raw) => {
+          const c = entry.current;
+          if (c === null) return Promise.reject(new TypeError('fetch: no call is running in this sandbox'));
+          return requestFetch(c.call, raw, c.signal, c.maxBytes);
+        });
+      }
+      sessions.set(session, entry);
+      channel.send({ t: 'opened', call, error: null });
+    } catch (err) {
+      channel.send({ t: 'opened', call, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  async function run(m: Extract<SupervisorMessage, { t: 'run' }>): Promise<IsolateRunResult> {
+    const started = performance.now();
+    const elapsed = () => performance.now() - started;
+    const session = m.session === null ? null : (sessions.get(m.session) ?? null);
+    if (m.session !== null && session === null) {
+      return { status: 'error', error: { name: 'SandboxError', message: 'this session sandbox has ended' }, stdout: '', stderr: '', truncated: false, durationMs: 0 };
+    }
+    const ended = new AbortController();
+    let prepared: PreparedIsolate;
+    if (session !== null) {
+      prepared = session.prepared;
+      session.current = { call: m.call, signal: ended.signal, maxBytes: m.fetchMaxBytes };
+    } else {
+      prepared = await warm.take(m.limits.memoryMb);
+      if (m.fetch) await installFetch(prepared, (raw) => requestFetch(m.call, raw, ended.signal, m.fetchMaxBytes));
+    }
+    const { isolate } = prepared;
+    const limits = m.limits;
+    let killedFor: 'wall' | 'cpu' | null = null;
+    const kill = (why: 'wall' | 'cpu') => {
+      if (killedFor === null && !isolate.isDisposed) {
+        killedFor = why;
+        isolate.dispose();
+      }
+    };
+    // isolated-vm's own timeout covers synchronous code; these cover awaited promises and CPU time.
+    const wallTimer = setTimeout(() => kill('wall'), limits.timeoutMs + DISPOSE_GRACE_MS);
+    // One thread per isolate: CPU time never exceeds wall time, so a CPU limit at or above
+    // the wall limit can never trip and is not watched.
+    const cpuLimitNs = BigInt(limits.cpuTimeMs) * 1_000_000n;
+    const cpuTimer =
+      limits.cpuTimeMs < limits.timeoutMs
+        ? setInterval(() => {
+            if (!isolate.isDisposed && isolate.cpuTime > cpuLimitNs) kill('cpu');
+          }, Math.max(5, Math.min(50, Math.floor(limits.cpuTimeMs / 4))))
+        : undefined;
+    const remaining = () => Math.max(1, Math.floor(limits.timeoutMs - elapsed()));
+    let firstLineOffset = 0;
+    try {
+      prepared.begin.applySync(undefined, [limits.outputBytes], { timeout: 100 });
+      let script: ivm.Script;
+      try {
+        script = await isolate.compileScript(m.source, { filename: FILENAME });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : '';
+        if (!/await is only valid/.test(message)) return syntaxError(message, elapsed());
+        const rewritten = rewriteTopLevelAwait(m.source);
+        if (!rewritten.ok) return { status: 'error', error: rewritten.error, stdout: '', stderr: '', truncated: false, durationMs: elapsed() };
+        firstLineOffset = rewritten.firstLineOffset;
+        script = await isolate.compileScript(rewritten.code, { filename: FILENAME });
+      }
+      let completion: ivm.Reference<unknown>;
+      try {
+        completion = (await script.run(prepared.context, { reference: true, timeout: remaining() })) as ivm.Reference<unknown>;
+      } catch (err) {
+        if (killedFor !== null || isolate.isDisposed || /timed out/i.test(errorMessage(err))) throw err;
+        // The tool's code threw: isolated-vm handed us a copy. Its fields are capped before use.
+        const output = await flushOutput(prepared);
+        return { status: 'error', error: fromThrown(err, firstLineOffset, m.fetch), ...capOutput(output, limits.outputBytes), durationMs: elapsed() };
+      } finally {
+        script.release();
+      }
+      const raw = await prepared.finish.apply(undefined, [false, completion.derefInto(), limits.outputBytes, limits.resultBytes], {
+        arguments: { copy: true },
+        result: { copy: true, promise: true },
+        timeout: remaining(),
+      });
+      completion.release();
+      return fromFinish(raw, elapsed(), limits, firstLineOffset, m.fetch);
+    } catch (err) {
+      const durationMs = elapsed();
+      const reason = errorMessage(err);
+      if (killedFor !== null || /timed out/i.test(reason)) {
+        const output = killedFor === null ? await flushOutput(prepared) : { stdout: '', stderr: '', truncated: false };
+        const message = killedFor === 'cpu' ? `CPU time limit of ${limits.cpuTimeMs} ms exceeded` : `wall-clock limit of ${limits.timeoutMs} ms exceeded`;
+        return { status: 'timeout', error: { name: 'TimeoutError', message }, ...capOutput(output, limits.outputBytes), durationMs };
+      }
+      if (isolate.isDisposed || /memory limit/i.test(reason)) {
+        return { status: 'oom', stdout: '', stderr: '', truncated: false, durationMs, error: { name: 'RangeError', message: `isolate exceeded its memory limit of ${limits.memoryMb} MB` } };
+      }
+      return { status: 'error', error: { name: 'SandboxError', message: `the isolate failed outside the tool code: ${capString(reason, 512)}` }, stdout: '', stderr: '', truncated: false, durationMs };
+    } finally {
+      ended.abort();
+      clearTimeout(wallTimer);
+      clearInterval(cpuTimer);
+      if (session !== null) {
+        session.current = null;
+        // A session whose isolate was disposed (async timeout, memory) has ended.
+        if (isolate.isDisposed && m.session !== null) sessions.delete(m.session);
+      } else {
+        // Disposal is off the answer's path; a per-call isolate is never used again either way.
+        setImmediate(() => {
+          if (!isolate.isDisposed) isolate.dispose();
+        });
+      }
+    }
+  }
+
+  return {
+    handle(m) {
+      switch (m.t) {
+        case 'run':
+          run(m).then(
+            (result) => channel.send({ t: 'result', call: m.call, result, sessionEnded: m.session !== null && !sessions.has(m.session) }),
+            (err: unknown) =>
+              channel.send({ t: 'result', call: m.call, sessionEnded: false, result: { status: 'error', error: { name: 'SandboxError', message: capString(errorMessage(err), 512) }, stdout: '', stderr: '', truncated: false, durationMs: 0 } }),
+          );
+          return;
+        case 'open':
+          void open(m.call, m.session, m.memoryMb, m.fetch);
+          return;
+        case 'close': {
+          const s = sessions.get(m.session);
+          sessions.delete(m.session);
+          if (s !== undefined && !s.prepared.isolate.isDisposed) s.prepared.isolate.dispose();
+          return;
+        }
+        case 'fetched': {
+          const pending = pendingFetches.get(m.fetch);
+          if (pending === undefined) return;
+          pendingFetches.delete(m.fetch);
+          if (m.response !== null) pending.resolve(m.response);
+          else pending.reject(new TypeError(`fetch: ${m.error ?? 'failed'}`));
+          return;
+        }
+      }
+    },
+    close() {
+      warm.close();
+      for (const s of sessions.values()) if (!s.prepared.isolate.isDisposed) s.prepared.isolate.dispose();
+      sessions.clear();
+    },
+  };
+}
+
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return typeof err.message === 'string' ? err.message : '';
+  return typeof err === 'string' ? err : '';
+}
+
+async function flushOutput(prepared: PreparedIsolate): Promise<{ stdout: string; stderr: string; truncated: boolean }> {
+  try {
+    const raw = (await prepared.flush.apply(undefined, [], { result: { copy: true }, timeout: 100 })) as Record<string, unknown>;
+    return { stdout: typeof raw.stdout === 'string' ? raw.stdout : '', stderr: typeof raw.stderr === 'string' ? raw.stderr : '', truncated: raw.truncated === true };
+  } catch {
+    // The isolate is being torn down; its output is lost, which the status already explains.
+    return { stdout: '', stderr: '', truncated: false };
+  }
+}
+
+/** `Unexpected token ')' [input.js:3:5]` → message and position. */
+function syntaxError(message: string, durationMs: number): IsolateRunResult {
+  const m = /^(.*) \[input\.js:(\d+):(\d+)\]$/s.exec(message);
+  const error: RunError = m === null ? { name: 'SyntaxError', message: capString(message, MAX_ERROR_MESSAGE) } : { name: 'SyntaxError', message: capString(m[1], MAX_ERROR_MESSAGE), line: Number(m[2]), column: Number(m[3]) };
+  return { status: 'error', error, stdout: '', stderr: '', truncated: false, durationMs };
+}
+
+/** The first frame in the tool's own source, from a stack trace. */
+function positionOf(stack: unknown, firstLineOffset: number): { line?: number; column?: number } {
+  if (typeof stack !== 'string') return {};
+  const m = /input\.js:(\d+):(\d+)/.exec(stack.length > 4096 ? stack.slice(0, 4096) : stack);
+  if (m === null) return {};
+  const line = Number(m[1]);
+  const column = Number(m[2]) - (line === 1 ? firstLineOffset : 0);
+  return column > 0 ? { line, column } : { line };
+}
+
+function withHint(name: string, message: string, hasFetch: boolean): string {
+  if (!hasFetch && name === 'ReferenceError' && message === 'fetch is not defined') {
+    return 'fetch is not defined: this sandbox has no egress policy, so it has no network at all (an operator grants one per tool or agent in the config, or per sandbox profile)';
+  }
+  return message;
+}
+
+function fromThrown(err: unknown, firstLineOffset: number, hasFetch: boolean): RunError {
+  const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as { name?: unknown; message?: unknown; stack?: unknown };
+  const name = capString(e.name, MAX_ERROR_NAME) || 'Error';
+  return { name, message: capString(withHint(name, capString(e.message, MAX_ERROR_MESSAGE), hasFetch), MAX_ERROR_MESSAGE), ...positionOf(e.stack, firstLineOffset) };
+}
+
+/** The bootstrap's answer is untrusted: check every field's type and size. */
+function fromFinish(raw: unknown, durationMs: number, limits: RunLimits, firstLineOffset: number, hasFetch: boolean): IsolateRunResult {
+  const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const output = capOutput({ stdout: typeof r.stdout === 'string' ? r.stdout : '', stderr: typeof r.stderr === 'string' ? r.stderr : '', truncated: r.truncated === true }, limits.outputBytes);
+  if (r.status === 'error') return { status: 'error', error: fromThrown(r.error, firstLineOffset, hasFetch), ...output, durationMs };
+  if (r.status !== 'ok') return { status: 'error', error: { name: 'ResultError', message: 'the isolate returned an unexpected result' }, ...output, durationMs };
+  if (r.value === undefined) {
+    if (typeof r.omitted === 'number') {
+      return { status: 'ok', ...output, truncated: true, stderr: output.stderr + `cordon: result value omitted: over ${limits.resultBytes} bytes\n`, durationMs };
+    }
+    return { status: 'ok', ...output, durationMs };
+  }
+  if (typeof r.value !== 'string') return { status: 'error', error: { name: 'ResultError', message: 'the isolate returned an unexpected result' }, ...output, durationMs };
+  if (r.value.length > limits.resultBytes || Buffer.byteLength(r.value) > limits.resultBytes) {
+    return { status: 'ok', ...output, truncated: true, stderr: output.stderr + `cordon: result value omitted: over ${limits.resultBytes} bytes\n`, durationMs };
+  }
+  // The value stays JSON text until the supervisor parses it: one parse, on the side that needs it.
+  return { status: 'ok', value: r.value, ...output, durationMs };
+}

@@ -1,0 +1,92 @@
+import { writeSync } from 'node:fs';
+import ivm from 'isolated-vm';
+import { ISOLATE_BOOTSTRAP } from './isolate-bootstrap.ts';
+
+/** A fresh isolate with its context and the bootstrap's entry points. */
+export interface PreparedIsolate {
+  readonly isolate: ivm.Isolate;
+  readonly context: ivm.Context;
+  readonly memoryMb: number;
+  readonly finish: ivm.Reference<(threw: boolean, value: unknown, outputLimit: number, resultLimit: number) => Promise<unknown>>;
+  readonly flush: ivm.Reference<() => unknown>;
+  readonly begin: ivm.Reference<(outputLimit: number) => void>;
+}
+
+/**
+ * V8 has lost control of an isolate: nothing in this process can be trusted to
+ * finish. Say why on stderr (the supervisor reads it to classify the death) and
+ * end the process; the supervisor fails this host's calls and replaces it.
+ */
+function catastrophic(message: string): void {
+  try {
+    writeSync(2, `CORDON_FATAL ${message.slice(0, 512).replace(/\s+/g, ' ')}\n`);
+  } finally {
+    process.abort();
+  }
+}
+
+export async function prepareIsolate(memoryMb: number): Promise<PreparedIsolate> {
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: catastrophic });
+  try {
+    const context = await isolate.createContext();
+    const entry = (await context.eval(ISOLATE_BOOTSTRAP, { reference: true, timeout: 2000 })) as ivm.Reference<unknown[]>;
+    const finish = (await entry.get(0, { reference: true })) as PreparedIsolate['finish'];
+    const flush = (await entry.get(1, { reference: true })) as PreparedIsolate['flush'];
+    const begin = (await entry.get(2, { reference: true })) as PreparedIsolate['begin'];
+    entry.release();
+    return { isolate, context, memoryMb, finish, flush, begin };
+  } catch (err) {
+    if (!isolate.isDisposed) isolate.dispose();
+    throw err;
+  }
+}
+
+export interface WarmIsolates {
+  /** A never-used isolate with this memory limit: a warm one when it matches, else made now. */
+  take(memoryMb: number): Promise<PreparedIsolate>;
+  close(): void;
+}
+
+/**
+ * Keeps `size` fresh isolates ready for the usual memory limit, so creating one
+ * happens off the call's path. An isolate leaves the pool once; nothing in one
+ * is ever seen by another sandbox.
+ */
+export function createWarmIsolates(size: number, memoryMb: number): WarmIsolates {
+  const ready: PreparedIsolate[] = [];
+  let filling = 0;
+  let closed = false;
+
+  function refill(): void {
+    while (!closed && ready.length + filling < size) {
+      filling++;
+      prepareIsolate(memoryMb).then(
+        (p) => {
+          filling--;
+          if (closed) p.isolate.dispose();
+          else ready.push(p);
+        },
+        () => {
+          // Made again on demand; a host that cannot make isolates fails its calls visibly.
+          filling--;
+        },
+      );
+    }
+  }
+
+  refill();
+  return {
+    async take(wantMb) {
+      if (wantMb === memoryMb) {
+        const p = ready.shift();
+        setImmediate(refill);
+        if (p !== undefined) return p;
+      }
+      return prepareIsolate(wantMb);
+    },
+    close() {
+      closed = true;
+      for (const p of ready.splice(0)) if (!p.isolate.isDisposed) p.isolate.dispose();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import type { HostFetch } from './sandbox-fetch.ts';
+import type { BackendKind, SandboxIdentity } from './sandbox-identity.ts';
+
+/** The sandbox's way out, opened with it and closed with it (sandbox-manager.ts). */
+export interface SandboxEgress {
+  /** The fetch a backend may hand its code (isolates); bound to the sandbox's identity. */
+  readonly fetch: HostFetch;
+  close(): void;
+}
+
+export interface SandboxSpec {
+  readonly identity: SandboxIdentity;
+  /** Lives across calls (a session sandbox) instead of serving one call. */
+  readonly persistent: boolean;
+  /** The heap a persistent sandbox is created with. */
+  readonly memoryMb: number;
+  readonly egress: SandboxEgress | null;
+}
+
+export interface CodeRunRequest {
+  readonly language: string;
+  readonly source: string;
+  readonly memoryMb: number;
+  /** Wall-clock limit for the whole run, including awaited promises. */
+  readonly timeoutMs: number;
+  /** CPU time the run may use; at most timeoutMs. */
+  readonly cpuTimeMs: number;
+  readonly outputBytes: number;
+  readonly resultBytes: number;
+}
+
+export type RunStatus = 'ok' | 'error' | 'timeout' | 'oom';
+
+export interface CodeRunResult {
+  readonly status: RunStatus;
+  readonly value?: unknown;
+  readonly error?: { readonly name: string; readonly message: string; readonly line?: number; readonly column?: number };
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly truncated: boolean;
+  readonly durationMs: number;
+}
+
+export interface Sandbox {
+  readonly identity: SandboxIdentity;
+  readonly persistent: boolean;
+  /** False once disposed, or once what ran it died (a persistent sandbox's state is gone). */
+  alive(): boolean;
+  /** Runs code; calls to one persistent sandbox run one at a time, in order. */
+  run(request: CodeRunRequest): Promise<CodeRunResult>;
+  dispose(): Promise<void>;
+  /** Called once when the sandbox ends for any reason (disposed, its host died). */
+  onEnd(listener: (reason: string) => void): void;
+}
+
+export interface SandboxBackend {
+  readonly kind: BackendKind;
+  create(spec: SandboxSpec): Promise<Sandbox>;
+  stats(): Readonly<Record<string, number>>;
+  close(): Promise<void>;
+}

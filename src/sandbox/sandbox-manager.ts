@@ -1,0 +1,161 @@
+import { CordonError } from '../core/errors.ts';
+import type { Principal } from '../core/principal.ts';
+import type { Sandbox, SandboxBackend, SandboxEgress } from './sandbox-backend.ts';
+import { createSandboxIdentity, type SandboxIdentity } from './sandbox-identity.ts';
+import type { SandboxProfile } from './profiles/index.ts';
+
+/** Opens a sandbox's egress with it (bound to its identity); null: no network. */
+export type OpenEgress = (identity: SandboxIdentity) => SandboxEgress | null;
+
+export interface SandboxManagerOptions {
+  readonly backends: ReadonlyMap<string, SandboxBackend>;
+  readonly profiles: ReadonlyMap<string, SandboxProfile>;
+  readonly trustDomain: string;
+  /** Live session sandboxes in all; beyond this, RATE_LIMITED. */
+  readonly maxSessions: number;
+  readonly now?: () => number;
+}
+
+export interface SessionSandboxInfo {
+  readonly id: string;
+  readonly profile: string;
+  readonly identity: SandboxIdentity;
+  /** Milliseconds since the epoch: the sooner of the idle and the hard deadline. */
+  readonly expiresAt: number;
+}
+
+export interface SandboxManager {
+  profile(name: string): SandboxProfile | undefined;
+  /** A fresh sandbox for one call: its identity now, the sandbox itself once the call may run. */
+  forCall(principal: Principal, profile: SandboxProfile, egressPolicy: string | null, lifetimeMs: number): { identity: SandboxIdentity; start(open: OpenEgress): Promise<Sandbox> };
+  createSession(principal: Principal, profile: SandboxProfile, egressPolicy: string | null, open: OpenEgress): Promise<SessionSandboxInfo>;
+  /** The caller's live session sandbox; 404 for one that is unknown, ended, or someone else's. */
+  session(principal: Principal, id: string): { sandbox: Sandbox; profile: SandboxProfile; info: SessionSandboxInfo };
+  listSessions(principal: Principal): SessionSandboxInfo[];
+  deleteSession(principal: Principal, id: string): void;
+  stats(): { sessions: number };
+  close(): Promise<void>;
+}
+
+interface Entry {
+  readonly sandbox: Sandbox;
+  readonly profile: SandboxProfile;
+  readonly createdAt: number;
+  lastUsed: number;
+}
+
+const SWEEP_MS = 1000;
+
+/**
+ * Owns every sandbox's life: creates it (for one call, or for a session) from a
+ * profile, opens its egress with it and closes it with it, looks session
+ * sandboxes up for their owner only, and ends them after their idle TTL, their
+ * hard TTL, a DELETE, or their backend's death.
+ */
+export function createSandboxManager(options: SandboxManagerOptions): SandboxManager {
+  const now = options.now ?? Date.now;
+  const sessions = new Map<string, Entry>();
+
+  const backendFor = (profile: SandboxProfile): SandboxBackend => {
+    const backend = options.backends.get(profile.backend);
+    if (backend === undefined) throw new CordonError('UNAVAILABLE', `sandbox profile "${profile.name}" needs the ${profile.backend} backend, which is not running here`, { details: { profile: profile.name } });
+    return backend;
+  };
+
+  const deadline = (e: Entry) => Math.min(e.lastUsed + e.profile.session.idleTtlMs, e.createdAt + e.profile.session.maxTtlMs);
+  const info = (e: Entry): SessionSandboxInfo => ({ id: e.sandbox.identity.id, profile: e.profile.name, identity: e.sandbox.identity, expiresAt: deadline(e) });
+  const owns = (principal: Principal, identity: SandboxIdentity) => identity.agent === principal.agent && identity.user === principal.user;
+  const notFound = (id: string) => new CordonError('SANDBOX_NOT_FOUND', `no live sandbox ${JSON.stringify(id.slice(0, 64))} of yours; it may have expired or been deleted (POST /v1/sandboxes makes one)`, { details: { sandbox: id.slice(0, 64) } });
+
+  const end = (id: string) => {
+    const e = sessions.get(id);
+    if (e === undefined) return;
+    sessions.delete(id);
+    void e.sandbox.dispose();
+  };
+
+  const sweep = setInterval(() => {
+    const t = now();
+    for (const [id, e] of sessions) if (t >= deadline(e) || !e.sandbox.alive()) end(id);
+  }, SWEEP_MS);
+  sweep.unref();
+
+  return {
+    profile: (name) => options.profiles.get(name),
+
+    forCall(principal, profile, egressPolicy, lifetimeMs) {
+      const backend = backendFor(profile);
+      const identity = createSandboxIdentity({ principal, profile: profile.name, backend: backend.kind, egressPolicy, trustDomain: options.trustDomain, lifetimeMs, now: now() });
+      return {
+        identity,
+        async start(open) {
+          const egress = open(identity);
+          try {
+            return await backend.create({ identity, persistent: false, memoryMb: profile.limits.memoryMb, egress });
+          } catch (err) {
+            egress?.close();
+            throw err;
+          }
+        },
+      };
+    },
+
+    async createSession(principal, profile, egressPolicy, open) {
+      const backend = backendFor(profile);
+      if (sessions.size >= options.maxSessions) {
+        throw new CordonError('RATE_LIMITED', `too many live sandboxes (${options.maxSessions}); delete some or wait for idle ones to expire`, { details: { retryAfterSec: 10 } });
+      }
+      let mine = 0;
+      for (const e of sessions.values()) if (e.profile.name === profile.name && owns(principal, e.sandbox.identity)) mine++;
+      if (mine >= profile.session.maxPerPrincipal) {
+        throw new CordonError('RATE_LIMITED', `you already hold ${mine} live "${profile.name}" sandboxes, the most this profile allows; delete one first`, { details: { retryAfterSec: 10, profile: profile.name } });
+      }
+      const t = now();
+      const identity = createSandboxIdentity({ principal, profile: profile.name, backend: backend.kind, egressPolicy, trustDomain: options.trustDomain, lifetimeMs: profile.session.maxTtlMs, now: t });
+      const egress = open(identity);
+      let sandbox: Sandbox;
+      try {
+        sandbox = await backend.create({ identity, persistent: true, memoryMb: profile.limits.memoryMb, egress });
+      } catch (err) {
+        egress?.close();
+        throw err;
+      }
+      const entry: Entry = { sandbox, profile, createdAt: t, lastUsed: t };
+      sessions.set(identity.id, entry);
+      // Its backend may end it (its host died): then it is gone for its owner too.
+      sandbox.onEnd(() => sessions.delete(identity.id));
+      return info(entry);
+    },
+
+    session(principal, id) {
+      const e = sessions.get(id);
+      // Someone else's sandbox answers exactly as an unknown one: its existence is not disclosed.
+      if (e === undefined || !owns(principal, e.sandbox.identity)) throw notFound(id);
+      if (!e.sandbox.alive() || now() >= deadline(e)) {
+        end(id);
+        throw notFound(id);
+      }
+      e.lastUsed = now();
+      return { sandbox: e.sandbox, profile: e.profile, info: info(e) };
+    },
+
+    listSessions(principal) {
+      const t = now();
+      return [...sessions.values()].filter((e) => owns(principal, e.sandbox.identity) && e.sandbox.alive() && t < deadline(e)).map(info);
+    },
+
+    deleteSession(principal, id) {
+      const e = sessions.get(id);
+      if (e === undefined || !owns(principal, e.sandbox.identity)) throw notFound(id);
+      end(id);
+    },
+
+    stats: () => ({ sessions: sessions.size }),
+
+    async close() {
+      clearInterval(sweep);
+      await Promise.all([...sessions.values()].map((e) => e.sandbox.dispose()));
+      sessions.clear();
+    },
+  };
+}

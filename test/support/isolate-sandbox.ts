@@ -1,0 +1,46 @@
+import { createIsolateBackend, type IsolateBackend, type IsolateHostsConfig } from '../../src/sandbox/index.ts';
+import type { CodeRunRequest, CodeRunResult, HostFetch, SandboxIdentity } from '../../src/sandbox/index.ts';
+
+export const TEST_HOSTS: IsolateHostsConfig = {
+  hosts: 1,
+  maxHosts: 8,
+  maxHostsPerAgent: 2,
+  hostMemoryMb: 512,
+  memoryCap: 'auto',
+  warmIsolatesPerHost: 1,
+  idleHostMs: 60_000,
+  maxConcurrent: 16,
+  maxQueued: 64,
+};
+
+/** An isolate backend with small caps, for tests; close() it in afterAll. */
+export function createTestIsolateBackend(overrides: Partial<IsolateHostsConfig> = {}, extra: { onHostExit?: (pid: number, owner: string, death: unknown) => void } = {}): IsolateBackend {
+  return createIsolateBackend({
+    config: { ...TEST_HOSTS, ...overrides },
+    warmMemoryMb: 64,
+    caps: { outputBytes: 1024, resultBytes: 4096, requestBytes: 1024 * 1024 },
+    maxResponseBytes: 5 * 1024 * 1024,
+    label: `test-${process.pid}`,
+    ...(extra.onHostExit === undefined ? {} : { onHostExit: extra.onHostExit }),
+  });
+}
+
+let seq = 0;
+export function testIdentity(agent = 'agent-a', id = `sbx_test${seq++}`): SandboxIdentity {
+  return { id, uri: `spiffe://test/sandbox/js/${id}`, profile: 'js', backend: 'isolate', egressPolicy: null, agent, user: null, createdAt: Date.now(), expiresAt: Math.ceil(Date.now() / 1000) + 60 };
+}
+
+export function codeRequest(source: string, extra: Partial<CodeRunRequest> = {}): CodeRunRequest {
+  return { language: 'javascript', source, memoryMb: 64, timeoutMs: 1000, cpuTimeMs: extra.timeoutMs ?? 1000, outputBytes: 1024, resultBytes: 4096, ...extra };
+}
+
+/** One call in a fresh per-call sandbox of `agent`. */
+export async function runOnce(backend: IsolateBackend, source: string, extra: Partial<CodeRunRequest> = {}, options: { agent?: string; fetch?: HostFetch } = {}): Promise<CodeRunResult> {
+  const sandbox = await backend.create({
+    identity: testIdentity(options.agent),
+    persistent: false,
+    memoryMb: 64,
+    egress: options.fetch === undefined ? null : { fetch: options.fetch, close: () => {} },
+  });
+  return sandbox.run(codeRequest(source, extra));
+}
