@@ -51,7 +51,16 @@ policy-test: setup
 
 test: lint typecheck policy-test unit
 
+# The egress bench compares against Debian's tinyproxy. When it is missing and we
+# are root, install it quietly; otherwise the bench reports the peer metrics as
+# null with egress_peer_error. stdout stays the one JSON object.
 bench: setup
+	@if ! command -v tinyproxy >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq tinyproxy >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq tinyproxy >/dev/null 2>&1; } || \
+	    echo "bench: could not install tinyproxy with apt-get; the egress peer metrics will be null" >&2; \
+	fi
 	@$(NODE) bench/run.ts
 
 clean:

@@ -14,6 +14,8 @@ import { createEgressProxy } from '../src/egress/egress-proxy.ts';
 import { parseEgressPolicy } from '../src/egress/parse-egress-policy.ts';
 import { ASSUMED_PUBLIC_ADDRESS, createStaticResolver } from '../src/egress/static-resolver.ts';
 import { testTls } from '../src/egress/test-tls.ts';
+import { runPeerBench } from './egress-peer-bench.ts';
+import { latencies, type Target } from './http-load.ts';
 
 /**
  * Egress benchmarks (issue 4, item 11). Upstream, proxy and client each run on
@@ -27,6 +29,7 @@ import { testTls } from '../src/egress/test-tls.ts';
  *   egress_added_latency_p50_ms    small GETs on a kept-alive connection, proxy p50 − direct p50
  *   egress_new_conn_added_p50_ms   the same with a new client connection per GET
  *   egress_decision_p50_us         one decide() against a 10,000-rule policy
+ *   egress_vs_peer_*, tinyproxy_*, egress_tcp_*  against tinyproxy, both over TCP (egress-peer-bench.ts)
  */
 const UPSTREAM_ADDRESS = '127.0.0.1';
 const BIG_BYTES = 256 * 1024 * 1024;
@@ -77,9 +80,12 @@ async function runWorker(role: Role): Promise<void> {
   );
   const guard = createEgressGuard({ policies: new Map([[policy.name, policy]]), resolver: createStaticResolver({ 'up.test': UPSTREAM_ADDRESS, 'secure.test': UPSTREAM_ADDRESS }) });
   const socketDir = await mkdtemp(join(tmpdir(), 'ceb-'));
-  const proxy = createEgressProxy({ guard, audit: { record: () => undefined }, socketDir, dialer: upstreamOnlyDialer(), tcp: null, limits: { maxRequestsPerSecond: 1e9, requestBurst: 1e9, maxTotalBytes: Number.MAX_SAFE_INTEGER } });
+  // The TCP channel (loopback, per-sandbox credential) is for the peer comparison:
+  // tinyproxy cannot listen on a unix socket, and both must get the same transport.
+  const proxy = createEgressProxy({ guard, audit: { record: () => undefined }, socketDir, dialer: upstreamOnlyDialer(), tcp: { host: UPSTREAM_ADDRESS, port: 0 }, limits: { maxRequestsPerSecond: 1e9, requestBurst: 1e9, maxTotalBytes: Number.MAX_SAFE_INTEGER } });
+  await proxy.start();
   const channel = await proxy.openChannel({ id: 'bench', uri: 'spiffe://cordon.bench/sandbox/bench/bench', profile: 'bench', egressPolicy: 'bench', agent: 'bench', user: null, expiresAt: Math.floor(Date.now() / 1000) + 3600 });
-  parentPort?.postMessage({ socketPath: channel.socketPath });
+  parentPort?.postMessage({ socketPath: channel.socketPath, tcpPort: proxy.tcpPort, username: channel.username, password: channel.password } satisfies ProxyInfo);
   parentPort?.on('message', () => {
     void proxy.close().then(() => rm(socketDir, { recursive: true, force: true })).then(() => process.exit(0));
   });
@@ -92,6 +98,13 @@ function upstreamOnlyDialer(): Dialer {
     dial: (address, port, signal) =>
       address === UPSTREAM_ADDRESS ? direct.dial(address, port, signal) : Promise.reject(new DialError('upstream_failed', `egress bench dials ${UPSTREAM_ADDRESS} only, not ${address}:${port}`)),
   };
+}
+
+interface ProxyInfo {
+  socketPath: string;
+  tcpPort: number | null;
+  username: string;
+  password: string;
 }
 
 function startWorker<T>(role: Role): Promise<{ worker: Worker; info: T }> {
@@ -114,18 +127,11 @@ function p50(values: number[]): number {
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
 }
 
-interface Target {
-  /** undici Client constructor arguments and the request path for one GET. */
-  client(): Client;
-  path(p: string): string;
-  readonly host?: string;
-}
-
 async function timeBig(target: Target): Promise<number> {
   const client = target.client();
   try {
     const t0 = performance.now();
-    const res = await client.request({ path: target.path('/big'), method: 'GET', headers: { host: target.host ?? 'up.test' } });
+    const res = await client.request({ path: target.path('/big'), method: 'GET', headers: target.headers });
     let n = 0;
     for await (const chunk of res.body as AsyncIterable<Buffer>) n += chunk.length;
     if (n !== BIG_BYTES) throw new Error(`got ${n} bytes`);
@@ -148,26 +154,6 @@ function tunnelConnector(socketPath: string, authority: string, ca: Buffer) {
     req.on('error', (err) => callback(err, null));
     req.end();
   };
-}
-
-async function latencies(target: Target, iterations: number, newConnection: boolean): Promise<number[]> {
-  const times: number[] = [];
-  let client = target.client();
-  try {
-    for (let i = 0; i < iterations; i++) {
-      if (newConnection && i > 0) {
-        await client.close();
-        client = target.client();
-      }
-      const t0 = performance.now();
-      const res = await client.request({ path: target.path('/small'), method: 'GET', headers: { host: 'up.test' } });
-      await res.body.text();
-      times.push(performance.now() - t0);
-    }
-  } finally {
-    await client.close();
-  }
-  return times;
 }
 
 async function decisionBench(): Promise<{ p50us: number; loadMs: number }> {
@@ -195,20 +181,20 @@ async function decisionBench(): Promise<{ p50us: number; loadMs: number }> {
   return { p50us: p50(times), loadMs };
 }
 
-export async function runEgressBench(): Promise<Record<string, number>> {
+export async function runEgressBench(): Promise<Record<string, number | string | null>> {
   const tls = testTls();
   const up = await startWorker<{ port: number; tlsPort: number }>({ role: 'upstream', key: tls.key.toString(), cert: tls.cert.toString() });
-  const px = await startWorker<{ socketPath: string }>({ role: 'proxy', upstreamPort: up.info.port, tlsPort: up.info.tlsPort });
+  const px = await startWorker<ProxyInfo>({ role: 'proxy', upstreamPort: up.info.port, tlsPort: up.info.tlsPort });
   const { ca } = tls;
-  const tlsDirect: Target = { client: () => new Client(`https://${UPSTREAM_ADDRESS}:${up.info.tlsPort}`, { connect: { ca, servername: 'secure.test' } }), path: (p) => p, host: 'secure.test' };
+  const tlsDirect: Target = { client: () => new Client(`https://${UPSTREAM_ADDRESS}:${up.info.tlsPort}`, { connect: { ca, servername: 'secure.test' } }), path: (p) => p, headers: { host: 'secure.test' } };
   const tlsTunnel: Target = {
     client: () => new Client(`https://secure.test:${up.info.tlsPort}`, { connect: tunnelConnector(px.info.socketPath, `secure.test:${up.info.tlsPort}`, ca) as never }),
     path: (p) => p,
-    host: 'secure.test',
+    headers: { host: 'secure.test' },
   };
   const origin = `http://${UPSTREAM_ADDRESS}:${up.info.port}`;
-  const direct: Target = { client: () => new Client(origin, { pipelining: 1 }), path: (p) => p };
-  const proxied: Target = { client: () => new Client('http://localhost', { socketPath: px.info.socketPath, pipelining: 1 }), path: (p) => `http://up.test:${up.info.port}${p}` };
+  const direct: Target = { client: () => new Client(origin, { pipelining: 1 }), path: (p) => p, headers: { host: 'up.test' } };
+  const proxied: Target = { client: () => new Client('http://localhost', { socketPath: px.info.socketPath, pipelining: 1 }), path: (p) => `http://up.test:${up.info.port}${p}`, headers: { host: 'up.test' } };
   try {
     const d: number[] = [];
     const p: number[] = [];
@@ -226,6 +212,8 @@ export async function runEgressBench(): Promise<Record<string, number>> {
     const keptProxied = p50(await latencies(proxied, 3000, false));
     const newDirect = p50(await latencies(direct, 1000, true));
     const newProxied = p50(await latencies(proxied, 1000, true));
+    if (px.info.tcpPort === null) throw new Error('the egress proxy did not open its TCP channel');
+    const peer = await runPeerBench({ upstreamAddress: UPSTREAM_ADDRESS, upstreamPort: up.info.port, cordonPort: px.info.tcpPort, cordonUsername: px.info.username, cordonPassword: px.info.password });
     const decision = await decisionBench();
     const round = (x: number, digits: number): number => Number(x.toFixed(digits));
     return {
@@ -237,6 +225,7 @@ export async function runEgressBench(): Promise<Record<string, number>> {
       egress_new_conn_added_p50_ms: round(newProxied - newDirect, 3),
       egress_decision_p50_us: round(decision.p50us, 2),
       egress_policy_10k_load_ms: round(decision.loadMs, 0),
+      ...peer,
     };
   } finally {
     await Promise.all([stop(px.worker), stop(up.worker)]);
