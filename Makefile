@@ -43,11 +43,12 @@ unit: setup
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-report.json; \
 	  status=$$?; node scripts/test-summary.mjs .cache/vitest-report.json; exit $$status
 
-# The shipped policies' own tests (Cedar and egress), as operators run them in their CI.
+# The shipped policies' own tests (Cedar and egress) and sandbox profiles, as operators run them in their CI.
 policy-test: setup
 	./bin/cordon policy test policies
 	./bin/cordon egress validate egress-policies
 	./bin/cordon egress test egress-policies
+	./bin/cordon sandboxes validate sandboxes
 
 test: lint typecheck policy-test unit
 

@@ -4,6 +4,7 @@ import { registerAgentsCommand } from './commands/agents-command.ts';
 import { registerEgressCommand } from './commands/egress-command.ts';
 import { registerPolicyCommand } from './commands/policy-command.ts';
 import { registerRunCommand } from './commands/run-command.ts';
+import { registerSandboxesCommand } from './commands/sandboxes-command.ts';
 import { registerServeCommand } from './commands/serve-command.ts';
 import { registerTokenCommand } from './commands/token-command.ts';
 import { registerToolsCommand } from './commands/tools-command.ts';
@@ -26,6 +27,7 @@ export function createProgram(): Command {
   registerUsersCommand(program);
   registerPolicyCommand(program);
   registerEgressCommand(program);
+  registerSandboxesCommand(program);
   program.commands.forEach(function applyExit(c: Command): void {
     c.exitOverride();
     c.commands.forEach(applyExit);

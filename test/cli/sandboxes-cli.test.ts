@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The real CLI as an operator runs it in CI: ./bin/cordon in a fresh directory.
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'cordon');
+const SHIPPED = join(ROOT, 'sandboxes');
+let cwd: string;
+let profiles: string;
+
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'cordon-sandboxes-cli-'));
+  profiles = join(cwd, 'profiles');
+  mkdirSync(profiles);
+  // One good profile, and one with a limit out of range on a known line and the rest missing.
+  const js = readFileSync(join(SHIPPED, 'js.yaml'), 'utf8');
+  writeFileSync(join(profiles, 'good.yaml'), js.replace(/^name: js$/m, 'name: good'));
+  writeFileSync(join(profiles, 'broken.yaml'), 'name: broken\nbackend: isolate\ndescription: broken on purpose\nlanguages: [javascript]\ntools: [code]\negressPolicy: null\nlimits:\n  memoryMb: 99999\n');
+});
+afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cordon(args: string[]): Promise<Run> {
+  return new Promise((done, fail) => {
+    const child = spawn(BIN, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe('cordon sandboxes validate', () => {
+  it('exits 0 on the shipped sandboxes/, one line per profile', async () => {
+    const r = await cordon(['sandboxes', 'validate', SHIPPED]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ok {2}js +isolate /m);
+    expect(r.stdout).toContain('sandbox profiles in');
+    expect(r.stderr).toBe('');
+  });
+
+  it('validates the bundled sandboxes/ when no directory is given', async () => {
+    const r = await cordon(['sandboxes', 'validate']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(join(SHIPPED, 'js.yaml'));
+  });
+
+  it('exits 3 and prints file:line: field: reason for every problem', async () => {
+    const r = await cordon(['sandboxes', 'validate', profiles]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/^ok {2}good /m);
+    const broken = join(profiles, 'broken.yaml');
+    expect(r.stderr).toContain(`${broken}:8: limits.memoryMb: 99999 is out of range; use 8 to 4096\n`);
+    expect(r.stderr).toContain(`${broken}:8: limits.maxMemoryMb: missing`);
+    expect(r.stderr).toContain(`${broken}:1: session: missing`);
+  });
+
+  it('prints the report as JSON with --json', async () => {
+    const r = await cordon(['sandboxes', 'validate', profiles, '--json']);
+    expect(r.code).toBe(3);
+    const report = JSON.parse(r.stdout) as { ok: boolean; profiles: { name: string }[]; problems: { file: string; line: number; field: string }[] };
+    expect(report.ok).toBe(false);
+    expect(report.profiles.map((p) => p.name)).toEqual(['good']);
+    expect(report.problems).toContainEqual(expect.objectContaining({ file: join(profiles, 'broken.yaml'), line: 8, field: 'limits.memoryMb' }));
+  });
+
+  it('exits 3 for a directory that does not exist', async () => {
+    const r = await cordon(['sandboxes', 'validate', join(cwd, 'nope')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`${join(cwd, 'nope')}:0: (dir): no such directory`);
+  });
+
+  it.each([
+    ['two directories', ['sandboxes', 'validate', 'a', 'b']],
+    ['an unknown option', ['sandboxes', 'validate', '--frobnicate']],
+    ['an unknown subcommand', ['sandboxes', 'frobnicate']],
+  ])('exits 2 for %s', async (_name, args) => {
+    const r = await cordon(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.length).toBeGreaterThan(0);
+  });
+});
