@@ -155,7 +155,8 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     maxResponseBytes: config.egress.maxResponseBytes,
     label: `${process.pid}`,
     onHostExit: (pid, owner, death) => {
-      options.logger.warn({ pid, agent: owner === '' ? null : owner, death }, 'isolate host exited');
+      const retired = (death as { kind?: string }).kind === 'retired';
+      options.logger[retired ? 'debug' : 'warn']({ pid, agent: owner === '' ? null : owner, death }, 'isolate host exited');
       options.onHostExit?.(pid, owner, death);
     },
   });

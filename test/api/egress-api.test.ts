@@ -121,7 +121,7 @@ describe('isolate fetch through the EgressGuard', () => {
     const rec = egressRecords().slice(before)[0];
     const invocation = server.audit.records.find((x) => x.tokenId === r.jti);
     expect(rec).toMatchObject({ agent: 'coder', user: null, sandbox: invocation?.sandbox, decision: { result: 'allow' }, egress: { host: 'plain.test', port: plain.port, address: '127.0.0.2', method: 'GET', path: '/', status: 200 } });
-    expect(String(rec?.egress?.sandboxUri)).toMatch(/^spiffe:\/\/cordon\.local\/sandbox\/isolate-default\/sbx_/);
+    expect(String(rec?.egress?.sandboxUri)).toMatch(/^spiffe:\/\/cordon\.local\/sandbox\/js\/sbx_/);
   });
 
   it.each([
@@ -173,18 +173,19 @@ describe('isolate fetch through the EgressGuard', () => {
   });
 
   it('decides every fetch with the policy engine too: a chain rule stops a fetch once the session ingested untrusted content', async () => {
-    const fetchExfil = `(async () => { const res = await fetch('http://exfil.test:${plain.port}/'); return [res.status, res.headers.get('x-cordon-error')] })()`;
+    const fetchExfil = `(async () => { const res = await fetch('http://exfil.test:${plain.port}/'); return [res.status, res.headers.get('x-cordon-error'), res.status === 403 ? (await res.json()).error.details.rule : null] })()`;
     // A fresh session may reach exfil.test …
-    expect((await runCode(fetchExfil, coder, 'chain-1')).json.output.value).toEqual([200, null]);
+    expect((await runCode(fetchExfil, coder, 'chain-1')).json.output.value).toEqual([200, null, null]);
     // … and that fetch ingested content from a host its egress policy does not mark trusted.
     const after = await runCode(fetchExfil, coder, 'chain-1');
-    const [status, header] = after.json.output.value as [number, string];
+    const [status, header, rule] = after.json.output.value as [number, string, string];
     expect(status).toBe(403);
-    expect(header).toContain('test-no-exfil-after-untrusted');
+    expect(header).toContain('policy_denied');
+    expect(rule).toBe('test-no-exfil-after-untrusted');
     const denied = egressRecords().at(-1);
     expect(denied).toMatchObject({ decision: { result: 'deny', ruleId: 'test-no-exfil-after-untrusted' }, egress: { code: 'policy_denied', host: 'exfil.test' } });
     // Another session is unaffected.
-    expect((await runCode(fetchExfil, coder, 'chain-2')).json.output.value).toEqual([200, null]);
+    expect((await runCode(fetchExfil, coder, 'chain-2')).json.output.value).toEqual([200, null, null]);
   });
 
   it('refuses a fetch the policy engine does not permit, before the egress policy is consulted', async () => {

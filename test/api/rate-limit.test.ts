@@ -9,7 +9,7 @@ let env: TestEnv;
 let server: TestServer;
 
 beforeAll(async () => {
-  env = makeTestEnv([coder], { sandbox: { isolate: { maxConcurrent: 1, maxQueued: 0, warmPoolSize: 0 } } });
+  env = makeTestEnv([coder], { sandbox: { isolate: { maxConcurrent: 1, maxQueued: 0, warmIsolatesPerHost: 0 } } });
   server = await startTestServer(env.config);
 });
 afterAll(async () => {

@@ -135,7 +135,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const now = Date.now();
     for (const h of hosts) {
       if (h.owner !== '' && h.inflight === 0 && h.sessions.size === 0 && now - h.idleSince > options.idleHostMs && !waiting.some((w) => w.agent === h.owner)) {
-        h.kill({ kind: 'failed', detail: 'retired while idle' });
+        h.kill({ kind: 'retired', detail: 'retired while idle' });
       }
     }
   };
@@ -221,7 +221,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
             resolve();
           }
         }, 10);
-        h.kill({ kind: 'failed', detail: 'the runner is shutting down' });
+        h.kill({ kind: 'retired', detail: 'the runner is shutting down' });
       }));
       await Promise.all(exits);
       options.memoryCap.close();

@@ -18,7 +18,9 @@ const STDERR_TAIL_BYTES = 16 * 1024;
 export type HostDeath =
   | { readonly kind: 'oom'; readonly detail: string }
   | { readonly kind: 'timeout'; readonly call: number }
-  | { readonly kind: 'failed'; readonly detail: string };
+  | { readonly kind: 'failed'; readonly detail: string }
+  /** Ended on purpose with nothing running: idle, or the runner is closing. */
+  | { readonly kind: 'retired'; readonly detail: string };
 
 export interface HostProcessOptions {
   readonly owner: string;
@@ -243,6 +245,7 @@ function classifyDeath(killedFor: HostDeath | null, hitCap: boolean, code: numbe
   const fatal = /CORDON_FATAL (.*)/.exec(stderrTail)?.[1] ?? '';
   if (MEMORY_DEATH.test(fatal) || MEMORY_DEATH.test(stderrTail)) return { kind: 'oom', detail: `V8 ran out of memory (${describeExit(code, signal)})` };
   if (killedFor !== null) return killedFor;
+  if (code === 0 && signal === null) return { kind: 'retired', detail: 'the isolate host exited' };
   return { kind: 'failed', detail: `the isolate host ended unexpectedly (${describeExit(code, signal)}${fatal === '' ? '' : `: ${fatal.slice(0, 200)}`})` };
 }
 

@@ -62,7 +62,8 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
     hostMemoryMb: options.config.hostMemoryMb,
     warmIsolatesPerHost: options.config.warmIsolatesPerHost,
     warmMemoryMb: options.warmMemoryMb,
-    maxQueued: options.config.maxQueued,
+    // Only calls past the limiter wait for a host, so at most maxConcurrent ever do.
+    maxQueued: options.config.maxConcurrent,
     idleHostMs: options.config.idleHostMs,
     memoryCap,
     caps: options.caps,

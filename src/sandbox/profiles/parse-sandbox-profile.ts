@@ -3,7 +3,7 @@ import { isMap, isScalar, type Node, type YAMLMap } from 'yaml';
 import { deepFreeze } from '../../config/merge.ts';
 import { fieldPath, readFields, type Fields, readInteger, readLocatedYaml, readMapping, readSequence, readString, type LocatedYaml } from './located-yaml.ts';
 import { BACKENDS, backendSpec, SUPPORTED_BACKENDS, type BackendSpec, type IntRange } from './profile-backends.ts';
-import { profileError, type SandboxBackend, type SandboxProfile, type SandboxProfileProblem } from './sandbox-profile.ts';
+import { profileError, type ProfileBackend, type SandboxProfile, type SandboxProfileProblem } from './sandbox-profile.ts';
 
 // Same shapes as the names they refer to: profile and egress policy names
 // (parse-egress-policy.ts), tool names (tool-registry.ts).
@@ -71,13 +71,13 @@ export function compileSandboxProfile(text: string, file: string): { profile: Sa
 
   // The backend decides which other fields exist, so it is read first.
   const backendNode = r.take(fields, root, '', 'backend');
-  let backend: SandboxBackend | null = null;
+  let backend: ProfileBackend | null = null;
   let spec: BackendSpec | undefined;
   if (backendNode !== null) {
     const v = readString(at, backendNode, 'backend');
     spec = v === null ? undefined : backendSpec(v);
     if (v !== null && spec === undefined) at.fail(backendNode, 'backend', `"${v}" is not supported; supported backends: ${SUPPORTED_BACKENDS.join(', ')}`);
-    if (spec !== undefined) backend = v as SandboxBackend;
+    if (spec !== undefined) backend = v as ProfileBackend;
   }
   // With no valid backend, any backend's field is tolerated here: the backend
   // is the problem to report, not a cascade of "unknown field".

@@ -1,6 +1,6 @@
 import type { Node } from 'yaml';
 import type { LocatedYaml } from './located-yaml.ts';
-import type { SandboxBackend } from './sandbox-profile.ts';
+import type { ProfileBackend } from './sandbox-profile.ts';
 
 /** An integer field's accepted range, inclusive. */
 export interface IntRange {
@@ -26,12 +26,12 @@ export interface BackendSpec {
   readonly limits: Readonly<Record<string, IntRange>>;
 }
 
-export const BACKENDS: Readonly<Record<SandboxBackend, BackendSpec>> = Object.freeze({
+export const BACKENDS: Readonly<Record<ProfileBackend, BackendSpec>> = Object.freeze({
   isolate: Object.freeze({ languages: Object.freeze(['javascript']), fields: Object.freeze({}), limits: Object.freeze({}) }),
 });
 
-export const SUPPORTED_BACKENDS: readonly SandboxBackend[] = Object.freeze(Object.keys(BACKENDS) as SandboxBackend[]);
+export const SUPPORTED_BACKENDS: readonly ProfileBackend[] = Object.freeze(Object.keys(BACKENDS) as ProfileBackend[]);
 
 export function backendSpec(name: string): BackendSpec | undefined {
-  return Object.hasOwn(BACKENDS, name) ? BACKENDS[name as SandboxBackend] : undefined;
+  return Object.hasOwn(BACKENDS, name) ? BACKENDS[name as ProfileBackend] : undefined;
 }

@@ -4,14 +4,14 @@ import { CordonError } from '../../core/errors.ts';
  * A sandbox profile: what `sandboxes/<name>.yaml` says, validated and
  * deep-frozen once at load. Nothing here is re-read per call.
  */
-export type SandboxBackend = 'isolate';
+export type ProfileBackend = 'isolate';
 
 export interface SandboxProfile {
   /** Equals the file's basename without `.yaml` / `.yml`. */
   readonly name: string;
   /** Absolute path the profile was loaded from. */
   readonly file: string;
-  readonly backend: SandboxBackend;
+  readonly backend: ProfileBackend;
   readonly description: string;
   /** Non-empty; a subset of what the backend can run. */
   readonly languages: readonly string[];
