@@ -37,8 +37,8 @@ export interface HostPool {
   /** The agent's host with the fewest sessions, or a new one for it. Does not reserve memory. */
   hostForSession(agent: string): Promise<HostProcess>;
   stats(): { hosts: number; spares: number; waitingForHost: number; inflight: number; sessions: number };
-  /** Hosts alive now (tests and benchmarks check PIDs). */
-  pids(): number[];
+  /** Hosts alive now, or those of one agent (tests and benchmarks check PIDs). */
+  pids(agent?: string): number[];
   close(): Promise<void>;
 }
 
@@ -208,7 +208,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
       }
       return { hosts: hosts.size, spares: spares.length, waitingForHost: waiting.length, inflight, sessions };
     },
-    pids: () => [...hosts].map((h) => h.pid),
+    pids: (agent) => [...hosts].filter((h) => agent === undefined || h.owner === agent).map((h) => h.pid),
     async close() {
       closed = true;
       clearInterval(idleTimer);

@@ -37,8 +37,8 @@ export interface IsolateBackendOptions {
 
 export interface IsolateBackend extends SandboxBackend {
   readonly kind: 'isolate';
-  /** PIDs of the isolate hosts alive now. */
-  hostPids(): number[];
+  /** PIDs of the isolate hosts alive now (of one agent, when named). */
+  hostPids(agent?: string): number[];
   readonly memoryCapKind: string;
 }
 
@@ -195,7 +195,7 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
     memoryCapKind: memoryCap.kind,
     create: async (spec) => (spec.persistent ? persistent(spec) : perCall(spec)),
     stats: () => ({ active: limiter.active, queued: limiter.queued, ...pool.stats() }),
-    hostPids: () => pool.pids(),
+    hostPids: (agent) => pool.pids(agent),
     close: () => pool.close(),
   };
 }

@@ -130,9 +130,14 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
         script = await isolate.compileScript(m.source, { filename: FILENAME });
       } catch (err) {
         const message = err instanceof Error ? err.message : '';
-        if (!/await is only valid/.test(message)) return syntaxError(message, elapsed());
+        // A classic script reads a top-level `await` as an identifier or refuses it, depending on
+        // what follows: any source that mentions it gets a second chance as top-level-await code.
+        if (!/\bawait\b/.test(m.source)) return syntaxError(message, elapsed());
         const rewritten = rewriteTopLevelAwait(m.source);
-        if (!rewritten.ok) return { status: 'error', error: rewritten.error, stdout: '', stderr: '', truncated: false, durationMs: elapsed() };
+        if (!rewritten.ok) {
+          if (/await is only valid/.test(message)) return { status: 'error', error: rewritten.error, stdout: '', stderr: '', truncated: false, durationMs: elapsed() };
+          return syntaxError(message, elapsed());
+        }
         firstLineOffset = rewritten.firstLineOffset;
         script = await isolate.compileScript(rewritten.code, { filename: FILENAME });
       }

@@ -1,0 +1,199 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLoopbackOnlyDialer, createStaticResolver } from '../../src/egress/index.ts';
+import { startUpstream, type LoopbackUpstream } from '../../src/egress/loopback-fixture.ts';
+import { claimsFor, ed25519Token } from '../support/tokens.ts';
+import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
+import { startTestServer, type TestServer } from '../support/test-server.ts';
+
+// Programs an attacker would send, against one real server. Each call must end as a result
+// (ok/error/timeout/oom) for its own caller, within its limit; the server keeps answering
+// /healthz; another agent's call succeeds while a hostile one takes its own host down.
+const SHIPPED_POLICIES = resolve(import.meta.dirname, '..', '..', 'policies');
+const hostile = makeTestAgent('hostile', ['coding']);
+const good = makeTestAgent('good', ['coding']);
+let env: TestEnv;
+let server: TestServer;
+let upstream: LoopbackUpstream;
+let dirs: string[] = [];
+
+beforeAll(async () => {
+  upstream = await startUpstream('127.0.0.2');
+  const egressDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
+  writeFileSync(join(egressDir, 'up.yaml'), ['name: up', 'mode: enforce', 'allow:', `  - host: up.test:${upstream.port}`, 'allow_cidrs: [127.0.0.0/8]', ''].join('\n'));
+  const cedarDir = mkdtempSync(join(tmpdir(), 'cordon-cedar-'));
+  cpSync(SHIPPED_POLICIES, cedarDir, { recursive: true });
+  writeFileSync(join(cedarDir, 'hostile-tests.cedar'), '@id("test-fetch-up")\npermit (principal, action == Action::"net.fetch", resource is Url) when { resource.host == "up.test" };\n');
+  dirs = [egressDir, cedarDir];
+  env = makeTestEnv([hostile, good], {
+    policyDir: cedarDir,
+    egress: { policyDir: egressDir, toolPolicies: { code: 'up' } },
+    // Small hosts, so a memory bomb meets the OS cap quickly.
+    sandbox: { isolate: { hostMemoryMb: 640, maxHostsPerAgent: 2, hosts: 2 } },
+  });
+  server = await startTestServer(env.config, { egress: { resolver: createStaticResolver({ 'up.test': '127.0.0.2' }), dialer: createLoopbackOnlyDialer() } });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await upstream?.close();
+  env?.cleanup();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface Answer {
+  status: number;
+  wallMs: number;
+  json: { status?: string; output?: { status: string; value?: unknown; error?: { name: string; message: string }; stdout: string; stderr: string; truncated: boolean; durationMs: number }; error?: { code: string; details?: Record<string, unknown> } };
+}
+
+async function runAs(agent: TestAgent, source: string, input: Record<string, unknown> = {}): Promise<Answer> {
+  const t0 = performance.now();
+  const res = await request(`${server.url}/v1/invocations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ed25519Token(agent.privateKey, claimsFor(agent.id))}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ tool: 'code', input: { language: 'javascript', source, ...input } }),
+  });
+  const json = (await res.body.json()) as Answer['json'];
+  return { status: res.statusCode, wallMs: performance.now() - t0, json };
+}
+
+/** Polls /healthz until stopped; every answer must be 200. */
+function watchHealth() {
+  let stop = false;
+  let answers = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (!stop) {
+      try {
+        const res = await request(`${server.url}/healthz`);
+        await res.body.dump();
+        if (res.statusCode === 200) answers++;
+        else failures.push(String(res.statusCode));
+      } catch (err) {
+        failures.push(String(err));
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    async end() {
+      stop = true;
+      await loop;
+      return { answers, failures };
+    },
+  };
+}
+
+const LIMIT_MS = 1500;
+/** The promise in the acceptance criteria: a call ends within its limit plus this. */
+const OVERRUN_MS = 250;
+
+type Case = readonly [name: string, source: string, allowed: readonly string[], message?: RegExp];
+const CASES: readonly Case[] = [
+  ['one huge array, filled by a builtin that cannot be interrupted', 'new Array(2 ** 28).fill(1).length', ['timeout', 'oom', 'error']],
+  ['an array grown past the heap', 'const a = []; for (;;) a.push(new Array(1e6).fill(1.5))', ['oom']],
+  ['an array length V8 refuses', 'new Array(2 ** 32)', ['error'], /Invalid array length/],
+  ['typed arrays past the heap', 'const a = []; for (;;) a.push(new Float64Array(1 << 20))', ['oom', 'error']],
+  ['one 2 GiB ArrayBuffer', 'new ArrayBuffer(2 ** 31).byteLength', ['error', 'oom']],
+  ['a string doubled forever', 'let s = "x"; for (;;) s += s', ['error', 'oom']],
+  ['a string repeated past the heap', '"x".repeat(2 ** 29).length', ['error', 'oom']],
+  ['many large strings kept alive', 'const k = []; for (;;) k.push("y".repeat(1 << 20) + k.length)', ['oom', 'error', 'timeout']],
+  ['WebAssembly memory outside the heap', 'new WebAssembly.Memory({ initial: 1, maximum: 65536 }).grow(60000)', ['error'], /WebAssembly is not defined/],
+  ['unbounded recursion', 'function f() { return f() + 1 } f()', ['error'], /call stack/],
+  ['an endless microtask loop', '(async () => { for (;;) await null })()', ['timeout']],
+  ['a promise-chain flood', 'function f() { Promise.resolve().then(f); Promise.resolve().then(f) } f(); new Promise(() => {})', ['timeout', 'oom']],
+  ['a sort that never finishes comparing', 'const a = Array.from({ length: 2e5 }, (_, i) => i); a.sort(() => { for (let i = 0; i < 1e5; i++); return -1 }).length', ['timeout']],
+  ['a builtin join over a huge array', 'new Array(1e8).join("abc").length', ['ok', 'timeout', 'oom', 'error']],
+  ['a regex that backtracks forever', '/^(a+)+$/.test("a".repeat(40) + "b")', ['timeout']],
+  ['an output flood', 'for (;;) console.log("z".repeat(10000))', ['timeout']],
+  ['a result far over its cap', '"r".repeat(5e7)', ['ok', 'oom', 'error']],
+  ['a thrown getter that never returns', 'throw { get message() { for (;;); } }', ['timeout']],
+  ['a 200 MB error message with a patched String.prototype.slice', 'String.prototype.slice = function () { return this + this }; throw new Error("m".repeat(2e8))', ['error', 'oom', 'timeout']],
+  ['a patched JSON and a forged bootstrap answer', 'JSON.stringify = () => "[\\"ok\\",\\"{}\\"]"; Array.prototype.push = null; ({ a: 1 })', ['ok', 'error']],
+  ['Atomics.wait on the isolate thread', 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1e9)', ['timeout', 'error']],
+  ['fetch with a bad method', 'await fetch("http://up.test/", { method: "GE T" })', ['error'], /fetch: method must be/],
+  ['fetch with a 200 kB URL', 'await fetch("http://up.test/" + "a".repeat(200000))', ['error'], /fetch: url must be/],
+  ['fetch with 5000 headers', 'const h = {}; for (let i = 0; i < 5000; i++) h["x" + i] = "v"; await fetch("http://up.test/", { headers: h })', ['error'], /fetch: headers/],
+  ['fetch with a body that is neither text nor bytes', 'await fetch("http://up.test/", { method: "POST", body: { a: 1 } })', ['error'], /fetch body must be/],
+  ['fetch called with garbage', '(await fetch(Symbol("x"))).status', ['ok', 'error']],
+  ['many fetches at once', 'await Promise.all(Array.from({ length: 200 }, () => fetch("http://up.test/").catch((e) => e.message))).then((r) => r.length)', ['ok', 'error', 'timeout']],
+];
+
+describe('hostile code against one server', () => {
+  it.each(CASES.map(([name, source, allowed, message]) => ({ name, source, allowed, message })))('$name: answers as a result of its own call, in time', async ({ source, allowed, message }) => {
+    const health = watchHealth();
+    const limit = LIMIT_MS;
+    const r = await runAs(hostile, source, { timeoutMs: LIMIT_MS });
+    const { answers, failures } = await health.end();
+    expect(failures).toEqual([]);
+    expect(answers).toBeGreaterThan(0);
+    // A sandbox's failure is a result (200), or at worst a retryable SANDBOX_FAILED for its own caller.
+    if (r.status !== 200) expect(r.json.error).toMatchObject({ code: 'SANDBOX_FAILED', details: { retryable: true } });
+    else expect(allowed).toContain(r.json.output?.status);
+    if (r.status === 200) {
+      const out = r.json.output!;
+      expect(out.durationMs).toBeLessThanOrEqual(limit + OVERRUN_MS);
+      expect(Buffer.byteLength(out.stdout) + Buffer.byteLength(out.stderr)).toBeLessThanOrEqual(64 * 1024);
+      expect((out.error?.message ?? '').length).toBeLessThanOrEqual(4097);
+      if (message !== undefined) expect(out.error?.message).toMatch(message);
+    }
+    // Generous: this catches a hang (a limit that is not kept), not scheduling noise.
+    expect(r.wallMs).toBeLessThan(limit + 5000);
+    // The server still runs code, for this agent too.
+    expect((await runAs(hostile, '6 * 7')).json.output?.value).toBe(42);
+  });
+
+  it('a response larger than the isolate’s memory is refused, not copied in', async () => {
+    const before = upstream.seen.length;
+    const r = await runAs(hostile, `const res = await fetch("http://up.test:${upstream.port}/bytes?n=${4 * 1024 * 1024}"); [res.status, res.headers.get("x-cordon-error"), (await res.text()).length]`, { memoryMb: 8, timeoutMs: 5000 });
+    expect(r.status).toBe(200);
+    expect(upstream.seen.length).toBe(before + 1);
+    // Cordon cut the body at a quarter of the isolate's 8 MB and answered with its own refusal.
+    const [status, header, length] = r.json.output?.value as [number, string, number];
+    expect(status).toBe(502);
+    // 4 MiB is under the 5 MiB egress default: only the per-call cap (a quarter of the heap) refuses it.
+    expect(header).toMatch(/response_too_large/);
+    expect(length).toBeLessThan(4096);
+  });
+
+  it('a well-behaved call by another agent succeeds while a hostile one kills its host', async () => {
+    const before = server.runtime.sandboxes.isolate.hostPids('hostile');
+    const bomb = runAs(hostile, 'new Array(2 ** 28).fill(1).length', { timeoutMs: 3000 });
+    const health = watchHealth();
+    const calm: Answer[] = [];
+    for (let i = 0; i < 10; i++) {
+      calm.push(await runAs(good, `${i} * 2`));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const r = await bomb;
+    const { failures } = await health.end();
+    expect(failures).toEqual([]);
+    expect(calm.map((c) => c.json.output?.value)).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+    expect(['timeout', 'oom']).toContain(r.json.output?.status);
+    // The hostile agent's host was ended; the good agent's hosts are a different set.
+    const goodHosts = server.runtime.sandboxes.isolate.hostPids('good');
+    expect(goodHosts.some((p) => before.includes(p))).toBe(false);
+  });
+
+  it('kill -9 of a host during a call: that call answers oom or SANDBOX_FAILED, the next call succeeds', async () => {
+    const running = runAs(hostile, 'while (true) {}', { timeoutMs: 10_000 });
+    let pids: number[] = [];
+    for (let i = 0; i < 50 && pids.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      pids = server.runtime.sandboxes.isolate.hostPids('hostile');
+    }
+    // Let the call reach its host before the kill.
+    await new Promise((r) => setTimeout(r, 300));
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    const r = await running;
+    expect(r.wallMs).toBeLessThan(9000);
+    if (r.status === 200) expect(r.json.output?.status).toBe('oom');
+    else expect(r.json.error).toMatchObject({ code: 'SANDBOX_FAILED', details: { retryable: true } });
+    expect((await runAs(hostile, '1 + 1')).json.output?.value).toBe(2);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
