@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditSink } from '../audit/audit-sink.ts';
 import { createJsonlAuditLog } from '../audit/jsonl-audit-log.ts';
@@ -161,10 +162,13 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     },
   });
   const manager = createSandboxManager({ backends: new Map([['isolate', isolate]]), profiles: profileMap, trustDomain: config.egress.trustDomain, maxSessions: config.sandbox.maxSessions });
+  // One unix socket per sandbox lives here; only this user may reach the folder.
+  const socketDir = join(config.dataDir, 'egress');
+  mkdirSync(socketDir, { recursive: true, mode: 0o700 });
   const proxy = createEgressProxy({
     guard,
     audit: egressAudit,
-    socketDir: join(config.dataDir, 'egress'),
+    socketDir,
     tcp: { host: '127.0.0.1', port: 0 },
     ...(options.egress?.dialer === undefined ? {} : { dialer: options.egress.dialer }),
     ...(options.egress?.upstreamCa === undefined ? {} : { upstreamCa: options.egress.upstreamCa }),

@@ -2,13 +2,14 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.ts';
 import { createLoopbackOnlyDialer } from '../../src/egress/dialer.ts';
 import { startUpstream, type LoopbackUpstream } from '../../src/egress/loopback-fixture.ts';
 import { createStaticResolver } from '../../src/egress/static-resolver.ts';
 import { testTls } from '../../src/egress/test-tls.ts';
+import { createSandboxIdentity } from '../../src/sandbox/index.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
@@ -47,6 +48,7 @@ beforeAll(async () => {
       `  - host: plain.test:${plain.port}`,
       `  - host: private.test:${plain.port}`,
       `  - host: exfil.test:${plain.port}`,
+      `  - host: denied.test:${plain.port}`,
       '# Loopback is opened for these test upstreams only.',
       'allow_cidrs: [127.0.0.0/8]',
       '',
@@ -67,6 +69,10 @@ beforeAll(async () => {
       'forbid (principal, action == Action::"net.fetch", resource is Url)',
       'when { context.session.untrusted_content && resource.host == "exfil.test" };',
       '',
+      '// The egress policy lets denied.test through; Cedar does not.',
+      '@id("test-no-denied-host")',
+      'forbid (principal, action == Action::"net.fetch", resource is Url) when { resource.host == "denied.test" };',
+      '',
     ].join('\n'),
   );
   env = makeTestEnv([coder, { ...offline }], {
@@ -85,7 +91,7 @@ beforeAll(async () => {
     env: { TEST_API_TOKEN: SECRET },
     logger: createLogger('debug', sink),
     egress: {
-      resolver: createStaticResolver({ 'api.test': '127.0.0.1', 'plain.test': '127.0.0.2', 'exfil.test': '127.0.0.2', 'evil.test': '127.0.0.3', 'private.test': '10.1.2.3' }),
+      resolver: createStaticResolver({ 'api.test': '127.0.0.1', 'plain.test': '127.0.0.2', 'exfil.test': '127.0.0.2', 'denied.test': '127.0.0.2', 'evil.test': '127.0.0.3', 'private.test': '10.1.2.3' }),
       dialer: createLoopbackOnlyDialer(),
       upstreamCa: testTls().ca,
     },
@@ -198,5 +204,52 @@ describe('isolate fetch through the EgressGuard', () => {
   it('gives a sandbox with no egress policy no fetch at all, whatever it sends', async () => {
     const r = await runCode('typeof fetch', offline);
     expect(r.json.output.value).toBe('undefined');
+  });
+});
+
+describe('egress hooks on every hop and every channel', () => {
+  it('refuses at the hop a redirect from an allowed host to a URL the policy engine denies, with an audit record', async () => {
+    const seenBefore = plain.seen.length;
+    const before = egressRecords().length;
+    const target = `http://denied.test:${plain.port}/secret`;
+    const r = await runCode(`(async () => { const res = await fetch('http://plain.test:${plain.port}/redirect?to=${encodeURIComponent(target)}'); return [res.status, res.headers.get('x-cordon-error'), (await res.json()).error.details.rule] })()`);
+    expect(r.json.output.value).toEqual([403, expect.stringContaining('policy_denied'), 'test-no-denied-host']);
+    // The first hop reached the upstream; the redirected one never did.
+    expect(plain.seen.slice(seenBefore).map((x) => x.url)).toEqual([`/redirect?to=${encodeURIComponent(target)}`]);
+    const records = egressRecords().slice(before);
+    expect(records.map((x) => [x.decision?.result, x.egress?.host])).toEqual([
+      ['allow', 'plain.test'],
+      ['deny', 'denied.test'],
+    ]);
+    expect(records[1]).toMatchObject({ decision: { ruleId: 'test-no-denied-host' }, egress: { code: 'policy_denied', path: '/secret' } });
+  });
+
+  it('a request through the proxy channel updates session facts exactly as an isolate fetch does', async () => {
+    // The isolate way, in one session …
+    await runCode(`(async () => (await fetch('http://plain.test:${plain.port}/')).status)()`, coder, 'via-fetch');
+    const viaFetch = server.runtime.sessions.open('coder', null, 'via-fetch').facts();
+    // … and the proxy way, in another: a sandbox of the same agent with the same egress policy.
+    await server.runtime.startEgressProxy();
+    const principal = { agent: 'coder', user: null, tokenId: 't', expiresAt: Math.floor(Date.now() / 1000) + 60, scope: null };
+    const identity = createSandboxIdentity({ principal, profile: 'js', backend: 'isolate', egressPolicy: 'test-api', trustDomain: 'cordon.local', lifetimeMs: 60_000, now: Date.now() });
+    const session = server.runtime.sessions.open('coder', null, 'via-proxy');
+    const channel = await server.runtime.egress.openChannel(principal, session, identity);
+    expect(channel).not.toBeNull();
+    const client = new Client('http://localhost', { socketPath: channel!.socketPath });
+    try {
+      const res = await client.request({ path: `http://plain.test:${plain.port}/`, method: 'GET' });
+      expect(res.statusCode).toBe(200);
+      await res.body.dump();
+      // Cedar decides proxy requests too: the chain rule holds on this channel as well.
+      const res2 = await client.request({ path: `http://denied.test:${plain.port}/`, method: 'GET' });
+      expect(res2.statusCode).toBe(403);
+      await res2.body.dump();
+    } finally {
+      await client.close();
+      await server.runtime.egress.proxy.closeChannel(identity.id);
+    }
+    const viaProxy = server.runtime.sessions.open('coder', null, 'via-proxy').facts();
+    expect({ ...viaProxy, calls: 0 }).toEqual({ ...viaFetch, calls: 0 });
+    expect(viaProxy).toMatchObject({ untrusted_content: true, egress_hosts: ['plain.test'] });
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -65,6 +65,7 @@ function openCgroupRoot(label: string): CgroupRoot | null {
     if (fsType === 'cgroup2') candidates.push({ version: 2, dir: mountPoint });
   }
   for (const c of candidates.sort((a, b) => a.version - b.version)) {
+    reapOrphans(c.dir);
     const dir = join(c.dir, `cordon-${label}`);
     try {
       mkdirSync(dir, { recursive: true });
@@ -86,6 +87,40 @@ function openCgroupRoot(label: string): CgroupRoot | null {
     }
   }
   return null;
+}
+
+/**
+ * Folders left by a runner that died without cleaning up (its label ends in its PID):
+ * their hosts ended with it (a host exits when its parent's channel closes), so the
+ * empty cgroups can go.
+ */
+function reapOrphans(mount: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(mount);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^cordon-(?:.*-)?(\d+)$/.exec(name)?.[1];
+    if (pid === undefined || pidAlive(Number(pid))) continue;
+    const dir = join(mount, name);
+    try {
+      for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) rmdirSync(join(dir, sub.name));
+      rmdirSync(dir);
+    } catch {
+      // Still has a process in it, or not ours to remove: leave it.
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function cgroupCap(root: CgroupRoot, capMb: number): MemoryCap {
