@@ -9,10 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { AuthzRequest, AuthzResource, PrincipalFacts } from '../src/policy/authz-request.ts';
-import { compilePolicySet, SCHEMA_FILE } from '../src/policy/load-policy-set.ts';
-import { createDecisionCache } from '../src/policy/decision-cache.ts';
-import { createPolicyEngine } from '../src/policy/policy-engine.ts';
+import { compilePolicySet, createDecisionCache, createPolicyEngine, SCHEMA_FILE, type AuthzRequest, type AuthzResource, type PrincipalFacts } from '../src/policy/index.ts';
 
 const POLICIES = 1000;
 const AGENTS = 100;

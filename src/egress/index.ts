@@ -7,6 +7,7 @@ export { SANDBOX_ID } from './egress-identity.ts';
 
 // Policies: load, validate, test, check.
 export type { EgressPolicy, EgressRule, EgressMode, PolicyProblem } from './egress-policy.ts';
+export { formatProblem } from './egress-policy.ts';
 export { parseEgressPolicy, compileEgressPolicy } from './parse-egress-policy.ts';
 export { loadEgressPolicies, loadEgressPolicyFile, validateEgressPolicies, type ValidationReport } from './load-egress-policies.ts';
 export { runEgressTests, loadEgressTestCases, type EgressTestReport, type EgressTestResult, type EgressTestCase } from './run-egress-tests.ts';
@@ -34,6 +35,6 @@ export type { EgressHooks, EgressHookRequest, EgressHookResponse, EgressHookChan
 export { createEgressProxy, type EgressProxy, type EgressProxyOptions, type OpenChannelOptions, type SandboxChannel } from './egress-proxy.ts';
 export { createGuardedFetch, type GuardedFetch, type GuardedFetchRequest, type GuardedFetchResponse, type GuardedFetchOptions } from './guarded-fetch.ts';
 export { createPinnedPools, type PinnedPools } from './pinned-pool.ts';
-export { createDirectDialer, createLoopbackOnlyDialer, type Dialer } from './dialer.ts';
+export { createDirectDialer, createLoopbackOnlyDialer, DialError, type Dialer } from './dialer.ts';
 export { DEFAULT_EGRESS_TIMEOUTS, type EgressTimeouts } from './proxy-context.ts';
 export { DEFAULT_EGRESS_LIMITS, type EgressLimits } from './proxy-limits.ts';

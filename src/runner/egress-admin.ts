@@ -1,10 +1,16 @@
 import { resolve } from 'node:path';
 import { CordonError, isCordonError } from '../core/errors.ts';
-import { checkEgress, type CheckEgressResult } from '../egress/check-egress.ts';
-import { formatProblem } from '../egress/egress-policy.ts';
-import { loadEgressPolicyFile, validateEgressPolicies, type ValidationReport } from '../egress/load-egress-policies.ts';
-import { runEgressTests, type EgressTestReport } from '../egress/run-egress-tests.ts';
-import { parseResolveOption } from '../egress/static-resolver.ts';
+import {
+  checkEgress,
+  formatProblem,
+  loadEgressPolicyFile,
+  parseResolveOption,
+  runEgressTests,
+  validateEgressPolicies,
+  type CheckEgressResult,
+  type EgressTestReport,
+  type ValidationReport,
+} from '../egress/index.ts';
 
 export { formatProblem as formatEgressProblem, type CheckEgressResult, type EgressTestReport, type ValidationReport };
 

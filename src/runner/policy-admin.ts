@@ -4,12 +4,18 @@ import type { SessionFactsSnapshot } from '../core/session-facts.ts';
 import type { CordonConfig } from '../config/config-schema.ts';
 import { loadAgentRegistry } from '../identity/agent-registry.ts';
 import { loadUserDirectory } from '../identity/user-directory.ts';
-import { resourceFromDescriptor } from '../policy/authz-request.ts';
-import { decisionDetails } from '../policy/explain-decision.ts';
-import { loadPolicySet, validatePolicies, type PolicyValidation } from '../policy/load-policy-set.ts';
-import { createPolicyEngine } from '../policy/policy-engine.ts';
-import { formatPolicyProblem } from '../policy/policy-set.ts';
-import { runPolicyTests, type PolicyTestReport, type ResolvedTool } from '../policy/run-policy-tests.ts';
+import {
+  createPolicyEngine,
+  decisionDetails,
+  formatPolicyProblem,
+  loadPolicySet,
+  resourceFromDescriptor,
+  runPolicyTests,
+  validatePolicies,
+  type PolicyTestReport,
+  type PolicyValidation,
+  type ResolvedTool,
+} from '../policy/index.ts';
 import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry, type ToolRegistry } from '../tools/tool-registry.ts';
 import { createPrincipalResolver, toAuthzRequest } from './policy-authorizer.ts';

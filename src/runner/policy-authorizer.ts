@@ -2,9 +2,7 @@ import type { AuthorizationRequest, Authorizer } from '../core/authorization.ts'
 import { deny } from '../core/decision.ts';
 import type { AgentRegistry } from '../identity/agent-registry.ts';
 import type { UserDirectory } from '../identity/user-directory.ts';
-import { decisionDetails } from '../policy/explain-decision.ts';
-import { resourceFromDescriptor, type AuthzRequest, type PrincipalFacts } from '../policy/authz-request.ts';
-import type { PolicyEngine } from '../policy/policy-engine.ts';
+import { decisionDetails, resourceFromDescriptor, type AuthzRequest, type PolicyEngine, type PrincipalFacts } from '../policy/index.ts';
 
 export interface PrincipalResolver {
   agent(id: string): PrincipalFacts | undefined;

@@ -1,4 +1,4 @@
-import { redact } from '../egress/secret-redaction.ts';
+import { redact } from '../egress/index.ts';
 
 /** Removes known secret values from anything going back to the caller or into logs and audit. */
 export interface Redactor {

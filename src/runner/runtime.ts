@@ -12,29 +12,33 @@ import { createTokenService, type TokenService } from '../identity/token-service
 import { createTokenVerifier } from '../identity/token-verifier.ts';
 import { loadUserDirectory, type UserDirectory } from '../identity/user-directory.ts';
 import { createUserTokenVerifier, LOCAL_USER_ISSUER } from '../identity/user-token-verifier.ts';
-import { createDecisionCache } from '../policy/decision-cache.ts';
-import { loadPolicySet } from '../policy/load-policy-set.ts';
-import { createPolicyEngine, type PolicyEngine } from '../policy/policy-engine.ts';
+import { createDecisionCache, createPolicyEngine, loadPolicySet, type PolicyEngine } from '../policy/index.ts';
 import { createPolicyAuthorizer, createPrincipalResolver } from './policy-authorizer.ts';
-import { checkProfileReferences, createIsolateBackend, createSandboxManager, loadSandboxProfiles, type IsolateBackend, type SandboxIdentity, type SandboxManager } from '../sandbox/index.ts';
+import { checkProfileReferences, createIsolateBackend, createSandboxManager, HOST_BASE_MB, loadSandboxProfiles, type IsolateBackend, type SandboxIdentity, type SandboxManager } from '../sandbox/index.ts';
 import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
 import { createRunner, type Runner } from './runner.ts';
 import { createSessionStore } from './session-store.ts';
 import { loadSecrets } from '../config/load-secrets.ts';
-import { createDirectDialer, type Dialer } from '../egress/dialer.ts';
-import { createEgressGuard, type EgressGuard } from '../egress/egress-guard.ts';
-import type { EgressPolicy } from '../egress/egress-policy.ts';
-import { createGuardedFetch } from '../egress/guarded-fetch.ts';
-import { loadEgressPolicies } from '../egress/load-egress-policies.ts';
-import { createPinnedPools } from '../egress/pinned-pool.ts';
-import { createSystemResolver, type Resolver } from '../egress/resolver.ts';
-import { createStaticSecretStore } from '../egress/secret-template.ts';
+import {
+  createDirectDialer,
+  createEgressGuard,
+  createEgressProxy,
+  createGuardedFetch,
+  createPinnedPools,
+  createStaticSecretStore,
+  createSystemResolver,
+  loadEgressPolicies,
+  type Dialer,
+  type EgressGuard,
+  type EgressPolicy,
+  type EgressProxy,
+  type Resolver,
+  type SandboxChannel,
+} from '../egress/index.ts';
 import { createRedactor, type Redactor } from './redaction.ts';
 import { createEgressAuditAdapter, egressOpener, openProxyChannel, type SandboxEgressDeps } from './sandbox-egress.ts';
 import { signSandboxToken } from '../identity/sandbox-token.ts';
-import { createEgressProxy, type EgressProxy, type SandboxChannel } from '../egress/index.ts';
-import { HOST_BASE_MB } from '../sandbox/isolate/host-pool.ts';
 import type { Principal } from '../core/principal.ts';
 import type { Session } from './session-store.ts';
 

@@ -9,5 +9,6 @@ export { createSandboxIdentity, type SandboxIdentity, type BackendKind } from '.
 export { createSandboxManager, type SandboxManager, type SandboxManagerOptions, type SessionSandboxInfo, type OpenEgress } from './sandbox-manager.ts';
 export { createIsolateBackend, type IsolateBackend, type IsolateHostsConfig } from './isolate/isolate-backend.ts';
 export type { MemoryCapMode } from './isolate/memory-cap.ts';
+export { HOST_BASE_MB } from './isolate/host-pool.ts';
 export type { SandboxProfile, SandboxLimits } from './profiles/index.ts';
 export { loadSandboxProfiles, validateSandboxProfiles, checkProfileReferences, BUNDLED_SANDBOX_PROFILE_DIR, formatProfileProblem } from './profiles/index.ts';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/errors.ts';
-import { BUNDLED_SANDBOX_PROFILE_DIR, formatProfileProblem, validateSandboxProfiles } from '../../sandbox/profiles/index.ts';
+import { BUNDLED_SANDBOX_PROFILE_DIR, formatProfileProblem, validateSandboxProfiles } from '../../sandbox/index.ts';
 import { printJson } from '../cli-context.ts';
 
 export function registerSandboxesCommand(program: Command): void {
