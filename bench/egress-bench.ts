@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Client } from 'undici';
 import { ASSUMED_PUBLIC_ADDRESS, createDirectDialer, createEgressGuard, createEgressProxy, createStaticResolver, decide, DialError, parseEgressPolicy, type Dialer } from '../src/egress/index.ts';
-import { testTls } from '../src/egress/test-tls.ts';
+import { testTls } from '../test/support/test-tls.ts';
 import { runPeerBench } from './egress-peer-bench.ts';
 import { latencies, type Target } from './http-load.ts';
 

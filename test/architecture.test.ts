@@ -26,23 +26,7 @@ const RANK: Record<string, number> = {
  * Imports from outside a folder into its internals, each for a reason. Keep it
  * short: an entry is a debt, and one that no longer matches fails the test.
  */
-const FRONT_DOOR_EXCEPTIONS: readonly FrontDoorException[] = [
-  {
-    from: 'test/api/egress-api.test.ts',
-    to: 'src/egress/loopback-fixture.ts',
-    reason: 'a test fixture still living in src/egress/ (its unit tests use it); it belongs in test/support/, not in the egress API',
-  },
-  {
-    from: 'test/api/egress-api.test.ts',
-    to: 'src/egress/test-tls.ts',
-    reason: 'throwaway TLS material for tests, still in src/egress/; belongs in test/support/, not in the egress API',
-  },
-  {
-    from: 'bench/egress-bench.ts',
-    to: 'src/egress/test-tls.ts',
-    reason: 'the bench serves TLS with the same throwaway test CA; goes with test-tls.ts when that moves to test/support/',
-  },
-];
+const FRONT_DOOR_EXCEPTIONS: readonly FrontDoorException[] = [];
 
 const ROOT = resolve(import.meta.dirname, '..');
 

@@ -9,9 +9,9 @@ import { createMemoryAuditSink } from './egress-audit.ts';
 import type { EgressHookRequest, EgressHookResponse, EgressHooks } from './egress-hooks.ts';
 import type { SandboxChannel } from './egress-proxy.ts';
 import { createGuardedFetch, type GuardedFetch } from './guarded-fetch.ts';
-import { startEgressFixture, startUpstream, testIdentity, type EgressFixture, type LoopbackUpstream } from './loopback-fixture.ts';
+import { startEgressFixture, startUpstream, testIdentity, type EgressFixture, type LoopbackUpstream } from '../../test/support/loopback-fixture.ts';
 import { createPinnedPools, type PinnedPools } from './pinned-pool.ts';
-import { testTls } from './test-tls.ts';
+import { testTls } from '../../test/support/test-tls.ts';
 
 // The same hooks on every channel and every hop: the isolate fetch (with its
 // redirects) and the proxy's unix and TCP channels (HTTP forward and CONNECT).

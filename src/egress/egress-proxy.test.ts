@@ -10,10 +10,10 @@ import { promisify } from 'node:util';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Dialer } from './dialer.ts';
-import { startEgressFixture, startUpstream, testIdentity, type EgressFixture, type LoopbackUpstream } from './loopback-fixture.ts';
+import { startEgressFixture, startUpstream, testIdentity, type EgressFixture, type LoopbackUpstream } from '../../test/support/loopback-fixture.ts';
 import type { SandboxChannel } from './egress-proxy.ts';
 import type { Resolver } from './resolver.ts';
-import { testTls } from './test-tls.ts';
+import { testTls } from '../../test/support/test-tls.ts';
 
 const run = promisify(execFile);
 const CA = testTls().ca;

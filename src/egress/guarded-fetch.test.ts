@@ -3,12 +3,12 @@ import { createLoopbackOnlyDialer } from './dialer.ts';
 import { createMemoryAuditSink } from './egress-audit.ts';
 import { createEgressGuard } from './egress-guard.ts';
 import { createGuardedFetch, type GuardedFetch } from './guarded-fetch.ts';
-import { startUpstream, testIdentity, type LoopbackUpstream } from './loopback-fixture.ts';
+import { startUpstream, testIdentity, type LoopbackUpstream } from '../../test/support/loopback-fixture.ts';
 import { parseEgressPolicy } from './parse-egress-policy.ts';
 import { createPinnedPools, type PinnedPools } from './pinned-pool.ts';
 import { createStaticSecretStore } from './secret-template.ts';
 import { createStaticResolver } from './static-resolver.ts';
-import { testTls } from './test-tls.ts';
+import { testTls } from '../../test/support/test-tls.ts';
 
 const SECRET = 'fetch-secret-7c1f2a9b';
 let api: LoopbackUpstream;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testIdentity } from './loopback-fixture.ts';
+import { testIdentity } from '../../test/support/loopback-fixture.ts';
 import { createProxyCredentials } from './proxy-auth.ts';
 
 describe('proxy credentials', () => {

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoopbackOnlyDialer, createStaticResolver } from '../../src/egress/index.ts';
-import { startUpstream, type LoopbackUpstream } from '../../src/egress/loopback-fixture.ts';
+import { startUpstream, type LoopbackUpstream } from '../support/loopback-fixture.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';

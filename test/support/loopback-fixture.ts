@@ -3,15 +3,22 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLoopbackOnlyDialer, type Dialer } from './dialer.ts';
-import { createMemoryAuditSink, type EgressAuditRecord } from './egress-audit.ts';
-import { createEgressGuard, type EgressGuard } from './egress-guard.ts';
-import type { EgressIdentity } from './egress-identity.ts';
-import { createEgressProxy, type EgressProxy, type EgressProxyOptions } from './egress-proxy.ts';
-import { parseEgressPolicy } from './parse-egress-policy.ts';
-import type { Resolver } from './resolver.ts';
-import { createStaticResolver } from './static-resolver.ts';
-import { createStaticSecretStore } from './secret-template.ts';
+import {
+  createEgressGuard,
+  createEgressProxy,
+  createLoopbackOnlyDialer,
+  createMemoryAuditSink,
+  createStaticResolver,
+  createStaticSecretStore,
+  parseEgressPolicy,
+  type Dialer,
+  type EgressAuditRecord,
+  type EgressGuard,
+  type EgressIdentity,
+  type EgressProxy,
+  type EgressProxyOptions,
+  type Resolver,
+} from '../../src/egress/index.ts';
 import { testTls } from './test-tls.ts';
 
 /**
