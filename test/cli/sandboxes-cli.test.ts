@@ -74,6 +74,18 @@ describe('cordon sandboxes validate', () => {
     expect(report.problems).toContainEqual(expect.objectContaining({ file: join(profiles, 'broken.yaml'), line: 8, field: 'limits.memoryMb' }));
   });
 
+  it('exits 3 for a profile naming a tool or an egress policy that does not exist, with the line', async () => {
+    const dir = join(cwd, 'refs');
+    mkdirSync(dir);
+    const js = readFileSync(join(SHIPPED, 'js.yaml'), 'utf8');
+    writeFileSync(join(dir, 'refs.yaml'), js.replace(/^name: js$/m, 'name: refs').replace(/^tools: \[code\]$/m, 'tools: [code, shell.exec]').replace(/^egressPolicy: null$/m, 'egressPolicy: nowhere'));
+    const r = await cordon(['sandboxes', 'validate', dir]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/refs\.yaml:\d+: tools\[1\]: "shell\.exec" is not a registered tool/);
+    expect(r.stderr).toMatch(/refs\.yaml:\d+: egressPolicy: .*nowhere/);
+    expect(r.stdout).not.toContain('ok  refs');
+  });
+
   it('exits 3 for a directory that does not exist', async () => {
     const r = await cordon(['sandboxes', 'validate', join(cwd, 'nope')]);
     expect(r.code).toBe(3);
