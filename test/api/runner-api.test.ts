@@ -38,6 +38,45 @@ async function call(method: string, path: string, options: { token?: string | nu
 
 const invoke = (input: unknown, token?: string | null) => call('POST', '/v1/invocations', { body: JSON.stringify({ tool: 'code', input }), token });
 
+describe('the code tool, for code that models write', () => {
+  it('accepts the js alias on the API, as on the CLI', async () => {
+    expect((await invoke({ language: 'js', source: '1+1' })).json).toMatchObject({ status: 'ok', output: { value: 2 } });
+  });
+
+  it.each([
+    ['an awaited expression', 'await Promise.resolve(41) + 1', 42],
+    ['declarations with await', 'const a = await Promise.resolve(20);\nlet b = await 22;\na + b', 42],
+    ['Promise.all', 'const r = await Promise.all([1, 2, 3].map(async (x) => x * 2));\nr', [2, 4, 6]],
+    ['a for await loop', 'let t = 0;\nfor await (const x of [Promise.resolve(1), 2]) t += x;\nt', 3],
+    ['await as the last line after a comment', '// sum\nawait 5 // five', 5],
+  ])('top-level await: %s', async (_name, source, value) => {
+    const res = await invoke({ language: 'javascript', source });
+    expect(res.json).toMatchObject({ status: 'ok', output: { status: 'ok', value } });
+  });
+
+  it.each([
+    ['a syntax error', 'let x = 1;\nlet y = ;', { name: 'SyntaxError', line: 2 }],
+    ['a syntax error in code with await', 'await 1;\n\nconst = 2', { name: 'SyntaxError', line: 3 }],
+    ['a runtime error', '1;\n2;\n  null.boom', { name: 'TypeError', line: 3, column: 8 }],
+    ['a runtime error after await', 'await null;\nundefinedThing()', { name: 'ReferenceError', line: 2 }],
+    ['an async rejection', '(async () => { await null;\n  throw new RangeError("late") })()', { name: 'RangeError', message: 'late', line: 2 }],
+  ])('%s carries its line (and column)', async (_name, source, error) => {
+    const res = await invoke({ language: 'javascript', source });
+    expect(res.json).toMatchObject({ status: 'error', output: { status: 'error', error } });
+  });
+
+  it('says why fetch is not defined in a sandbox without egress', async () => {
+    const res = await invoke({ language: 'javascript', source: 'await fetch("https://example.test/")' });
+    expect((res.json.output as { error: { message: string } }).error.message).toMatch(/no egress policy/);
+  });
+
+  it('an unknown language lists the languages the profile offers', async () => {
+    const res = await invoke({ language: 'python', source: '1' });
+    expect(res.status).toBe(400);
+    expect(res.json.error?.message).toMatch(/not offered by sandbox profile "js"; it offers: javascript/);
+  });
+});
+
 describe('runner API', () => {
   it('GET /healthz answers without a token', async () => {
     const res = await call('GET', '/healthz', { token: null });
