@@ -27,6 +27,7 @@ export { createEgressGuard, type EgressGuard, type EgressGuardOptions } from './
 export { createStaticSecretStore, type SecretStore } from './secret-template.ts';
 export { redact, createSecretRedactor, type SecretRedactor } from './secret-redaction.ts';
 export { createMemoryAuditSink, type EgressAuditRecord, type EgressAuditSink } from './egress-audit.ts';
+export { createEgressAuditLog } from './egress-audit-log.ts';
 
 // Hooks the layers above attach per sandbox (policy engine, session facts).
 export type { EgressHooks, EgressHookRequest, EgressHookResponse, EgressHookChannel } from './egress-hooks.ts';

@@ -1,0 +1,157 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AuditSink } from '../../audit/audit-sink.ts';
+import type { CordonConfig } from '../../config/config-schema.ts';
+import { loadSecrets } from '../../config/load-secrets.ts';
+import type { Authorizer } from '../../core/authorization.ts';
+import { CordonError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Principal } from '../../core/principal.ts';
+import {
+  createDirectDialer,
+  createEgressAuditLog,
+  createEgressGuard,
+  createEgressProxy,
+  createGuardedFetch,
+  createPinnedPools,
+  createStaticSecretStore,
+  createSystemResolver,
+  loadEgressPolicies,
+  type Dialer,
+  type EgressGuard,
+  type EgressHooks,
+  type EgressPolicy,
+  type EgressProxy,
+  type GuardedFetch,
+  type Resolver,
+  type SandboxChannel,
+} from '../../egress/index.ts';
+import type { HostFetch, OpenEgress, SandboxIdentity, SandboxProfile } from '../../sandbox/index.ts';
+import { createRedactor, type Redactor } from '../redaction.ts';
+import type { Session } from '../session-store.ts';
+import { authorize, type ActionCall } from '../stages/authorize.ts';
+
+export interface EgressOptions {
+  readonly resolver?: Resolver;
+  readonly dialer?: Dialer;
+  readonly upstreamCa?: string | Buffer;
+}
+
+export interface EgressWiring {
+  readonly guard: EgressGuard;
+  readonly policies: ReadonlyMap<string, EgressPolicy>;
+  /** Removes every known secret value; apply it to anything leaving the process. */
+  readonly redactor: Redactor;
+  /** The per-sandbox proxy (unix-socket and loopback channels), for containers and browsers. */
+  readonly proxy: EgressProxy;
+  /** The egress policy for a sandbox: the agent's override, else the tool's, else the profile's; null is no network. */
+  policyFor(agent: string, tool: string | null, profile: SandboxProfile): string | null;
+  /** How a sandbox's egress is opened for this principal and session (bound to the sandbox's identity). */
+  opener(principal: Principal, session: Session): OpenEgress;
+  /** A proxy channel for a sandbox, with the same hooks its fetch gets. */
+  openChannel(principal: Principal, session: Session, identity: SandboxIdentity): Promise<SandboxChannel> | null;
+  close(): Promise<void>;
+}
+
+/**
+ * The only way out of a sandbox: egress policies by name, secrets read once, every
+ * request through the guard, and around every request, hop and channel the hooks
+ * that make it a `net.fetch` for the policy engine and a fact for the session.
+ */
+export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; authorizer: Authorizer; logger: Logger; env: Readonly<Record<string, string | undefined>>; options: EgressOptions }): EgressWiring {
+  const policies = loadEgressPolicies(config.egress.policyDir);
+  checkEgressPolicyNames(config, policies);
+  const secrets = loadSecrets(config.egress.secrets, deps.env);
+  const redactor = createRedactor(secrets.values());
+  const guard = createEgressGuard({ policies, resolver: deps.options.resolver ?? createSystemResolver(), secrets: createStaticSecretStore(Object.fromEntries(secrets)) });
+  const ca = deps.options.upstreamCa === undefined ? {} : { ca: deps.options.upstreamCa };
+  const pools = createPinnedPools({ dialer: deps.options.dialer ?? createDirectDialer(), connectTimeoutMs: 10_000, idleTimeoutMs: 30_000, ...ca });
+  const audit = createEgressAuditLog(deps.audit, redactor.text);
+  const guarded = createGuardedFetch({ guard, pools, audit, maxResponseBytes: config.egress.maxResponseBytes, totalTimeoutMs: config.egress.fetchTimeoutMs });
+  // One unix socket per sandbox lives here; only this user may reach the folder.
+  const socketDir = join(config.dataDir, 'egress');
+  mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+  const proxy = createEgressProxy({
+    guard,
+    audit,
+    socketDir,
+    tcp: { host: '127.0.0.1', port: 0 },
+    ...(deps.options.dialer === undefined ? {} : { dialer: deps.options.dialer }),
+    ...(deps.options.upstreamCa === undefined ? {} : { upstreamCa: deps.options.upstreamCa }),
+    logger: deps.logger,
+  });
+  const agentPolicy = new Map(config.agents.filter((a) => a.egressPolicy !== undefined).map((a) => [a.id, a.egressPolicy ?? null]));
+  const trusted = (identity: SandboxIdentity) => identity.egressPolicy !== null && policies.get(identity.egressPolicy)?.trusted === true;
+  const hooksFor = (principal: Principal, session: Session, identity: SandboxIdentity) => sandboxEgressHooks(deps.authorizer, principal, identity, session, trusted(identity));
+
+  return {
+    guard,
+    policies,
+    redactor,
+    proxy,
+    policyFor: (agent, tool, profile) => {
+      if (agentPolicy.has(agent)) return agentPolicy.get(agent) ?? null;
+      if (tool !== null && config.egress.toolPolicies[tool] !== undefined) return config.egress.toolPolicies[tool] ?? null;
+      return profile.egressPolicy;
+    },
+    opener: (principal, session) => (identity) => {
+      if (identity.egressPolicy === null) return null;
+      return { fetch: boundFetch(guarded, identity, hooksFor(principal, session, identity)), close: () => void pools.closeSandbox(identity.id) };
+    },
+    openChannel: (principal, session, identity) => (identity.egressPolicy === null ? null : proxy.openChannel(identity, { hooks: hooksFor(principal, session, identity) })),
+    async close() {
+      await proxy.close();
+      await pools.close();
+    },
+  };
+}
+
+/** A sandbox's request as a `net.fetch` action for the policy engine. */
+function fetchCall(url: string, method: string, trusted: boolean): ActionCall {
+  return {
+    tool: 'fetch',
+    action: 'net.fetch',
+    resource: () => ({ type: 'url', id: url, attributes: { method, trusted } }),
+    annotations: { readOnlyHint: method === 'GET' || method === 'HEAD', destructiveHint: false },
+  };
+}
+
+/**
+ * The runner's steps around every egress request of one sandbox, on every hop and
+ * every channel: the request is a `net.fetch` for the policy engine with the
+ * session's facts as they are now (so chain rules hold for code that fetches), and
+ * what the sandbox ingested becomes session facts for later decisions.
+ */
+function sandboxEgressHooks(authorizer: Authorizer, principal: Principal, identity: SandboxIdentity, session: Session, trusted: boolean): EgressHooks {
+  return {
+    authorize: (request) => authorize(authorizer, principal, fetchCall(request.url, request.method, trusted), identity, session.facts()),
+    observe: (response) => {
+      session.sink.noteEgressHost(response.host);
+      // Content from a host not marked trusted may carry instructions aimed at the agent.
+      if (!trusted) session.sink.noteUntrustedContent(response.host);
+    },
+  };
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+/** The fetch an isolate is granted: its identity fixed here, never read from the request. */
+function boundFetch(guarded: GuardedFetch, identity: SandboxIdentity, hooks: EgressHooks): HostFetch {
+  return async (request, signal, limits) => {
+    const r = await guarded(identity, { url: request.url, method: request.method, headers: request.headers, body: request.body, redirect: request.redirect, signal, hooks, maxResponseBytes: limits.maxResponseBytes });
+    return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, text: decoder.decode(r.body), url: r.url, redirected: r.redirected };
+  };
+}
+
+/** Every egress policy the config names must exist: a typo would otherwise silently mean "no egress". */
+function checkEgressPolicyNames(config: CordonConfig, policies: ReadonlyMap<string, EgressPolicy>): void {
+  const named = [
+    ...Object.entries(config.egress.toolPolicies).map(([tool, name]) => [`/egress/toolPolicies/${tool}`, name] as const),
+    ...config.agents.flatMap((a, i) => (typeof a.egressPolicy === 'string' ? [[`/agents/${i}/egressPolicy`, a.egressPolicy] as const] : [])),
+  ];
+  for (const [field, name] of named) {
+    if (!policies.has(name)) {
+      throw new CordonError('CONFIG_INVALID', `${config.configFile ?? 'config'}: ${field} names egress policy "${name}", which is not in ${config.egress.policyDir}`, { details: { field } });
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import type { CordonConfig } from '../../config/config-schema.ts';
+import { CordonError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import {
+  checkProfileReferences,
+  createIsolateBackend,
+  createSandboxManager,
+  HOST_BASE_MB,
+  loadSandboxProfiles,
+  type IsolateBackend,
+  type SandboxManager,
+  type SandboxProfile,
+} from '../../sandbox/index.ts';
+import type { ToolRegistry } from '../../tools/tool-registry.ts';
+
+export interface SandboxWiring {
+  readonly profiles: readonly SandboxProfile[];
+  readonly manager: SandboxManager;
+  readonly isolate: IsolateBackend;
+  /** The longest wall-clock limit any profile allows a call. */
+  readonly maxCallMs: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Where tools run: the sandbox profiles (a broken one, or one naming an unknown tool
+ * or egress policy, stops start-up with its file and line), the isolate backend
+ * with its hosts, and the manager that owns every sandbox's life.
+ */
+export function wireSandboxes(
+  config: CordonConfig,
+  deps: { tools: ToolRegistry; egressPolicies: ReadonlySet<string>; logger: Logger; onHostExit?: (pid: number, owner: string, death: unknown) => void },
+): SandboxWiring {
+  const profileMap = loadSandboxProfiles(config.sandbox.profileDir);
+  checkProfileReferences(profileMap, { tools: new Set(deps.tools.list().map((t) => t.definition.name)), egressPolicies: deps.egressPolicies });
+  const profiles = [...profileMap.values()];
+  const hostBudgetMb = config.sandbox.isolate.hostMemoryMb - HOST_BASE_MB;
+  for (const p of profiles) {
+    if (p.backend === 'isolate' && p.limits.maxMemoryMb > hostBudgetMb) {
+      throw new CordonError('CONFIG_INVALID', `${p.file}: limits.maxMemoryMb ${p.limits.maxMemoryMb} is more than an isolate host holds (sandbox.isolate.hostMemoryMb ${config.sandbox.isolate.hostMemoryMb} less ${HOST_BASE_MB} MB); lower it or raise hostMemoryMb`, {
+        details: { file: p.file, field: 'limits.maxMemoryMb' },
+      });
+    }
+  }
+  if (!profileMap.has(config.sandbox.defaultProfile)) {
+    throw new CordonError('CONFIG_INVALID', `${config.configFile ?? 'config'}: /sandbox/defaultProfile names "${config.sandbox.defaultProfile}", which is not in ${config.sandbox.profileDir}`, { details: { field: '/sandbox/defaultProfile' } });
+  }
+  const isolateProfiles = profiles.filter((p) => p.backend === 'isolate');
+  const isolate = createIsolateBackend({
+    config: config.sandbox.isolate,
+    warmMemoryMb: profileMap.get(config.sandbox.defaultProfile)?.limits.memoryMb ?? 64,
+    caps: {
+      outputBytes: Math.max(1, ...isolateProfiles.map((p) => p.limits.outputBytes)),
+      resultBytes: Math.max(1, ...isolateProfiles.map((p) => p.limits.resultBytes)),
+      requestBytes: 10 * 1024 * 1024,
+    },
+    maxResponseBytes: config.egress.maxResponseBytes,
+    label: `${process.pid}`,
+    onHostExit: (pid, owner, death) => {
+      deps.logger[death.kind === 'retired' ? 'debug' : 'warn']({ pid, agent: owner === '' ? null : owner, death }, 'isolate host exited');
+      deps.onHostExit?.(pid, owner, death);
+    },
+  });
+  const manager = createSandboxManager({ backends: new Map([['isolate', isolate]]), profiles: profileMap, trustDomain: config.egress.trustDomain, maxSessions: config.sandbox.maxSessions });
+  return {
+    profiles,
+    manager,
+    isolate,
+    maxCallMs: Math.max(0, ...profiles.map((p) => p.limits.maxTimeoutMs)),
+    async close() {
+      await manager.close();
+      await isolate.close();
+    },
+  };
+}
