@@ -13,7 +13,7 @@ import { authenticate } from './stages/authenticate.ts';
 import { authorize, enforce, toolCall } from './stages/authorize.ts';
 import { execute } from './stages/execute.ts';
 import { record } from './stages/record.ts';
-import { sandboxForCall, type SandboxSettings } from './stages/sandbox.ts';
+import { sandboxForCall, sandboxSessionKey, type SandboxSettings } from './stages/sandbox.ts';
 import { CordonError } from '../core/errors.ts';
 import type { Redactor } from './redaction.ts';
 import { validate } from './stages/validate.ts';
@@ -151,7 +151,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         const egressPolicy = deps.sandboxes.egressPolicyFor(principal.agent, null, profile);
         const info = await deps.manager.createSession(principal, profile, egressPolicy, (identity) => {
           // The sandbox's own session: its facts (what it read, what it fetched) follow it from call to call.
-          const session = deps.sessions.open(principal.agent, principal.user, `sandbox:${identity.id}`);
+          const session = deps.sessions.open(principal.agent, principal.user, sandboxSessionKey(identity.id));
           return deps.egressFor(principal, session)(identity);
         });
         facts.sandbox = info.id;

@@ -4,6 +4,14 @@ import type { OpenEgress, Sandbox, SandboxIdentity, SandboxManager, SandboxProfi
 import type { CallLimits } from '../../tools/tool.ts';
 import type { RegisteredTool } from '../../tools/tool-registry.ts';
 
+/**
+ * The session a session sandbox's calls share. The '#' is not allowed in a session id a
+ * client names, so no call outside the sandbox can join its session.
+ */
+export function sandboxSessionKey(sandboxId: string): string {
+  return `#sandbox/${sandboxId}`;
+}
+
 export interface SandboxSettings {
   readonly defaultProfile: string;
   /** The egress policy for this principal and tool: the agent's override, else the tool's, else the profile's. */
@@ -65,7 +73,7 @@ export function sandboxForCall(
       throw new CordonError('INPUT_INVALID', `sandbox profile "${profile.name}" does not offer tool "${tool.definition.name}"; it offers: ${profile.tools.join(', ')}`, { details: { field: '/tool', reason: 'tool not offered' } });
     }
     const limits = tool.definition.limits(input, profile);
-    return { identity: sandbox.identity, profile, limits, sessionKey: `sandbox:${sandbox.identity.id}`, start: async () => sandbox, finish: async () => {} };
+    return { identity: sandbox.identity, profile, limits, sessionKey: sandboxSessionKey(sandbox.identity.id), start: async () => sandbox, finish: async () => {} };
   }
   const profile = profileFor(manager, settings, profiles, tool, request.profile);
   const limits = tool.definition.limits(input, profile);

@@ -28,6 +28,8 @@ export interface HostPoolOptions {
   readonly caps: MessageCaps;
   readonly onHostExit?: (host: HostProcess, death: HostDeath) => void;
   readonly onStderr?: (pid: number, text: string) => void;
+  /** The host script (tests only). */
+  readonly hostEntry?: string;
 }
 
 export interface HostPool {
@@ -69,13 +71,18 @@ export function createHostPool(options: HostPoolOptions): HostPool {
       warmMemoryMb: options.warmMemoryMb,
       caps: options.caps,
       onStderr: (text) => options.onStderr?.(host.pid, text),
+      ...(options.hostEntry === undefined ? {} : { entry: options.hostEntry }),
       onExit: (h, death) => {
         hosts.delete(h);
         const i = spares.indexOf(h);
         if (i >= 0) spares.splice(i, 1);
         options.onHostExit?.(h, death);
+        // A host that dies before it is ready (isolated-vm will not load, the machine is out of
+        // memory) would die again at once: back off instead of forking in a loop.
+        earlyDeaths = h.wasReady ? 0 : earlyDeaths + 1;
         if (!closed) {
-          topUpSpares();
+          if (earlyDeaths === 0) topUpSpares();
+          else scheduleTopUp(Math.min(30_000, 250 * 2 ** (earlyDeaths - 1)));
           pump();
         }
       },
@@ -85,7 +92,20 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     return host;
   };
 
+  let earlyDeaths = 0;
+  let topUpTimer: NodeJS.Timeout | null = null;
+  const scheduleTopUp = (ms: number) => {
+    if (topUpTimer !== null) return;
+    topUpTimer = setTimeout(() => {
+      topUpTimer = null;
+      topUpSpares();
+      pump();
+    }, ms);
+    topUpTimer.unref();
+  };
+
   const topUpSpares = () => {
+    if (topUpTimer !== null) return;
     while (!closed && spares.length < options.spares && hosts.size < options.maxHosts) spares.push(start(''));
   };
 
@@ -212,6 +232,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     async close() {
       closed = true;
       clearInterval(idleTimer);
+      if (topUpTimer !== null) clearTimeout(topUpTimer);
       for (const w of waiting.splice(0)) w.reject(new CordonError('UNAVAILABLE', 'the isolate hosts are shutting down'));
       const exits = [...hosts].map((h) => new Promise<void>((resolve) => {
         if (h.dead) return resolve();

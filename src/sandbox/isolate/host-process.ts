@@ -31,6 +31,8 @@ export interface HostProcessOptions {
   readonly caps: MessageCaps;
   readonly onExit: (host: HostProcess, death: HostDeath) => void;
   readonly onStderr?: (line: string) => void;
+  /** The script the child runs; tests replace it with one that fails to start. */
+  readonly entry?: string;
 }
 
 export interface RunOnHost {
@@ -49,6 +51,8 @@ export interface HostProcess {
   owner: string;
   readonly ready: Promise<void>;
   readonly isReady: boolean;
+  /** It reached ready at some point (a host that never did is failing to start). */
+  readonly wasReady: boolean;
   readonly dead: boolean;
   /** Calls running now and the heap they reserved. */
   inflight: number;
@@ -69,7 +73,7 @@ export interface HostProcess {
  * calls it was running. Every message from the host is checked before use.
  */
 export function startHostProcess(options: HostProcessOptions): HostProcess {
-  const child: ChildProcess = fork(HOST_ENTRY, [JSON.stringify({ warmIsolates: options.warmIsolates, warmMemoryMb: options.warmMemoryMb })], {
+  const child: ChildProcess = fork(options.entry ?? HOST_ENTRY, [JSON.stringify({ warmIsolates: options.warmIsolates, warmMemoryMb: options.warmMemoryMb })], {
     execArgv: ['--no-node-snapshot'],
     // Nothing of the runner's environment (secrets among it) enters a process that runs untrusted code.
     env: {},
@@ -188,6 +192,9 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
     ready,
     get isReady() {
       return isReady && !dead;
+    },
+    get wasReady() {
+      return isReady;
     },
     get dead() {
       return dead;

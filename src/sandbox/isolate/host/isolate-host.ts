@@ -167,6 +167,9 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
         const message = killedFor === 'cpu' ? `CPU time limit of ${limits.cpuTimeMs} ms exceeded` : `wall-clock limit of ${limits.timeoutMs} ms exceeded`;
         return { status: 'timeout', error: { name: 'TimeoutError', message }, ...capOutput(output, limits.outputBytes), durationMs };
       }
+      if (session !== null && m.session !== null && !sessions.has(m.session)) {
+        return { status: 'error', error: { name: 'SandboxError', message: 'the sandbox was deleted while this call ran' }, stdout: '', stderr: '', truncated: false, durationMs };
+      }
       if (isolate.isDisposed || /memory limit/i.test(reason)) {
         return { status: 'oom', stdout: '', stderr: '', truncated: false, durationMs, error: { name: 'RangeError', message: `isolate exceeded its memory limit of ${limits.memoryMb} MB` } };
       }
