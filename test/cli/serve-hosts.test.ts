@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN } from '../support/cli.ts';
 
 // `cordon serve` as deployed: its isolate hosts are its children, and none outlives it,
 // whether it stops cleanly or is killed. Checked by PID.
-const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'cordon');
 let cwd: string;
 const started: ChildProcess[] = [];
 
