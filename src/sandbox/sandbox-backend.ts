@@ -1,3 +1,4 @@
+import type { SandboxChannel } from '../egress/index.ts';
 import type { HostFetch } from './sandbox-fetch.ts';
 import type { BackendKind, SandboxIdentity } from './sandbox-identity.ts';
 
@@ -5,6 +6,12 @@ import type { BackendKind, SandboxIdentity } from './sandbox-identity.ts';
 export interface SandboxEgress {
   /** The fetch a backend may hand its code (isolates); bound to the sandbox's identity. */
   readonly fetch: HostFetch;
+  /**
+   * The sandbox's own proxy channel (a unix socket, and loopback credentials), for backends
+   * whose code makes its own connections (containers, browsers). Opened on first use, with the
+   * same checks as `fetch`; closed with the egress.
+   */
+  channel(): Promise<SandboxChannel>;
   close(): void;
 }
 
@@ -44,6 +51,8 @@ export interface CodeRunResult {
 export interface Sandbox {
   readonly identity: SandboxIdentity;
   readonly persistent: boolean;
+  /** Its way out, opened with it and closed with it; null: no network at all. */
+  readonly egress: SandboxEgress | null;
   /** False once disposed, or once what ran it died (a persistent sandbox's state is gone). */
   alive(): boolean;
   /** Runs code; calls to one persistent sandbox run one at a time, in order. */

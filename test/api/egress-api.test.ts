@@ -8,7 +8,6 @@ import { createLogger } from '../../src/core/logger.ts';
 import { createLoopbackOnlyDialer, createStaticResolver } from '../../src/egress/index.ts';
 import { startUpstream, type LoopbackUpstream } from '../support/loopback-fixture.ts';
 import { testTls } from '../support/test-tls.ts';
-import { createSandboxIdentity } from '../../src/sandbox/index.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
@@ -224,31 +223,52 @@ describe('egress hooks on every hop and every channel', () => {
   });
 
   it('a request through the proxy channel updates session facts exactly as an isolate fetch does', async () => {
-    // The isolate way, in one session …
-    await runCode(`(async () => (await fetch('http://plain.test:${plain.port}/')).status)()`, coder, 'via-fetch');
-    const viaFetch = server.runtime.sessions.open('coder', null, 'via-fetch').facts();
-    // … and the proxy way, in another: a sandbox of the same agent with the same egress policy.
-    await server.runtime.startEgressProxy();
+    const auth = { authorization: `Bearer ${ed25519Token(coder.privateKey, claimsFor(coder.id))}`, 'content-type': 'application/json' };
+    const make = async () => {
+      const res = await request(`${server.url}/v1/sandboxes`, { method: 'POST', headers: { ...auth, authorization: `Bearer ${ed25519Token(coder.privateKey, claimsFor(coder.id))}` }, body: '{"profile":"js"}' });
+      const json = (await res.body.json()) as { id: string; identity: { egressPolicy: string } };
+      expect(json.identity.egressPolicy).toBe('test-api');
+      return json.id;
+    };
     const principal = { agent: 'coder', user: null, tokenId: 't', expiresAt: Math.floor(Date.now() / 1000) + 60, scope: null };
-    const identity = createSandboxIdentity({ principal, profile: 'js', backend: 'isolate', egressPolicy: 'test-api', trustDomain: 'cordon.local', lifetimeMs: 60_000, now: Date.now() });
-    const session = server.runtime.sessions.open('coder', null, 'via-proxy');
-    const channel = await server.runtime.egress.openChannel(principal, session, identity);
-    expect(channel).not.toBeNull();
-    const client = new Client('http://localhost', { socketPath: channel!.socketPath });
+    const factsOf = (id: string) => server.runtime.sessions.open('coder', null, `#sandbox/${id}`).facts();
+    // One sandbox fetches from its isolate …
+    const viaFetch = await make();
+    const r = await request(`${server.url}/v1/invocations`, {
+      method: 'POST',
+      headers: { ...auth, authorization: `Bearer ${ed25519Token(coder.privateKey, claimsFor(coder.id))}` },
+      body: JSON.stringify({ tool: 'code', input: { language: 'js', source: `(await fetch('http://plain.test:${plain.port}/')).status` }, sandbox: viaFetch }),
+    });
+    expect(((await r.body.json()) as { output: { value: number } }).output.value).toBe(200);
+    // … another makes the same request through its own proxy channel, as a container would.
+    await server.runtime.startEgressProxy();
+    const viaProxy = await make();
+    const egress = server.runtime.sandboxes.manager.session(principal, viaProxy).sandbox.egress;
+    expect(egress).not.toBeNull();
+    const channel = await egress!.channel();
+    expect(channel.socketPath).toContain(viaProxy);
+    const client = new Client('http://localhost', { socketPath: channel.socketPath });
     try {
       const res = await client.request({ path: `http://plain.test:${plain.port}/`, method: 'GET' });
       expect(res.statusCode).toBe(200);
       await res.body.dump();
-      // Cedar decides proxy requests too: the chain rule holds on this channel as well.
-      const res2 = await client.request({ path: `http://denied.test:${plain.port}/`, method: 'GET' });
-      expect(res2.statusCode).toBe(403);
-      await res2.body.dump();
+      // The policy engine decides proxy requests too.
+      const denied = await client.request({ path: `http://denied.test:${plain.port}/`, method: 'GET' });
+      expect(denied.statusCode).toBe(403);
+      await denied.body.dump();
     } finally {
       await client.close();
-      await server.runtime.egress.proxy.closeChannel(identity.id);
     }
-    const viaProxy = server.runtime.sessions.open('coder', null, 'via-proxy').facts();
-    expect({ ...viaProxy, calls: 0 }).toEqual({ ...viaFetch, calls: 0 });
-    expect(viaProxy).toMatchObject({ untrusted_content: true, egress_hosts: ['plain.test'] });
+    expect({ ...factsOf(viaProxy), calls: 0 }).toEqual({ ...factsOf(viaFetch), calls: 0 });
+    expect(factsOf(viaProxy)).toMatchObject({ untrusted_content: true, egress_hosts: ['plain.test'] });
+    // Deleting the sandbox closes its channel.
+    await request(`${server.url}/v1/sandboxes/${viaProxy}`, { method: 'DELETE', headers: { authorization: auth.authorization } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const after = new Client('http://localhost', { socketPath: channel.socketPath });
+    try {
+      await expect(after.request({ path: `http://plain.test:${plain.port}/`, method: 'GET' })).rejects.toThrow();
+    } finally {
+      await after.close();
+    }
   });
 });

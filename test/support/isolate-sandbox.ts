@@ -40,7 +40,7 @@ export async function runOnce(backend: IsolateBackend, source: string, extra: Pa
     identity: testIdentity(options.agent),
     persistent: false,
     memoryMb: 64,
-    egress: options.fetch === undefined ? null : { fetch: options.fetch, close: () => {} },
+    egress: options.fetch === undefined ? null : { fetch: options.fetch, channel: () => Promise.reject(new Error('no proxy in this test')), close: () => {} },
   });
   return sandbox.run(codeRequest(source, extra));
 }

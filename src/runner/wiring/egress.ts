@@ -44,7 +44,10 @@ export interface EgressWiring {
   readonly redactor: Redactor;
   /** The per-sandbox proxy (unix-socket and loopback channels), for containers and browsers. */
   readonly proxy: EgressProxy;
-  /** The egress policy for a sandbox: the agent's override, else the tool's, else the profile's; null is no network. */
+  /**
+   * The egress policy for a sandbox: the agent's override, else the tool's (for a session
+   * sandbox, the one its profile's tools share), else the profile's; null is no network.
+   */
   policyFor(agent: string, tool: string | null, profile: SandboxProfile): string | null;
   /** How a sandbox's egress is opened for this principal and session (bound to the sandbox's identity). */
   opener(principal: Principal, session: Session): OpenEgress;
@@ -91,12 +94,24 @@ export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; autho
     proxy,
     policyFor: (agent, tool, profile) => {
       if (agentPolicy.has(agent)) return agentPolicy.get(agent) ?? null;
-      if (tool !== null && config.egress.toolPolicies[tool] !== undefined) return config.egress.toolPolicies[tool] ?? null;
-      return profile.egressPolicy;
+      if (tool !== null) return config.egress.toolPolicies[tool] ?? profile.egressPolicy;
+      // A session sandbox serves every tool of its profile: the tools' policy if they all agree on one.
+      const named = new Set(profile.tools.map((t) => config.egress.toolPolicies[t] ?? null));
+      const [only] = named;
+      return named.size === 1 && only !== null && only !== undefined ? only : profile.egressPolicy;
     },
     opener: (principal, session) => (identity) => {
       if (identity.egressPolicy === null) return null;
-      return { fetch: boundFetch(guarded, identity, hooksFor(principal, session, identity)), close: () => void pools.closeSandbox(identity.id) };
+      const hooks = hooksFor(principal, session, identity);
+      let channel: Promise<SandboxChannel> | null = null;
+      return {
+        fetch: boundFetch(guarded, identity, hooks),
+        channel: () => (channel ??= proxy.openChannel(identity, { hooks })),
+        close: () => {
+          void pools.closeSandbox(identity.id);
+          if (channel !== null) void channel.then(() => proxy.closeChannel(identity.id), () => {});
+        },
+      };
     },
     openChannel: (principal, session, identity) => (identity.egressPolicy === null ? null : proxy.openChannel(identity, { hooks: hooksFor(principal, session, identity) })),
     async close() {

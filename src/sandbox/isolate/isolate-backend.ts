@@ -105,6 +105,7 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
     return {
       identity: spec.identity,
       persistent: false,
+      egress: spec.egress,
       alive: () => alive,
       run: (request) =>
         limiter.run(async () => {
@@ -175,6 +176,7 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
     return {
       identity: spec.identity,
       persistent: true,
+      egress: spec.egress,
       alive: () => alive,
       run(request) {
         // One call at a time per session, in arrival order: a REPL's semantics.
