@@ -8,10 +8,12 @@ const HOST_ENTRY = fileURLToPath(new URL('./host/isolate-host-main.ts', import.m
 
 /**
  * How long past its wall limit a call may go before its host is killed. The
- * host disposes the isolate itself 50 ms past the limit; this catches what
- * disposal cannot interrupt (a non-interruptible builtin, a wedged host).
+ * host disposes the isolate itself 100 ms past the limit (leaving isolated-vm's
+ * own timeout, at the limit, room to answer first with the output kept); this
+ * catches what disposal cannot interrupt (a non-interruptible builtin, a wedged
+ * host). Both stay inside the promised limit + 250 ms.
  */
-export const KILL_GRACE_MS = 120;
+export const KILL_GRACE_MS = 180;
 const STDERR_TAIL_BYTES = 16 * 1024;
 
 /** Why a host died, as its calls report it. */

@@ -158,7 +158,9 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
     if (set === undefined) sessionsByHost.set(host, (set = new Set()));
     set.add(handle);
 
-    const runOne = async (request: CodeRunRequest): Promise<CodeRunResult> => {
+    const runOne = async (asked: CodeRunRequest): Promise<CodeRunResult> => {
+      // A session's isolate was made with its heap limit; a call cannot change it.
+      const request = { ...asked, memoryMb: spec.memoryMb };
       if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
       const started = performance.now();
       host.inflightMb += request.memoryMb;

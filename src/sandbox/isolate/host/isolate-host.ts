@@ -19,7 +19,7 @@ export interface IsolateHost {
 }
 
 /** How far past its wall limit a run may go before the host disposes the isolate itself. */
-const DISPOSE_GRACE_MS = 50;
+const DISPOSE_GRACE_MS = 100;
 const FILENAME = 'input.js';
 
 interface Session {
