@@ -104,14 +104,18 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
     const { isolate } = prepared;
     const limits = m.limits;
     let killedFor: 'wall' | 'cpu' | null = null;
+    // Set once isolated-vm has stopped the code itself: from then on only the output is read.
+    let stopped = false;
     const kill = (why: 'wall' | 'cpu') => {
-      if (killedFor === null && !isolate.isDisposed) {
+      if (killedFor === null && !stopped && !isolate.isDisposed) {
         killedFor = why;
         isolate.dispose();
       }
     };
     // isolated-vm's own timeout covers synchronous code; these cover awaited promises and CPU time.
-    const wallTimer = setTimeout(() => kill('wall'), limits.timeoutMs + DISPOSE_GRACE_MS);
+    // setImmediate runs after this loop turn's I/O: an answer isolated-vm has already posted
+    // (a timeout with the output intact) is handled before the isolate is disposed under it.
+    const wallTimer = setTimeout(() => setImmediate(() => kill('wall')), limits.timeoutMs + DISPOSE_GRACE_MS);
     // One thread per isolate: CPU time never exceeds wall time, so a CPU limit at or above
     // the wall limit can never trip and is not watched.
     const cpuLimitNs = BigInt(limits.cpuTimeMs) * 1_000_000n;
@@ -145,7 +149,11 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
       try {
         completion = (await script.run(prepared.context, { reference: true, timeout: remaining() })) as ivm.Reference<unknown>;
       } catch (err) {
-        if (killedFor !== null || isolate.isDisposed || /timed out/i.test(errorMessage(err))) throw err;
+        if (killedFor !== null || isolate.isDisposed) throw err;
+        if (/timed out/i.test(errorMessage(err))) {
+          stopped = true;
+          throw err;
+        }
         // The tool's code threw: isolated-vm handed us a copy. Its fields are capped before use.
         const output = await flushOutput(prepared);
         return { status: 'error', error: fromThrown(err, firstLineOffset, m.fetch), ...capOutput(output, limits.outputBytes), durationMs: elapsed() };
@@ -163,6 +171,7 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
       const durationMs = elapsed();
       const reason = errorMessage(err);
       if (killedFor !== null || /timed out/i.test(reason)) {
+        if (killedFor === null) stopped = true;
         const output = killedFor === null ? await flushOutput(prepared) : { stdout: '', stderr: '', truncated: false };
         const message = killedFor === 'cpu' ? `CPU time limit of ${limits.cpuTimeMs} ms exceeded` : `wall-clock limit of ${limits.timeoutMs} ms exceeded`;
         return { status: 'timeout', error: { name: 'TimeoutError', message }, ...capOutput(output, limits.outputBytes), durationMs };
