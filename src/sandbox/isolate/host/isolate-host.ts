@@ -187,14 +187,17 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
     handle(m) {
       switch (m.t) {
         case 'run':
-          run(m).then(
-            (result) => channel.send({ t: 'result', call: m.call, result, sessionEnded: m.session !== null && !sessions.has(m.session) }),
-            (err: unknown) =>
-              channel.send({ t: 'result', call: m.call, sessionEnded: false, result: { status: 'error', error: { name: 'SandboxError', message: capString(errorMessage(err), 512) }, stdout: '', stderr: '', truncated: false, durationMs: 0 } }),
-          );
+          run(m)
+            .then(
+              (result) => channel.send({ t: 'result', call: m.call, result, sessionEnded: m.session !== null && !sessions.has(m.session) }),
+              (err: unknown) =>
+                channel.send({ t: 'result', call: m.call, sessionEnded: false, result: { status: 'error', error: { name: 'SandboxError', message: capString(errorMessage(err), 512) }, stdout: '', stderr: '', truncated: false, durationMs: 0 } }),
+            )
+            // The next warm isolate is made once this call has answered, never while it runs.
+            .finally(() => warm.refill());
           return;
         case 'open':
-          void open(m.call, m.session, m.memoryMb, m.fetch);
+          void open(m.call, m.session, m.memoryMb, m.fetch).finally(() => warm.refill());
           return;
         case 'close': {
           const s = sessions.get(m.session);

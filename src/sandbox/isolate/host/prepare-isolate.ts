@@ -44,6 +44,8 @@ export async function prepareIsolate(memoryMb: number): Promise<PreparedIsolate>
 export interface WarmIsolates {
   /** A never-used isolate with this memory limit: a warm one when it matches, else made now. */
   take(memoryMb: number): Promise<PreparedIsolate>;
+  /** Starts making isolates until `size` are ready or on the way. */
+  refill(): void;
   close(): void;
 }
 
@@ -79,11 +81,11 @@ export function createWarmIsolates(size: number, memoryMb: number): WarmIsolates
     async take(wantMb) {
       if (wantMb === memoryMb) {
         const p = ready.shift();
-        setImmediate(refill);
         if (p !== undefined) return p;
       }
       return prepareIsolate(wantMb);
     },
+    refill,
     close() {
       closed = true;
       for (const p of ready.splice(0)) if (!p.isolate.isDisposed) p.isolate.dispose();
