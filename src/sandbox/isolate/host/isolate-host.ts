@@ -18,6 +18,13 @@ export interface IsolateHost {
   close(): void;
 }
 
+/**
+ * Sources up to this size are compiled on the host's thread: parsing (no tool
+ * code runs) takes well under a millisecond, less than the hop to the isolate's
+ * thread and back. Larger ones compile there, so this thread stays free.
+ */
+const SYNC_COMPILE_MAX_CHARS = 16 * 1024;
+
 /** How far past its wall limit a run may go before the host disposes the isolate itself. */
 const DISPOSE_GRACE_MS = 50;
 const FILENAME = 'input.js';
@@ -127,14 +134,14 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
       prepared.begin.applySync(undefined, [limits.outputBytes], { timeout: 100 });
       let script: ivm.Script;
       try {
-        script = await isolate.compileScript(m.source, { filename: FILENAME });
+        script = await compile(isolate, m.source);
       } catch (err) {
         const message = err instanceof Error ? err.message : '';
         if (!/await is only valid/.test(message)) return syntaxError(message, elapsed());
         const rewritten = rewriteTopLevelAwait(m.source);
         if (!rewritten.ok) return { status: 'error', error: rewritten.error, stdout: '', stderr: '', truncated: false, durationMs: elapsed() };
         firstLineOffset = rewritten.firstLineOffset;
-        script = await isolate.compileScript(rewritten.code, { filename: FILENAME });
+        script = await compile(isolate, rewritten.code);
       }
       let completion: ivm.Reference<unknown>;
       try {
@@ -223,6 +230,10 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
   };
 }
 
+
+function compile(isolate: ivm.Isolate, source: string): ivm.Script | Promise<ivm.Script> {
+  return source.length <= SYNC_COMPILE_MAX_CHARS ? isolate.compileScriptSync(source, { filename: FILENAME }) : isolate.compileScript(source, { filename: FILENAME });
+}
 
 function errorMessage(err: unknown): string {
   if (err instanceof Error) return typeof err.message === 'string' ? err.message : '';
