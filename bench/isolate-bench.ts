@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import ivm from 'isolated-vm';
 import { Pool } from 'undici';
 import { startCordonServer, type CordonServer } from './cordon-server.ts';
+import { rawLatencies, rawRate, rawRateThreads } from './raw-isolate-floor.ts';
+import { startHttpEcho } from './http-echo-server.ts';
 import { percentile } from './stats.ts';
 
 /**
@@ -14,9 +15,11 @@ import { percentile } from './stats.ts';
  *
  *   raw_isolate_p50_ms            isolated-vm create + context + eval('1+1') + dispose, one at a time
  *   raw_isolates_per_s            the same in a loop on one thread
+ *   raw_isolates_per_s_2_threads  the same on two worker threads at once: bare isolated-vm on both cores
  *   isolate_invocation_c1_p50_ms  POST /v1/invocations {tool: code, source: 1+1}, one at a time
  *   isolate_invocations_per_s     the same from CONCURRENCY clients at once
  *   session_call_p50_ms           a call into a live `js` session sandbox
+ *   http_floor_p50_ms             a POST of the same body to a bare node:http server in its own process
  *   sandbox_create_p50_ms         POST /v1/sandboxes {profile: js} (each deleted after, untimed)
  *   host_crash_recovery_ms        the agent's isolate hosts SIGKILLed → its next call that succeeds
  *   host_crash_all_recovery_ms    every isolate host SIGKILLed (spares too) → the agent's next successful call
@@ -38,34 +41,6 @@ const HOSTS_PER_AGENT = 2;
 
 const CODE_BODY = JSON.stringify({ tool: 'code', input: { language: 'javascript', source: '1+1' } });
 const SESSION_SOURCE = "x = (typeof x === 'number' ? x : 0) + 1";
-
-/** The floor: isolated-vm create + context + eval + dispose, nothing else, in this process. */
-async function rawIsolate(): Promise<void> {
-  const isolate = new ivm.Isolate({ memoryLimit: 64 });
-  const context = await isolate.createContext();
-  await context.eval('1+1', { timeout: 1000 });
-  isolate.dispose();
-}
-
-async function rawLatencies(n: number): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await rawIsolate();
-    times.push(performance.now() - t0);
-  }
-  return times;
-}
-
-async function rawRate(ms: number): Promise<number> {
-  let done = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < ms) {
-    await rawIsolate();
-    done++;
-  }
-  return (done / (performance.now() - t0)) * 1000;
-}
 
 /** One kept-alive connection per concurrent client, the same token for every request. */
 class Api {
@@ -176,9 +151,9 @@ export async function runIsolateBench(): Promise<Record<string, number | string>
 
 /** c1 latency and c16 rate against the raw floor, interleaved round by round. */
 async function latencyAndRate(api: Api): Promise<Record<string, number>> {
-  const raw = { p50: [] as number[], rate: [] as number[] };
+  const raw = { p50: [] as number[], rate: [] as number[], rate2: [] as number[] };
   const path = { c1: [] as number[], rate: [] as number[], c16p50: [] as number[], c16p99: [] as number[] };
-  const ratio = { c1: [] as number[], rate: [] as number[] };
+  const ratio = { c1: [] as number[], rate: [] as number[], rate2: [] as number[] };
   for (let r = 0; r < ROUNDS; r++) {
     process.stderr.write(`bench: isolate round ${r + 1}/${ROUNDS}\n`);
     await api.refreshToken();
@@ -186,6 +161,9 @@ async function latencyAndRate(api: Api): Promise<Record<string, number>> {
     const c1P50 = median(await callLatencies(api, C1_CALLS));
     const rawPerSec = await rawRate(RATE_MS);
     const loaded = await callRate(api, CONCURRENCY, RATE_MS);
+    const rawTwoThreads = await rawRateThreads(2, RATE_MS);
+    raw.rate2.push(rawTwoThreads);
+    ratio.rate2.push(loaded.perSec / rawTwoThreads);
     raw.p50.push(rawP50);
     raw.rate.push(rawPerSec);
     path.c1.push(c1P50);
@@ -203,26 +181,51 @@ async function latencyAndRate(api: Api): Promise<Record<string, number>> {
     raw_isolates_per_s: round(median(raw.rate), 0),
     isolate_invocations_per_s: round(median(path.rate), 0),
     isolate_rate_vs_raw_ratio: round(median(ratio.rate), 3),
+    raw_isolates_per_s_2_threads: round(median(raw.rate2), 0),
+    isolate_rate_vs_raw_2_threads_ratio: round(median(ratio.rate2), 3),
     isolate_invocation_c16_p50_ms: round(median(path.c16p50), 3),
     isolate_invocation_c16_p99_ms: round(median(path.c16p99), 3),
   };
 }
 
+/** Session calls in rounds, each after as many POSTs to a bare HTTP server in its own process (the HTTP floor). */
 async function sessionCalls(api: Api): Promise<Record<string, number>> {
   await api.refreshToken();
+  const echo = await startHttpEcho();
+  const echoPool = new Pool(echo.url, { connections: 1, pipelining: 1 });
+  const body = JSON.stringify({ tool: 'code', input: { language: 'javascript', source: SESSION_SOURCE }, sandbox: 'sbx_0000000000000000000000000' });
+  const echoCall = async () => {
+    const res = await echoPool.request({ path: '/v1/invocations', method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    await res.body.text();
+  };
   const id = await api.createSandbox();
   try {
-    for (let i = 1; i <= SESSION_WARMUP; i++) if ((await api.sessionCall(id)) !== i) throw new Error('the session sandbox lost its globals');
-    const times: number[] = [];
-    for (let i = SESSION_WARMUP + 1; i <= SESSION_WARMUP + SESSION_CALLS; i++) {
-      const t0 = performance.now();
-      const value = await api.sessionCall(id);
-      times.push(performance.now() - t0);
-      if (value !== i) throw new Error('the session sandbox lost its globals');
+    for (let i = 1; i <= SESSION_WARMUP; i++) {
+      if ((await api.sessionCall(id)) !== i) throw new Error('the session sandbox lost its globals');
+      await echoCall();
     }
-    return { session_call_p50_ms: round(median(times), 3), session_call_p99_ms: round(percentile(times, 99), 3) };
+    const session: number[] = [];
+    const floor: number[] = [];
+    const perRound = Math.floor(SESSION_CALLS / ROUNDS);
+    let expected = SESSION_WARMUP;
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let k = 0; k < perRound; k++) {
+        const t0 = performance.now();
+        await echoCall();
+        floor.push(performance.now() - t0);
+      }
+      for (let k = 0; k < perRound; k++) {
+        const t0 = performance.now();
+        const value = await api.sessionCall(id);
+        session.push(performance.now() - t0);
+        if (value !== ++expected) throw new Error('the session sandbox lost its globals');
+      }
+    }
+    return { session_call_p50_ms: round(median(session), 3), session_call_p99_ms: round(percentile(session, 99), 3), http_floor_p50_ms: round(median(floor), 3) };
   } finally {
     await api.deleteSandbox(id);
+    await echoPool.close();
+    await echo.stop();
   }
 }
 
