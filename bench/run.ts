@@ -3,10 +3,9 @@ import { runIsolateBench } from './isolate-bench.ts';
 
 // `make bench`: every benchmark in one process, one JSON object on stdout.
 // Progress goes to stderr so stdout stays machine-readable.
-const durationSec = Number(process.env.CORDON_BENCH_SECONDS ?? 10);
-const results: Record<string, number | string> = { node: process.version, cpus: (await import('node:os')).availableParallelism() };
+const results: Record<string, unknown> = { node: process.version, cpus: (await import('node:os')).availableParallelism() };
 
-const suites: [string, () => Promise<Record<string, number>>][] = [['isolate', () => runIsolateBench(durationSec)]];
+const suites: [string, () => Promise<Record<string, unknown>>][] = [['isolate', () => runIsolateBench()]];
 for (const [name, file, fn] of [
   ['policy', './policy-bench.ts', 'runPolicyBench'],
   ['egress', './egress-bench.ts', 'runEgressBench'],
@@ -16,7 +15,10 @@ for (const [name, file, fn] of [
   }
 }
 
+// CORDON_BENCH_ONLY=isolate (comma-separated names) runs a subset while working on one area.
+const only = process.env.CORDON_BENCH_ONLY?.split(',') ?? null;
 for (const [name, run] of suites) {
+  if (only !== null && !only.includes(name)) continue;
   process.stderr.write(`bench: ${name}…\n`);
   Object.assign(results, await run());
 }

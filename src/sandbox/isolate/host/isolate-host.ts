@@ -18,6 +18,13 @@ export interface IsolateHost {
   close(): void;
 }
 
+/**
+ * Sources up to this size are compiled on the host's thread: parsing (no tool
+ * code runs) takes well under a millisecond, less than the hop to the isolate's
+ * thread and back. Larger ones compile there, so this thread stays free.
+ */
+const SYNC_COMPILE_MAX_CHARS = 16 * 1024;
+
 /** How far past its wall limit a run may go before the host disposes the isolate itself. */
 const DISPOSE_GRACE_MS = 100;
 const FILENAME = 'input.js';
@@ -131,7 +138,7 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
       prepared.begin.applySync(undefined, [limits.outputBytes], { timeout: 100 });
       let script: ivm.Script;
       try {
-        script = await isolate.compileScript(m.source, { filename: FILENAME });
+        script = await compile(isolate, m.source);
       } catch (err) {
         const message = err instanceof Error ? err.message : '';
         // A classic script reads a top-level `await` as an identifier or refuses it, depending on
@@ -143,7 +150,7 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
           return syntaxError(message, elapsed());
         }
         firstLineOffset = rewritten.firstLineOffset;
-        script = await isolate.compileScript(rewritten.code, { filename: FILENAME });
+        script = await compile(isolate, rewritten.code);
       }
       let completion: ivm.Reference<unknown>;
       try {
@@ -204,14 +211,17 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
     handle(m) {
       switch (m.t) {
         case 'run':
-          run(m).then(
-            (result) => channel.send({ t: 'result', call: m.call, result, sessionEnded: m.session !== null && !sessions.has(m.session) }),
-            (err: unknown) =>
-              channel.send({ t: 'result', call: m.call, sessionEnded: false, result: { status: 'error', error: { name: 'SandboxError', message: capString(errorMessage(err), 512) }, stdout: '', stderr: '', truncated: false, durationMs: 0 } }),
-          );
+          run(m)
+            .then(
+              (result) => channel.send({ t: 'result', call: m.call, result, sessionEnded: m.session !== null && !sessions.has(m.session) }),
+              (err: unknown) =>
+                channel.send({ t: 'result', call: m.call, sessionEnded: false, result: { status: 'error', error: { name: 'SandboxError', message: capString(errorMessage(err), 512) }, stdout: '', stderr: '', truncated: false, durationMs: 0 } }),
+            )
+            // The next warm isolate is made once this call has answered, never while it runs.
+            .finally(() => warm.refill());
           return;
         case 'open':
-          void open(m.call, m.session, m.memoryMb, m.fetch);
+          void open(m.call, m.session, m.memoryMb, m.fetch).finally(() => warm.refill());
           return;
         case 'close': {
           const s = sessions.get(m.session);
@@ -237,6 +247,10 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
   };
 }
 
+
+function compile(isolate: ivm.Isolate, source: string): ivm.Script | Promise<ivm.Script> {
+  return source.length <= SYNC_COMPILE_MAX_CHARS ? isolate.compileScriptSync(source, { filename: FILENAME }) : isolate.compileScript(source, { filename: FILENAME });
+}
 
 function errorMessage(err: unknown): string {
   if (err instanceof Error) return typeof err.message === 'string' ? err.message : '';
