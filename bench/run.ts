@@ -9,6 +9,7 @@ const suites: [string, () => Promise<Record<string, unknown>>][] = [['isolate', 
 for (const [name, file, fn] of [
   ['policy', './policy-bench.ts', 'runPolicyBench'],
   ['egress', './egress-bench.ts', 'runEgressBench'],
+  ['limits', './limits-bench.ts', 'runLimitsBench'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     suites.push([name, async () => ((await import(file)) as Record<string, () => Promise<Record<string, number>>>)[fn]!()]);
