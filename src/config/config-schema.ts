@@ -77,6 +77,8 @@ export interface SandboxConfig {
   readonly defaultProfile: string;
   /** Live session sandboxes in all. */
   readonly maxSessions: number;
+  /** Live session sandboxes one agent may hold, across the users it acts for: its share. */
+  readonly maxSessionsPerAgent: number;
   readonly isolate: IsolateConfig;
 }
 
@@ -197,11 +199,12 @@ export const CONFIG_SCHEMA = {
     sandbox: {
       type: 'object',
       additionalProperties: false,
-      required: ['profileDir', 'defaultProfile', 'maxSessions', 'isolate'],
+      required: ['profileDir', 'defaultProfile', 'maxSessions', 'maxSessionsPerAgent', 'isolate'],
       properties: {
         profileDir: { type: 'string', minLength: 1, maxLength: 4096 },
         defaultProfile: { type: 'string', pattern: POLICY_NAME },
         maxSessions: positiveInt(1_000_000),
+        maxSessionsPerAgent: positiveInt(1_000_000),
         isolate: {
           type: 'object',
           additionalProperties: false,

@@ -31,6 +31,7 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
     profileDir: BUNDLED_SANDBOX_PROFILE_DIR,
     defaultProfile: 'js',
     maxSessions: 10_000,
+    maxSessionsPerAgent: 500,
     isolate: {
       hosts: Math.max(1, availableParallelism()),
       maxHosts: 64,

@@ -96,6 +96,7 @@ describe('loadConfig', () => {
     ['a duplicate agent', 'agents:\n  - id: a\n  - id: a\n', /duplicates agent id/],
     ['an agent id with a slash', 'agents:\n  - id: ../etc\n', /\/agents\/0\/id/],
     ['both key forms', 'agents:\n  - id: a\n    publicKey: x\n    publicKeyFile: y\n', /exclusive/],
+    ['a per-agent sandbox share above the total', 'sandbox:\n  maxSessions: 10\n  maxSessionsPerAgent: 11\n', /must not exceed maxSessions/],
     ['a per-agent host share above the total', 'sandbox:\n  isolate:\n    maxHostsPerAgent: 9\n    maxHosts: 4\n', /must not exceed maxHosts/],
     ['a __proto__ key', '__proto__:\n  polluted: 1\n', /not allowed|not a known setting/],
     ['an alias bomb', 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n', /alias/i],

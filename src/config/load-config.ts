@@ -208,5 +208,6 @@ function checkAgents(config: CordonConfig, layers: Layer[]): void {
 function checkLimits(config: CordonConfig, layers: Layer[]): void {
   const iso = config.sandbox.isolate;
   if (iso.maxHostsPerAgent > iso.maxHosts) throw located(['sandbox', 'isolate', 'maxHostsPerAgent'], `must not exceed maxHosts (${iso.maxHosts})`, layers);
+  if (config.sandbox.maxSessionsPerAgent > config.sandbox.maxSessions) throw located(['sandbox', 'maxSessionsPerAgent'], `must not exceed maxSessions (${config.sandbox.maxSessions})`, layers);
   if (iso.hosts > iso.maxHosts) throw located(['sandbox', 'isolate', 'hosts'], `must not exceed maxHosts (${iso.maxHosts})`, layers);
 }

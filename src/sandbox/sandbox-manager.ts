@@ -13,6 +13,8 @@ export interface SandboxManagerOptions {
   readonly trustDomain: string;
   /** Live session sandboxes in all; beyond this, RATE_LIMITED. */
   readonly maxSessions: number;
+  /** Live session sandboxes of one agent, whoever it acts for. */
+  readonly maxSessionsPerAgent: number;
   readonly now?: () => number;
 }
 
@@ -106,7 +108,15 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
         throw new CordonError('RATE_LIMITED', `too many live sandboxes (${options.maxSessions}); delete some or wait for idle ones to expire`, { details: { retryAfterSec: 10 } });
       }
       let mine = 0;
-      for (const e of sessions.values()) if (e.profile.name === profile.name && owns(principal, e.sandbox.identity)) mine++;
+      let agents = 0;
+      for (const e of sessions.values()) {
+        if (e.sandbox.identity.agent === principal.agent) agents++;
+        if (e.profile.name === profile.name && owns(principal, e.sandbox.identity)) mine++;
+      }
+      // An agent acting for many users still gets one share of the whole, not one per user.
+      if (agents >= options.maxSessionsPerAgent) {
+        throw new CordonError('RATE_LIMITED', `agent ${principal.agent} already holds ${agents} live sandboxes, its share (sandbox.maxSessionsPerAgent); delete some first`, { details: { retryAfterSec: 10 } });
+      }
       if (mine >= profile.session.maxPerPrincipal) {
         throw new CordonError('RATE_LIMITED', `you already hold ${mine} live "${profile.name}" sandboxes, the most this profile allows; delete one first`, { details: { retryAfterSec: 10, profile: profile.name } });
       }

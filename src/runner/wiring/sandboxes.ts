@@ -61,7 +61,7 @@ export function wireSandboxes(
       deps.onHostExit?.(pid, owner, death);
     },
   });
-  const manager = createSandboxManager({ backends: new Map([['isolate', isolate]]), profiles: profileMap, trustDomain: config.egress.trustDomain, maxSessions: config.sandbox.maxSessions });
+  const manager = createSandboxManager({ backends: new Map([['isolate', isolate]]), profiles: profileMap, trustDomain: config.egress.trustDomain, maxSessions: config.sandbox.maxSessions, maxSessionsPerAgent: config.sandbox.maxSessionsPerAgent });
   return {
     profiles,
     manager,
