@@ -151,6 +151,14 @@ describe('hostile code against one server', () => {
     expect((await runAs(hostile, '6 * 7')).json.output?.value).toBe(42);
   });
 
+  it('a fetch error seen by tool code carries no host stack (no host file paths)', async () => {
+    const r = await runAs(hostile, 'let out;\ntry { await fetch("http://up.test/", { method: "GE T" }) } catch (e) { out = [e.name, e.message, String(e.stack)] }\nout');
+    const [name, message, stack] = r.json.output?.value as [string, string, string];
+    expect(name).toBe('TypeError');
+    expect(message).toMatch(/^fetch: method must be/);
+    expect(stack).not.toMatch(/\.ts:|\/src\/|node:internal|file:\/\//);
+  });
+
   it('a response larger than the isolate’s memory is refused, not copied in', async () => {
     const before = upstream.seen.length;
     const r = await runAs(hostile, `const res = await fetch("http://up.test:${upstream.port}/bytes?n=${4 * 1024 * 1024}"); [res.status, res.headers.get("x-cordon-error"), (await res.text()).length]`, { memoryMb: 8, timeoutMs: 5000 });

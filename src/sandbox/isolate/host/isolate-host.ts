@@ -44,20 +44,20 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
   /** Never throws synchronously and never leaves a rejection unobserved: isolated-vm awaits the promise. */
   function requestFetch(call: number, raw: unknown, signal: AbortSignal, maxBytes: number): Promise<HostFetchResponse> {
     return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(new TypeError('fetch: the call has finished'));
+      if (signal.aborted) return reject(bridgeError('fetch: the call has finished'));
       const request = checkFetchRequest(raw, maxBytes);
-      if (typeof request === 'string') return reject(new TypeError(`fetch: ${request}`));
+      if (typeof request === 'string') return reject(bridgeError(`fetch: ${request}`));
       const id = nextFetch++;
       const onAbort = () => {
         pendingFetches.delete(id);
-        reject(new TypeError('fetch: the call has finished'));
+        reject(bridgeError('fetch: the call has finished'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
       pendingFetches.set(id, {
         resolve: (r) => {
           signal.removeEventListener('abort', onAbort);
           // What crosses in is bounded by the isolate's own memory, whatever the upstream sent.
-          if (r.body.byteLength > maxBytes) reject(new TypeError(`fetch: the response is larger than ${maxBytes} bytes`));
+          if (r.body.byteLength > maxBytes) reject(bridgeError(`fetch: the response is larger than ${maxBytes} bytes`));
           else resolve(r);
         },
         reject: (e) => {
@@ -81,7 +81,7 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
       if (withFetch) {
         await installFetch(prepared, (raw) => {
           const c = entry.current;
-          if (c === null) return Promise.reject(new TypeError('fetch: no call is running in this sandbox'));
+          if (c === null) return Promise.reject(bridgeError('fetch: no call is running in this sandbox'));
           return requestFetch(c.call, raw, c.signal, c.maxBytes);
         });
       }
@@ -234,7 +234,7 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
           if (pending === undefined) return;
           pendingFetches.delete(m.fetch);
           if (m.response !== null) pending.resolve(m.response);
-          else pending.reject(new TypeError(`fetch: ${m.error ?? 'failed'}`));
+          else pending.reject(bridgeError(`fetch: ${m.error ?? 'failed'}`));
           return;
         }
       }
@@ -250,6 +250,16 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
 
 function compile(isolate: ivm.Isolate, source: string): ivm.Script | Promise<ivm.Script> {
   return source.length <= SYNC_COMPILE_MAX_CHARS ? isolate.compileScriptSync(source, { filename: FILENAME }) : isolate.compileScript(source, { filename: FILENAME });
+}
+
+/**
+ * An error for tool code: name and message only. isolated-vm copies an error's stack into
+ * the isolate, and a host stack names host files and lines the sandbox has no business seeing.
+ */
+function bridgeError(message: string): TypeError {
+  const e = new TypeError(message);
+  e.stack = `TypeError: ${message}`;
+  return e;
 }
 
 function errorMessage(err: unknown): string {
