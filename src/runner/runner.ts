@@ -148,6 +148,11 @@ export function createRunner(deps: RunnerDeps): Runner {
           throw new CordonError('INPUT_INVALID', `body/profile: no sandbox profile named ${JSON.stringify(name.slice(0, 64))}; there are: ${deps.profiles.map((p) => p.name).join(', ')}`, { details: { field: '/profile', reason: 'unknown profile' } });
         }
         facts.resource = `profile:${profile.name}`;
+        // Making a sandbox holds resources for its TTL: it is an action policies must allow,
+        // for the agent and the user it acts for, like any tool call.
+        const call = { tool: 'sandbox', action: 'sandbox.create', resource: () => ({ type: 'profile', id: profile.name }), annotations: { readOnlyHint: false, destructiveHint: false } };
+        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, deps.sessions.open(principal.agent, principal.user, null).facts());
+        enforce(facts.decision);
         const egressPolicy = deps.sandboxes.egressPolicyFor(principal.agent, null, profile);
         const info = await deps.manager.createSession(principal, profile, egressPolicy, (identity) => {
           // The sandbox's own session: its facts (what it read, what it fetched) follow it from call to call.

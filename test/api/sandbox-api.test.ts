@@ -14,6 +14,7 @@ const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 const coder = makeTestAgent('coder', ['coding']);
 const other = makeTestAgent('other', ['coding']);
+const researcher = makeTestAgent('researcher', ['research']);
 let env: TestEnv;
 let server: TestServer;
 let idp: TestIssuer;
@@ -32,12 +33,13 @@ beforeAll(async () => {
       .replace(/idleTtlMs: \d+/, 'idleTtlMs: 1000')
       .replace(/maxPerPrincipal: \d+/, 'maxPerPrincipal: 2'),
   );
-  env = makeTestEnv([coder, other], {
+  env = makeTestEnv([coder, other, researcher], {
     sandbox: { profileDir },
     auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl }] },
     users: [
       { id: 'alice@example.test', groups: ['engineering'] },
       { id: 'bob@example.test', groups: ['engineering'] },
+      { id: 'carol@example.test', groups: ['contractors'] },
     ],
   });
   server = await startTestServer(env.config);
@@ -176,6 +178,25 @@ describe('session sandboxes', () => {
     // And coder can carry on in a new sandbox.
     const again = (await create(bearer(coder))).json.id as string;
     expect((await run(bearer(coder), again, '6 * 7')).json.output.value).toBe(42);
+  });
+});
+
+describe('who may make a sandbox', () => {
+  it('is decided by the policy engine (sandbox.create on the profile): deny by default, audited, nothing made', async () => {
+    const before = server.runtime.sandboxes.manager.stats().sessions;
+    const res = await create(bearer(researcher));
+    expect(res.status).toBe(403);
+    expect(res.json.error.code).toBe('POLICY_DENIED');
+    expect(server.runtime.sandboxes.manager.stats().sessions).toBe(before);
+    const record = server.audit.records.find((r) => r.kind === 'sandbox' && r.agent === 'researcher');
+    expect(record).toMatchObject({ action: 'sandbox.create', resource: 'profile:js', outcome: 'POLICY_DENIED', decision: { result: 'deny' } });
+  });
+
+  it('a delegated call needs the user allowed too', async () => {
+    const forAlice = await delegated(coder, 'alice@example.test');
+    expect((await create(forAlice)).status).toBe(201);
+    const forContractor = await delegated(coder, 'carol@example.test');
+    expect((await create(forContractor)).status).toBe(403);
   });
 });
 
