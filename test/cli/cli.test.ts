@@ -21,6 +21,13 @@ describe('cordon CLI', () => {
     expect(r).toMatchObject({ code: 0, stdout: '2\n' });
   });
 
+  it('runs top-level await, and says where an error is (exit 1)', async () => {
+    expect(await cordon(['run', 'code', '--lang', 'js', 'await Promise.resolve(6 * 7)'])).toMatchObject({ code: 0, stdout: '42\n' });
+    const r = await cordon(['run', 'code', '--lang', 'js', '1;\nlet x = ;']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/SyntaxError: .*\(line 2, column 9\)/);
+  });
+
   it('prints console output, then the value', async () => {
     const r = await cordon(['run', 'code', '--lang', 'js', 'console.log("hi"); console.error("warn"); [1,2]']);
     expect(r.stdout).toBe('hi\n[1,2]\n');

@@ -42,14 +42,15 @@ function buildInput(tool: string, source: string | undefined, opts: RunOptions):
 }
 
 function printHuman(result: InvocationResult): void {
-  const out = result.output as { stdout?: unknown; stderr?: unknown; value?: unknown; error?: { name?: string; message?: string }; truncated?: unknown } | null;
+  const out = result.output as { stdout?: unknown; stderr?: unknown; value?: unknown; error?: { name?: string; message?: string; line?: number; column?: number }; truncated?: unknown } | null;
   if (typeof out?.stdout !== 'string') return printJson(result.output);
   process.stdout.write(out.stdout);
   if (typeof out.stderr === 'string') process.stderr.write(out.stderr);
   if (result.status === 'ok' && out.value !== undefined) process.stdout.write(JSON.stringify(out.value) + '\n');
   if (out.truncated === true) process.stderr.write('cordon: output truncated at the configured limit\n');
   if (result.status !== 'ok') {
-    const detail = out.error === undefined ? '' : `: ${out.error.name ?? 'Error'}: ${out.error.message ?? ''}`;
+    const at = out.error?.line === undefined ? '' : ` (line ${out.error.line}${out.error.column === undefined ? '' : `, column ${out.error.column}`})`;
+    const detail = out.error === undefined ? '' : `: ${out.error.name ?? 'Error'}: ${out.error.message ?? ''}${at}`;
     process.stderr.write(`cordon: ${result.status}${detail}\n`);
   }
 }
