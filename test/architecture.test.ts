@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { frontDoorViolations, layerOf, layerViolations, scanImports, type FrontDoorException, type SourceTree } from './support/import-graph.ts';
 
 // Dependencies point one way: a layer may import its own folder and any layer
-// with a lower rank, never a higher one (see ../shared/STYLE.md, "Layout").
+// with a lower rank, never a higher one (see docs/architecture.md, "Layout").
 // cli sits above api because `cordon serve` starts the API; api never imports cli.
 const RANK: Record<string, number> = {
   core: 0,

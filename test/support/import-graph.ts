@@ -3,8 +3,8 @@ import ts from 'typescript';
 
 /**
  * The import graph of a set of TypeScript files, and the two rules Cordon's
- * layout keeps (../../shared/STYLE.md, "Layout" and "A folder has a front
- * door"). Pure functions over `{path: text}` so test/architecture.test.ts can
+ * layout keeps (docs/architecture.md, "Layout"): layers point one way, and a
+ * folder with an index.ts is entered only through it. Pure functions over `{path: text}` so test/architecture.test.ts can
  * run them over the real tree and over small synthetic trees that must fail.
  */
 
