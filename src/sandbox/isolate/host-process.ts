@@ -160,9 +160,6 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
         );
         return;
       }
-      case 'fatal':
-        kill({ kind: 'failed', detail: m.message });
-        return;
     }
   });
 

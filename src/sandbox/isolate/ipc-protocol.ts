@@ -61,8 +61,7 @@ export type HostMessage =
   | { readonly t: 'ready' }
   | { readonly t: 'result'; readonly call: number; readonly result: IsolateRunResult; readonly sessionEnded: boolean }
   | { readonly t: 'opened'; readonly call: number; readonly error: string | null }
-  | { readonly t: 'fetch'; readonly call: number; readonly fetch: number; readonly request: HostFetchRequest }
-  | { readonly t: 'fatal'; readonly message: string };
+  | { readonly t: 'fetch'; readonly call: number; readonly fetch: number; readonly request: HostFetchRequest };
 
 export const MAX_ERROR_NAME = 128;
 export const MAX_ERROR_MESSAGE = 4096;
@@ -88,8 +87,6 @@ export function parseHostMessage(raw: unknown, caps: MessageCaps): HostMessage |
   switch (m.t) {
     case 'ready':
       return { t: 'ready' };
-    case 'fatal':
-      return { t: 'fatal', message: capString(m.message, MAX_ERROR_MESSAGE) };
     case 'opened':
       if (!isCallId(m.call)) return null;
       return { t: 'opened', call: m.call, error: m.error === null ? null : capString(m.error, MAX_ERROR_MESSAGE) };
