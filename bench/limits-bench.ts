@@ -1,4 +1,4 @@
-import { createIsolateBackend, type CodeRunRequest } from '../src/sandbox/index.ts';
+import { createIsolateBackend, createSandboxIdentity, type CodeRunRequest } from '../src/sandbox/index.ts';
 import { percentile } from './stats.ts';
 
 /**
@@ -55,9 +55,9 @@ export async function runLimitsBench(rounds = 8): Promise<Record<string, number>
   return out;
 }
 
-function identity(n: number) {
-  const id = `sbx_bench${n}_${Math.random().toString(36).slice(2, 8)}`;
-  return { id, uri: `spiffe://bench/sandbox/js/${id}`, profile: 'js', backend: 'isolate' as const, egressPolicy: null, agent: 'bench', user: null, createdAt: Date.now(), expiresAt: Math.ceil(Date.now() / 1000) + 60 };
+function identity(_round: number) {
+  const principal = { agent: 'bench', user: null, tokenId: 'bench', expiresAt: Math.ceil(Date.now() / 1000) + 60, scope: null };
+  return createSandboxIdentity({ principal, profile: 'js', backend: 'isolate', egressPolicy: null, trustDomain: 'bench', lifetimeMs: 60_000, now: Date.now() });
 }
 
 function request(source: string): CodeRunRequest {

@@ -148,7 +148,7 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
       handler: async (request, reply) => {
         const principal = request.principal;
         if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
-        runner.deleteSandbox(principal, parseSandboxId((request.params as { id: string }).id), request.id);
+        await runner.deleteSandbox(principal, parseSandboxId((request.params as { id: string }).id), request.id);
         void reply.code(204);
         return null;
       },

@@ -6,14 +6,14 @@ import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Principal } from '../core/principal.ts';
 import type { TokenVerifier } from '../identity/token-verifier.ts';
-import type { OpenEgress, SandboxManager, SandboxProfile, SessionSandboxInfo } from '../sandbox/index.ts';
+import type { OpenEgress, SandboxManager, SessionSandboxInfo } from '../sandbox/index.ts';
 import type { ToolAnnotations, JsonSchema } from '../tools/tool.ts';
 import type { ToolRegistry } from '../tools/tool-registry.ts';
 import { authenticate } from './stages/authenticate.ts';
 import { authorize, enforce, toolCall } from './stages/authorize.ts';
 import { execute } from './stages/execute.ts';
-import { record } from './stages/record.ts';
-import { sandboxForCall, sandboxSessionKey, type SandboxSettings } from './stages/sandbox.ts';
+import { record, type InvocationFacts } from './stages/record.ts';
+import { namedProfile, sandboxForCall, sandboxSessionKey, type SandboxSettings } from './stages/sandbox.ts';
 import { CordonError } from '../core/errors.ts';
 import type { Redactor } from './redaction.ts';
 import { validate } from './stages/validate.ts';
@@ -55,7 +55,6 @@ export interface RunnerDeps {
   readonly tools: ToolRegistry;
   readonly authorizer: Authorizer;
   readonly manager: SandboxManager;
-  readonly profiles: readonly SandboxProfile[];
   readonly audit: AuditSink;
   readonly sessions: SessionStore;
   readonly sandboxes: SandboxSettings;
@@ -74,15 +73,31 @@ export interface Runner {
   invoke(principal: Principal, request: InvocationRequest): Promise<InvocationResult>;
   listTools(): readonly ToolDescriptor[];
   /** A session sandbox that lives across calls: `{sandbox}` in an invocation runs in it. */
-  createSandbox(principal: Principal, request: { profile?: string; session?: string; requestId?: string }): Promise<SessionSandboxInfo>;
+  createSandbox(principal: Principal, request: { profile?: string; requestId?: string }): Promise<SessionSandboxInfo>;
   listSandboxes(principal: Principal): SessionSandboxInfo[];
-  deleteSandbox(principal: Principal, id: string, requestId?: string): void;
+  deleteSandbox(principal: Principal, id: string, requestId?: string): Promise<void>;
   stats(): Readonly<Record<string, number>>;
 }
+
+type SandboxFacts = Omit<InvocationFacts, 'outcome' | 'durationMs'>;
 
 /** The invocation pipeline: authenticate → validate → sandbox → authorize → execute → audit → answer. */
 export function createRunner(deps: RunnerDeps): Runner {
   const descriptors = Object.freeze(deps.tools.list().map(({ definition }) => describeTool(definition)));
+
+  /** Runs a sandbox operation and writes its one audit record, whether it succeeds or is refused. */
+  async function recorded<T>(facts: SandboxFacts, run: (facts: SandboxFacts) => Promise<{ value: T; outcome: string }>): Promise<T> {
+    const started = performance.now();
+    try {
+      const { value, outcome } = await run(facts);
+      record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome, durationMs: performance.now() - started });
+      return value;
+    } catch (err) {
+      const e = toCordonError(err);
+      record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: e.code, durationMs: performance.now() - started });
+      throw e;
+    }
+  }
 
   return {
     async authenticate(authorization, requestId) {
@@ -112,7 +127,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         facts.action = tool.definition.action(request.input);
         const resource = tool.definition.resource(request.input);
         facts.resource = `${resource.type}:${resource.id}`;
-        const call = sandboxForCall(deps.manager, deps.sandboxes, deps.profiles, principal, tool, request.input, request);
+        const call = sandboxForCall(deps.manager, deps.sandboxes, principal, tool, request.input, request);
         facts.sandbox = call.identity.id;
         if (call.sessionKey !== null && request.session !== undefined) {
           throw new CordonError('INPUT_INVALID', 'body/session: a call in a session sandbox uses that sandbox\'s session; leave out "session"', { details: { field: '/session', reason: 'not with sandbox' } });
@@ -138,15 +153,9 @@ export function createRunner(deps: RunnerDeps): Runner {
       }
     },
 
-    async createSandbox(principal, request) {
-      const started = performance.now();
-      const facts = { requestId: request.requestId ?? null, principal, tool: null, action: 'sandbox.create', resource: null as string | null, sandbox: null as string | null, decision: null as Decision | null, input: request };
-      try {
-        const name = request.profile ?? deps.sandboxes.defaultProfile;
-        const profile = deps.manager.profile(name);
-        if (profile === undefined) {
-          throw new CordonError('INPUT_INVALID', `body/profile: no sandbox profile named ${JSON.stringify(name.slice(0, 64))}; there are: ${deps.profiles.map((p) => p.name).join(', ')}`, { details: { field: '/profile', reason: 'unknown profile' } });
-        }
+    createSandbox: (principal, request) =>
+      recorded({ requestId: request.requestId ?? null, principal, tool: null, action: 'sandbox.create', resource: null, sandbox: null, decision: null, input: request }, async (facts) => {
+        const profile = namedProfile(deps.manager, request.profile ?? deps.sandboxes.defaultProfile);
         facts.resource = `profile:${profile.name}`;
         // Making a sandbox holds resources for its TTL: it is an action policies must allow,
         // for the agent and the user it acts for, like any tool call.
@@ -160,29 +169,16 @@ export function createRunner(deps: RunnerDeps): Runner {
           return deps.egressFor(principal, session)(identity);
         });
         facts.sandbox = info.id;
-        record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: 'created', durationMs: performance.now() - started });
-        return info;
-      } catch (err) {
-        const e = toCordonError(err);
-        record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: e.code, durationMs: performance.now() - started });
-        throw e;
-      }
-    },
+        return { value: info, outcome: 'created' };
+      }),
 
     listSandboxes: (principal) => deps.manager.listSessions(principal),
 
-    deleteSandbox(principal, id, requestId) {
-      const started = performance.now();
-      const facts = { requestId: requestId ?? null, principal, tool: null, action: 'sandbox.delete', resource: null, sandbox: id.slice(0, 64), decision: null, input: undefined };
-      try {
+    deleteSandbox: (principal, id, requestId) =>
+      recorded({ requestId: requestId ?? null, principal, tool: null, action: 'sandbox.delete', resource: null, sandbox: id.slice(0, 64), decision: null, input: undefined }, async () => {
         deps.manager.deleteSession(principal, id);
-        record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: 'deleted', durationMs: performance.now() - started });
-      } catch (err) {
-        const e = toCordonError(err);
-        record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: e.code, durationMs: performance.now() - started });
-        throw e;
-      }
-    },
+        return { value: undefined, outcome: 'deleted' };
+      }),
 
     listTools: () => descriptors,
     stats: () => ({ ...deps.stats(), ...deps.manager.stats() }),

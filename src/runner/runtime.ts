@@ -82,7 +82,6 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     tools,
     authorizer,
     manager: sandboxes.manager,
-    profiles: sandboxes.profiles,
     audit,
     sessions,
     sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor },

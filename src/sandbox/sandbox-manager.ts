@@ -28,6 +28,7 @@ export interface SessionSandboxInfo {
 
 export interface SandboxManager {
   profile(name: string): SandboxProfile | undefined;
+  profiles(): readonly SandboxProfile[];
   /** A fresh sandbox for one call: its identity now, the sandbox itself once the call may run. */
   forCall(principal: Principal, profile: SandboxProfile, egressPolicy: string | null, lifetimeMs: number): { identity: SandboxIdentity; start(open: OpenEgress): Promise<Sandbox> };
   createSession(principal: Principal, profile: SandboxProfile, egressPolicy: string | null, open: OpenEgress): Promise<SessionSandboxInfo>;
@@ -57,6 +58,7 @@ const SWEEP_MS = 1000;
 export function createSandboxManager(options: SandboxManagerOptions): SandboxManager {
   const now = options.now ?? Date.now;
   const sessions = new Map<string, Entry>();
+  const profileList = Object.freeze([...options.profiles.values()]);
 
   const backendFor = (profile: SandboxProfile): SandboxBackend => {
     const backend = options.backends.get(profile.backend);
@@ -84,6 +86,7 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
 
   return {
     profile: (name) => options.profiles.get(name),
+    profiles: () => profileList,
 
     forCall(principal, profile, egressPolicy, lifetimeMs) {
       const backend = backendFor(profile);

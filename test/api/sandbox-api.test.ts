@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { delegatedBearer } from '../support/delegation.ts';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
@@ -10,8 +11,6 @@ import { startTestServer, type TestServer } from '../support/test-server.ts';
 
 // Session sandboxes through the real API: state that lives across calls, visible to its owner only.
 const SHIPPED_PROFILES = resolve(import.meta.dirname, '..', '..', 'sandboxes');
-const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 const coder = makeTestAgent('coder', ['coding']);
 const other = makeTestAgent('other', ['coding']);
 const researcher = makeTestAgent('researcher', ['research']);
@@ -69,22 +68,7 @@ const create = (auth: string, profile = 'js') => call('POST', '/v1/sandboxes', a
 const run = (auth: string, sandbox: string, source: string) => call('POST', '/v1/invocations', auth, { tool: 'code', input: { language: 'js', source }, sandbox });
 
 /** A delegated token: `agent` acting for `user` (RFC 8693 through the real token endpoint). */
-async function delegated(agent: TestAgent, user: string): Promise<string> {
-  const res = await request(`${server.url}/v1/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: EXCHANGE,
-      subject_token: await idp.token(user),
-      subject_token_type: JWT_TYPE,
-      actor_token: ed25519Token(agent.privateKey, claimsFor(agent.id, 'cordon', 30)),
-      actor_token_type: JWT_TYPE,
-    }).toString(),
-  });
-  const json = (await res.body.json()) as { access_token?: string };
-  if (typeof json.access_token !== 'string') throw new Error(`token exchange failed: ${JSON.stringify(json)}`);
-  return `Bearer ${json.access_token}`;
-}
+const delegated = (agent: TestAgent, user: string): Promise<string> => delegatedBearer(server.url, idp, agent, user);
 
 describe('session sandboxes', () => {
   it('creates a js sandbox with its own identity and keeps globals from call to call', async () => {

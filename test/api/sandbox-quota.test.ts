@@ -1,13 +1,12 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { delegatedBearer } from '../support/delegation.ts';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 
 // One agent acting for many users still gets one share of the live sandboxes.
-const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 const coder = makeTestAgent('coder', ['coding']);
 const other = makeTestAgent('other', ['coding']);
 let env: TestEnv;
@@ -32,20 +31,7 @@ afterAll(async () => {
   env?.cleanup();
 });
 
-async function delegated(agent: TestAgent, user: string): Promise<string> {
-  const res = await request(`${server.url}/v1/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: EXCHANGE,
-      subject_token: await idp.token(user),
-      subject_token_type: JWT_TYPE,
-      actor_token: ed25519Token(agent.privateKey, claimsFor(agent.id, 'cordon', 30)),
-      actor_token_type: JWT_TYPE,
-    }).toString(),
-  });
-  return `Bearer ${((await res.body.json()) as { access_token: string }).access_token}`;
-}
+const delegated = (agent: TestAgent, user: string): Promise<string> => delegatedBearer(server.url, idp, agent, user);
 
 async function create(auth: string) {
   const res = await request(`${server.url}/v1/sandboxes`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: '{"profile":"js"}' });

@@ -1,4 +1,4 @@
-import { createIsolateBackend, type IsolateBackend, type IsolateHostsConfig } from '../../src/sandbox/index.ts';
+import { createIsolateBackend, createSandboxIdentity, type IsolateBackend, type IsolateHostsConfig } from '../../src/sandbox/index.ts';
 import type { CodeRunRequest, CodeRunResult, HostFetch, SandboxIdentity } from '../../src/sandbox/index.ts';
 
 export const TEST_HOSTS: IsolateHostsConfig = {
@@ -25,9 +25,9 @@ export function createTestIsolateBackend(overrides: Partial<IsolateHostsConfig> 
   });
 }
 
-let seq = 0;
-export function testIdentity(agent = 'agent-a', id = `sbx_test${seq++}`): SandboxIdentity {
-  return { id, uri: `spiffe://test/sandbox/js/${id}`, profile: 'js', backend: 'isolate', egressPolicy: null, agent, user: null, createdAt: Date.now(), expiresAt: Math.ceil(Date.now() / 1000) + 60 };
+export function testIdentity(agent = 'agent-a'): SandboxIdentity {
+  const principal = { agent, user: null, tokenId: 'test', expiresAt: Math.ceil(Date.now() / 1000) + 60, scope: null };
+  return createSandboxIdentity({ principal, profile: 'js', backend: 'isolate', egressPolicy: null, trustDomain: 'test', lifetimeMs: 60_000, now: Date.now() });
 }
 
 export function codeRequest(source: string, extra: Partial<CodeRunRequest> = {}): CodeRunRequest {

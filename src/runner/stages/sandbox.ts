@@ -30,22 +30,27 @@ export interface CallSandbox {
   finish(sandbox: Sandbox | null): Promise<void>;
 }
 
-/** Which profile a call without a sandbox runs in: the one it names, else the default, else the first that offers the tool. */
-export function profileFor(manager: SandboxManager, settings: SandboxSettings, profiles: readonly SandboxProfile[], tool: RegisteredTool, named: string | undefined): SandboxProfile {
-  const toolName = tool.definition.name;
-  if (named !== undefined) {
-    const profile = manager.profile(named);
-    if (profile === undefined) {
-      throw new CordonError('INPUT_INVALID', `body/profile: no sandbox profile named ${JSON.stringify(named.slice(0, 64))}; there are: ${profiles.map((p) => p.name).join(', ')}`, { details: { field: '/profile', reason: 'unknown profile' } });
-    }
-    if (!profile.tools.includes(toolName)) {
-      throw new CordonError('INPUT_INVALID', `body/profile: sandbox profile "${profile.name}" does not offer tool "${toolName}"; it offers: ${profile.tools.join(', ')}`, { details: { field: '/profile', reason: 'tool not offered' } });
-    }
-    return profile;
+/** The profile a request names; INPUT_INVALID listing the others when there is none. */
+export function namedProfile(manager: SandboxManager, name: string): SandboxProfile {
+  const profile = manager.profile(name);
+  if (profile === undefined) {
+    const known = manager.profiles().map((p) => p.name).join(', ');
+    throw new CordonError('INPUT_INVALID', `body/profile: no sandbox profile named ${JSON.stringify(name.slice(0, 64))}; there are: ${known}`, { details: { field: '/profile', reason: 'unknown profile' } });
   }
+  return profile;
+}
+
+function mustOffer(profile: SandboxProfile, toolName: string, field: '/profile' | '/tool'): SandboxProfile {
+  if (profile.tools.includes(toolName)) return profile;
+  throw new CordonError('INPUT_INVALID', `sandbox profile "${profile.name}" does not offer tool "${toolName}"; it offers: ${profile.tools.join(', ')}`, { details: { field, reason: 'tool not offered' } });
+}
+
+/** Which profile a call without a sandbox runs in: the one it names, else the default, else the first that offers the tool. */
+function profileFor(manager: SandboxManager, settings: SandboxSettings, toolName: string, named: string | undefined): SandboxProfile {
+  if (named !== undefined) return mustOffer(namedProfile(manager, named), toolName, '/profile');
   const preferred = manager.profile(settings.defaultProfile);
   if (preferred !== undefined && preferred.tools.includes(toolName)) return preferred;
-  const any = profiles.find((p) => p.tools.includes(toolName));
+  const any = manager.profiles().find((p) => p.tools.includes(toolName));
   if (any === undefined) throw new CordonError('INPUT_INVALID', `no sandbox profile offers tool "${toolName}"`, { details: { field: '/tool', reason: 'no profile offers it' } });
   return any;
 }
@@ -58,7 +63,6 @@ export function profileFor(manager: SandboxManager, settings: SandboxSettings, p
 export function sandboxForCall(
   manager: SandboxManager,
   settings: SandboxSettings,
-  profiles: readonly SandboxProfile[],
   principal: Principal,
   tool: RegisteredTool,
   input: unknown,
@@ -69,13 +73,11 @@ export function sandboxForCall(
     if (request.profile !== undefined && request.profile !== profile.name) {
       throw new CordonError('INPUT_INVALID', `body/profile: sandbox ${sandbox.identity.id} runs profile "${profile.name}", not "${request.profile.slice(0, 64)}"`, { details: { field: '/profile', reason: 'does not match the sandbox' } });
     }
-    if (!profile.tools.includes(tool.definition.name)) {
-      throw new CordonError('INPUT_INVALID', `sandbox profile "${profile.name}" does not offer tool "${tool.definition.name}"; it offers: ${profile.tools.join(', ')}`, { details: { field: '/tool', reason: 'tool not offered' } });
-    }
+    mustOffer(profile, tool.definition.name, '/tool');
     const limits = tool.definition.limits(input, profile);
     return { identity: sandbox.identity, profile, limits, sessionKey: sandboxSessionKey(sandbox.identity.id), start: async () => sandbox, finish: async () => {} };
   }
-  const profile = profileFor(manager, settings, profiles, tool, request.profile);
+  const profile = profileFor(manager, settings, tool.definition.name, request.profile);
   const limits = tool.definition.limits(input, profile);
   const egressPolicy = settings.egressPolicyFor(principal.agent, tool.definition.name, profile);
   const pending = manager.forCall(principal, profile, egressPolicy, limits.timeoutMs);

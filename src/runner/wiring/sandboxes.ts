@@ -9,12 +9,10 @@ import {
   loadSandboxProfiles,
   type IsolateBackend,
   type SandboxManager,
-  type SandboxProfile,
 } from '../../sandbox/index.ts';
 import type { ToolRegistry } from '../../tools/tool-registry.ts';
 
 export interface SandboxWiring {
-  readonly profiles: readonly SandboxProfile[];
   readonly manager: SandboxManager;
   readonly isolate: IsolateBackend;
   /** The longest wall-clock limit any profile allows a call. */
@@ -56,6 +54,8 @@ export function wireSandboxes(
     },
     maxResponseBytes: config.egress.maxResponseBytes,
     label: `${process.pid}`,
+    // What a host writes to stderr (V8's fatal errors, a failed memory cap) is for the operator.
+    onStderr: (pid, text) => deps.logger.warn({ pid, stderr: text.slice(0, 1024) }, 'isolate host stderr'),
     onHostExit: (pid, owner, death) => {
       deps.logger[death.kind === 'retired' ? 'debug' : 'warn']({ pid, agent: owner === '' ? null : owner, death }, 'isolate host exited');
       deps.onHostExit?.(pid, owner, death);
@@ -63,7 +63,6 @@ export function wireSandboxes(
   });
   const manager = createSandboxManager({ backends: new Map([['isolate', isolate]]), profiles: profileMap, trustDomain: config.egress.trustDomain, maxSessions: config.sandbox.maxSessions, maxSessionsPerAgent: config.sandbox.maxSessionsPerAgent });
   return {
-    profiles,
     manager,
     isolate,
     maxCallMs: Math.max(0, ...profiles.map((p) => p.limits.maxTimeoutMs)),

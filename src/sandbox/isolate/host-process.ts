@@ -13,7 +13,7 @@ const HOST_ENTRY = fileURLToPath(new URL('./host/isolate-host-main.ts', import.m
  * catches what disposal cannot interrupt (a non-interruptible builtin, a wedged
  * host). Both stay inside the promised limit + 250 ms.
  */
-export const KILL_GRACE_MS = 180;
+const KILL_GRACE_MS = 180;
 const STDERR_TAIL_BYTES = 16 * 1024;
 
 /** Why a host died, as its calls report it. */
@@ -113,7 +113,9 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
   try {
     cap = options.memoryCap.attach(pid, () => kill({ kind: 'oom', detail: `resident memory passed ${options.capMb} MB` }));
   } catch (err) {
-    kill({ kind: 'failed', detail: `could not cap the host's memory: ${err instanceof Error ? err.message : String(err)}` });
+    // The reason (a cgroup path, an errno) is for the operator's log, not for the caller's answer.
+    options.onStderr?.(`could not cap the isolate host's memory: ${err instanceof Error ? err.message : String(err)}\n`);
+    kill({ kind: 'failed', detail: "could not cap the isolate host's memory" });
   }
 
   child.stderr?.setEncoding('utf8');

@@ -39,7 +39,6 @@ export interface IsolateBackend extends SandboxBackend {
   readonly kind: 'isolate';
   /** PIDs of the isolate hosts alive now (of one agent, when named). */
   hostPids(agent?: string): number[];
-  readonly memoryCapKind: string;
 }
 
 /** Deepest result value returned; deeper is reported as a ResultError. */
@@ -196,7 +195,6 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
 
   return {
     kind: 'isolate',
-    memoryCapKind: memoryCap.kind,
     create: async (spec) => (spec.persistent ? persistent(spec) : perCall(spec)),
     stats: () => ({ active: limiter.active, queued: limiter.queued, ...pool.stats() }),
     hostPids: (agent) => pool.pids(agent),

@@ -1,12 +1,11 @@
 import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { findReferenceProblems, type ProfileReferences } from './check-profile-references.ts';
 import { compileSandboxProfile, profileFieldLine } from './parse-sandbox-profile.ts';
 import { profileError, type SandboxProfile, type SandboxProfileProblem } from './sandbox-profile.ts';
 
-/** The profiles shipped with Cordon: the repository's top-level `sandboxes/`. */
-export const BUNDLED_SANDBOX_PROFILE_DIR = fileURLToPath(new URL('../../../sandboxes', import.meta.url));
+/** The profiles shipped with Cordon (the repository's top-level `sandboxes/`): one definition, in config's defaults. */
+export { BUNDLED_SANDBOX_PROFILE_DIR } from '../../config/defaults.ts';
 /** Profile files larger than this are refused before parsing. */
 export const MAX_PROFILE_FILE_BYTES = 64 * 1024;
 /** A directory with more profile files than this is refused before any is parsed. */
