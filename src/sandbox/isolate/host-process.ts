@@ -192,7 +192,8 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
     owner: options.owner,
     ready,
     get isReady() {
-      return isReady && !dead;
+      // A host being killed takes no new call, though its exit may not have been seen yet.
+      return isReady && !dead && killedFor === null;
     },
     get wasReady() {
       return isReady;
@@ -211,7 +212,12 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
       const fetch = request.session === null ? request.fetch : (sessionFetch.get(request.session) ?? null);
       return new Promise<HostRunOutcome>((resolve) => {
         // The host's own timers come first; this one ends what they cannot.
-        const timer = setTimeout(() => kill({ kind: 'timeout', call }), request.limits.timeoutMs + KILL_GRACE_MS);
+        const timer = setTimeout(() => {
+          const death: HostDeath = { kind: 'timeout', call };
+          kill(death);
+          // The overrunning call answers now; a host holding a large heap can take a while to exit.
+          finishCall(call, { ok: false, death });
+        }, request.limits.timeoutMs + KILL_GRACE_MS);
         calls.set(call, { resolve, fetch, maxBytes: request.fetchMaxBytes, signal: new AbortController(), timer });
         send({ t: 'run', call, session: request.session, source: request.source, limits: request.limits, fetch: fetch !== null, fetchMaxBytes: request.fetchMaxBytes });
       });
