@@ -22,7 +22,7 @@ export interface EgressRule {
   readonly id: string;
   readonly list: 'allow' | 'deny';
   readonly host: HostPattern;
-  /** null: the scheme's default port (443 for https and CONNECT, 80 for http). */
+  /** null: for allow rules the scheme's default port (443 for https and CONNECT, 80 for http); for deny rules every port. */
   readonly ports: readonly number[] | null;
   /** null: http and https (CONNECT counts as https: the tunnel must carry TLS). */
   readonly schemes: readonly RuleScheme[] | null;

@@ -40,10 +40,15 @@ function ruleCovers(rule: EgressRule, target: EgressTarget): string | null {
   if (rule.schemes !== null && !rule.schemes.includes(scheme)) {
     return `scheme ${target.scheme === 'connect' ? 'CONNECT (https)' : scheme} is not in [${rule.schemes.join(', ')}]`;
   }
-  const ports = rule.ports ?? [defaultPort(target.scheme)];
-  if (!ports.includes(target.port)) return `port ${target.port} is not in [${ports.join(', ')}]`;
-  if (rule.methods === null && rule.paths === null) return null;
   const deny = rule.list === 'deny';
+  // A deny rule without ports covers every port: "deny pastebin.com" must not let
+  // pastebin.com:8080 (or a tunnel service's TCP port) through. An allow rule
+  // without ports opens only the scheme's default port: allowing stays narrow.
+  if (rule.ports !== null || !deny) {
+    const ports = rule.ports ?? [defaultPort(target.scheme)];
+    if (!ports.includes(target.port)) return `port ${target.port} is not in [${ports.join(', ')}]`;
+  }
+  if (rule.methods === null && rule.paths === null) return null;
   if (target.scheme === 'connect' || target.method === null || target.path === null) {
     return deny ? null : 'it restricts methods or paths, which a CONNECT tunnel does not show';
   }

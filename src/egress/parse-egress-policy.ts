@@ -191,7 +191,7 @@ function readRule(ctx: Ctx, item: YAMLMap, list: 'allow' | 'deny', id: string): 
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) ctx.fail(p, `port ${String(v)} must be an integer in 1–65535`);
       else ports.push(v);
     }
-    if (ports.length === 0 && ctx.problems.length === before) ctx.fail(portsNode, '"ports" is empty; omit it for the default port');
+    if (ports.length === 0 && ctx.problems.length === before) ctx.fail(portsNode, list === 'allow' ? '"ports" is empty; omit it for the default port' : '"ports" is empty; omit it to deny every port');
     if (host?.port !== null && host?.port !== undefined) ctx.fail(portsNode, 'the port is given twice: in "host" and in "ports"');
   } else if (host?.port !== null && host?.port !== undefined) {
     ports = [host.port];
