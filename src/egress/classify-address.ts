@@ -27,7 +27,10 @@ export type AddressCategory =
   | 'nat64-local'
   | 'nat64'
   | '6to4'
-  | 'teredo';
+  | 'teredo'
+  | 'discard-only'
+  | 'orchid'
+  | 'segment-routing';
 
 export interface AddressClass {
   /** The address Cordon would dial: IPv4-mapped and IPv4-compatible IPv6 become their IPv4. */
@@ -54,7 +57,9 @@ interface RangeEntry {
 
 const entry = (text: string, category: AddressCategory, openable = true): RangeEntry => ({ range: cidr(text), category, openable });
 
-// Order matters only where ranges nest (broadcast inside 240/4).
+// Order matters only where ranges nest (broadcast inside 240/4). Covers every entry of
+// the IANA IPv4 Special-Purpose Address Registry (RFC 6890, checked 2026-11-29) that is
+// not globally reachable; 192.0.0.9 and 192.0.0.10 (anycast, reachable) stay in 192.0.0/24.
 const IPV4_FORBIDDEN: readonly RangeEntry[] = [
   entry('255.255.255.255/32', 'broadcast', false),
   // 0/8 is "this network": Linux connects 0.0.0.0 to the local host, so no policy may open it.
@@ -75,19 +80,36 @@ const IPV4_FORBIDDEN: readonly RangeEntry[] = [
   entry('240.0.0.0/4', 'reserved', false),
 ];
 
+// The IANA IPv6 Special-Purpose Address Registry (RFC 6890, checked 2026-11-29), every
+// entry that is not globally reachable. Those outside 2000::/3 are non-global anyway;
+// they are listed so the reason names them.
 const IPV6_FORBIDDEN: readonly RangeEntry[] = [
   entry('::/128', 'unspecified', false),
   entry('::1/128', 'loopback'),
   // 64:ff9b:1::/48 is operator-chosen NAT64 (RFC 8215): where the IPv4 sits depends on the
   // operator's prefix length, so there is no one embedded address to classify by.
   entry('64:ff9b:1::/48', 'nat64-local'),
+  // RFC 6666 discard-only (a remote-triggered black hole) and RFC 9780's dummy prefix inside it.
+  entry('100::/64', 'discard-only'),
+  entry('100:0:0:1::/64', 'documentation'),
+  // Inside 2000::/3, so they looked public until issue 8: benchmarking (RFC 5180) and
+  // the deprecated ORCHID (RFC 4843); both are "globally reachable: false".
+  entry('2001:2::/48', 'benchmarking'),
+  entry('2001:10::/28', 'orchid'),
   entry('2001:db8::/32', 'documentation'),
+  entry('3fff::/20', 'documentation'),
+  entry('5f00::/16', 'segment-routing'),
   entry('ff00::/8', 'multicast', false),
   entry('fe80::/10', 'link-local'),
   entry('fc00::/7', 'unique-local'),
 ];
 
 const GLOBAL_UNICAST = cidr('2000::/3');
+// 2001::/23 is IETF protocol assignments: not globally reachable, except the entries
+// the registry marks reachable (anycast services, AMT, AS112, ORCHIDv2, drone remote ID).
+// A new assignment there is non-global until we list it, which fails closed.
+const IETF_PROTOCOL = cidr('2001::/23');
+const IETF_PROTOCOL_GLOBAL: readonly Cidr[] = ['2001:1::1/128', '2001:1::2/128', '2001:1::3/128', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '2001:30::/28'].map(cidr);
 const IPV4_MAPPED = cidr('::ffff:0:0/96');
 const IPV4_COMPATIBLE = cidr('::/96');
 const NAT64_WELL_KNOWN = cidr('64:ff9b::/96');
@@ -143,6 +165,9 @@ export function classifyIp(ip: IpAddress): AddressClass {
       metadata: inner.metadata,
       embeddedIpv4: inner.address,
     };
+  }
+  if (cidrContains(IETF_PROTOCOL, ip) && !IETF_PROTOCOL_GLOBAL.some((c) => cidrContains(c, ip))) {
+    return result(ip, address, 'ietf-protocol', IETF_PROTOCOL.text, true, METADATA_ADDRESSES.has(address), null);
   }
   if (!cidrContains(GLOBAL_UNICAST, ip)) return result(ip, address, 'non-global', '!2000::/3', true, METADATA_ADDRESSES.has(address), null);
   if (METADATA_ADDRESSES.has(address)) return result(ip, address, 'metadata', null, false, true, null);
