@@ -250,7 +250,8 @@ describe('cordon egress', () => {
     ['an allowed name that resolves inside', ['--url', 'https://api.github.com/repos/acme/x', '--resolve', 'api.github.com=10.0.0.7'], 'deny', null],
     ['an allowed name resolving to a public and a private address', ['--url', 'https://api.github.com/repos/acme/x', '--resolve', 'api.github.com=10.0.0.7,140.82.112.5'], 'allow', 'github.allow[2]'],
     ['localhost', ['--url', 'http://localhost/'], 'deny', null],
-    ['a CONNECT to an allowed wildcard host', ['--connect', 'raw.githubusercontent.com:443'], 'allow', 'github.allow[0]'],
+    ['a CONNECT to raw content (a tunnel hides the path the rule restricts)', ['--connect', 'raw.githubusercontent.com:443'], 'deny', null],
+    ["raw content of the organisation's repositories", ['--url', 'https://raw.githubusercontent.com/acme/tool/main/README.md'], 'allow', 'github.allow[0]'],
     ['a CONNECT to a port the rule does not allow', ['--connect', 'raw.githubusercontent.com:22'], 'deny', null],
   ])('decides %s', async (_name, args, decision, rule) => {
     const r = await check(...args);
