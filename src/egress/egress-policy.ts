@@ -57,6 +57,8 @@ export interface EgressPolicy {
   readonly allowIndex: HostIndex<EgressRule>;
   readonly denyIndex: HostIndex<EgressRule>;
   readonly source: SourceLocation;
+  /** What loads but is probably not meant (policy-warnings.ts); printed by validate, logged by serve. */
+  readonly warnings: readonly PolicyProblem[];
 }
 
 /** A problem found while loading a policy: file, 1-based line, and what to fix. */

@@ -11,6 +11,7 @@ describe('egress-policies/ (the shipped examples)', () => {
   it('validate', () => {
     const report = validateEgressPolicies(EXAMPLES);
     expect(report.problems).toEqual([]);
+    expect(report.warnings).toEqual([]);
     expect(report.policies.map((p) => p.name).sort()).toEqual(['browse-open', 'github', 'internal-wiki', 'package-registries']);
   });
 

@@ -47,6 +47,8 @@ export interface ValidationReport {
   readonly ok: boolean;
   readonly policies: ReadonlyArray<{ readonly name: string; readonly file: string; readonly mode: string; readonly allowRules: number; readonly denyRules: number }>;
   readonly problems: readonly PolicyProblem[];
+  /** Loads, but probably not what was meant (a wildcard under a public suffix, link-local allow_cidrs). */
+  readonly warnings: readonly PolicyProblem[];
 }
 
 /** `cordon egress validate [dir]`: every file, every problem; never throws for a bad policy. */
@@ -56,6 +58,7 @@ export function validateEgressPolicies(dir: string): ValidationReport {
     ok: problems.length === 0,
     policies: [...policies.values()].map((p) => ({ name: p.name, file: p.source.file, mode: p.mode, allowRules: p.allow.length, denyRules: p.deny.length })),
     problems,
+    warnings: [...policies.values()].flatMap((p) => p.warnings),
   };
 }
 

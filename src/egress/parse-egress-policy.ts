@@ -7,6 +7,7 @@ import { parsePathPattern, type PathPattern } from './path-pattern.ts';
 import { parseSecretTemplate } from './secret-template.ts';
 import { isRefusedHostName } from './refused-hosts.ts';
 import { METADATA_ADDRESSES } from './classify-address.ts';
+import { egressPolicyWarnings } from './policy-warnings.ts';
 import { formatProblem, type CidrRule, type EgressMode, type EgressPolicy, type EgressRule, type InjectSpec, type PolicyProblem, type RuleScheme } from './egress-policy.ts';
 
 const TOP_KEYS = new Set(['name', 'description', 'mode', 'allow', 'deny', 'allow_cidrs', 'deny_cidrs', 'trusted']);
@@ -102,6 +103,7 @@ export function compileEgressPolicy(text: string, file: string): { policy: Egres
     allowIndex: createHostIndex(allow.map((rule) => ({ host: rule.host, rule }))),
     denyIndex: createHostIndex(deny.map((rule) => ({ host: rule.host, rule }))),
     source: { file, line: ctx.line(root) },
+    warnings: Object.freeze(egressPolicyWarnings(file, allow, allowCidrs)),
   });
   return { policy };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,5 +40,27 @@ describe('deny rules without ports cover every port (issue 8 item 6)', () => {
   it('an allow rule without ports still opens only the default port', async () => {
     expect(await check('package-registries.yaml', '--url', 'https://pypi.org/simple/')).toMatchObject({ decision: 'allow' });
     expect(await check('package-registries.yaml', '--url', 'https://pypi.org:8443/simple/')).toMatchObject({ decision: 'deny', rule: null });
+  });
+});
+
+describe('cordon egress validate warns, with file and line, and still passes', () => {
+  it('prints a warning for a wildcard under a public suffix and for link-local allow_cidrs (exit 0)', async () => {
+    const dir = join(cwd, 'warned');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'pages.yaml'), 'name: pages\nallow:\n  - host: "*.github.io"\n  - host: "*.co.uk"\nallow_cidrs:\n  - 169.254.0.0/16\n');
+    const r = await cordon(['egress', 'validate', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('1 egress policies: valid');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/pages\.yaml:3: warning: pages\.allow\[0\] allows "\*\.github\.io", a wildcard directly under a public suffix/),
+      expect.stringMatching(/pages\.yaml:4: warning: .*"\*\.co\.uk"/),
+      expect.stringMatching(/pages\.yaml:6: warning: pages\.allow_cidrs\[0\] "169\.254\.0\.0\/16" includes the link-local range/),
+    ]);
+  });
+
+  it('prints no warning for the shipped policies', async () => {
+    const r = await cordon(['egress', 'validate', POLICIES]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
   });
 });

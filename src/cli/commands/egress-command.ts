@@ -8,12 +8,12 @@ export function registerEgressCommand(program: Command): void {
 
   egress
     .command('validate')
-    .description('load every egress policy; prints file:line: reason for each problem (exit 3 if any)')
+    .description('load every egress policy; prints file:line: reason for each problem (exit 3 if any) and for each warning (exit 0)')
     .argument('[dir]', 'egress policy directory (default: egress.policyDir from the config)')
     .action((dir: string | undefined, _opts: unknown, cmd: Command) => {
       const target = dir ?? loadCliConfig(cmd.optsWithGlobals<GlobalOptions>()).egress.policyDir;
       const report = validateEgressDir(target);
-      for (const p of report.problems) process.stderr.write(formatEgressProblem(p) + '\n');
+      for (const p of [...report.problems, ...report.warnings]) process.stderr.write(formatEgressProblem(p) + '\n');
       if (!report.ok) {
         process.exitCode = ExitCode.config;
         return;

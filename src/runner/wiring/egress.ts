@@ -63,6 +63,7 @@ export interface EgressWiring {
  */
 export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; authorizer: Authorizer; logger: Logger; env: Readonly<Record<string, string | undefined>>; options: EgressOptions }): EgressWiring {
   const policies = loadEgressPolicies(config.egress.policyDir);
+  for (const p of policies.values()) for (const w of p.warnings) deps.logger.warn({ file: w.file, line: w.line }, w.reason);
   checkEgressPolicyNames(config, policies);
   const secrets = loadSecrets(config.egress.secrets, deps.env);
   const redactor = createRedactor(secrets.values());
