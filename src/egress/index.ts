@@ -12,6 +12,7 @@ export { parseEgressPolicy, compileEgressPolicy } from './parse-egress-policy.ts
 export { loadEgressPolicies, loadEgressPolicyFile, validateEgressPolicies, type ValidationReport } from './load-egress-policies.ts';
 export { runEgressTests, loadEgressTestCases, type EgressTestReport, type EgressTestResult, type EgressTestCase } from './run-egress-tests.ts';
 export { checkEgress, checkEgressVerdict, type CheckEgressInput, type CheckEgressResult } from './check-egress.ts';
+export { checkBatchLine, parseBatchLine, MAX_BATCH_LINE_CHARS, type BatchLine, type BatchLineResult } from './check-batch.ts';
 
 // Deciding.
 export { decide, type EgressVerdict } from './egress-decider.ts';
