@@ -8,7 +8,7 @@ import type { EgressReasonCode } from './egress-reason.ts';
 import type { PinnedPools } from './pinned-pool.ts';
 import { auditRecord, renderRefusal, sandboxReason } from './proxy-response.ts';
 import { forwardableHeaders } from './proxy-context.ts';
-import { redact, redactBytes } from './secret-redaction.ts';
+import { compileRedaction } from './secret-redaction.ts';
 import { classifyUpstreamError } from './upstream-error.ts';
 
 /**
@@ -176,14 +176,15 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
       }
 
       let out = Buffer.concat(chunks);
+      const redaction = compileRedaction(secrets);
       const headersOut: Array<[string, string]> = [];
       for (const [name, value] of Object.entries(upstreamHeaders)) {
         if (value === undefined) continue;
         // Redaction changes the body's length; the glue frames the bytes it gets.
         if (secrets.length > 0 && name === 'content-length') continue;
-        for (const v of Array.isArray(value) ? value : [value]) headersOut.push([name, secrets.length > 0 ? redact(v, secrets) : v]);
+        for (const v of Array.isArray(value) ? value : [value]) headersOut.push([name, redaction.text(v)]);
       }
-      if (secrets.length > 0) out = Buffer.from(redactBytes(out, secrets));
+      if (redaction.active) out = Buffer.from(redaction.bytes(out));
       return { status, statusText: '', headers: headersOut, body: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), url, redirected: hop > 0, refused: null };
     }
   };

@@ -26,7 +26,7 @@ export { createEgressGuard, type EgressGuard, type EgressGuardOptions } from './
 
 // Secrets and audit.
 export { createStaticSecretStore, type SecretStore } from './secret-template.ts';
-export { redact, createSecretRedactor, type SecretRedactor } from './secret-redaction.ts';
+export { redact, compileRedaction, createSecretRedactor, type CompiledRedaction, type SecretRedactor } from './secret-redaction.ts';
 export { createMemoryAuditSink, type EgressAuditRecord, type EgressAuditSink } from './egress-audit.ts';
 export { createEgressAuditLog } from './egress-audit-log.ts';
 

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { createRedactingStream, redact } from './secret-redaction.ts';
+import { compileRedaction, createRedactingStream } from './secret-redaction.ts';
 
 /**
  * Streams one upstream response into a client response through undici's
@@ -65,11 +65,12 @@ export function relayResponse(pool: Dispatcher, opts: RelayOptions, res: ServerR
           opts.onResponseStart?.(statusCode);
           const out: Record<string, string | string[]> = {};
           const redacting = opts.secrets.length > 0;
+          const redaction = compileRedaction(opts.secrets);
           for (const [name, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {
             if (value === undefined || HOP_BY_HOP.has(name)) continue;
             // Redaction can change the length; let Node frame the body instead.
             if (redacting && name === 'content-length') continue;
-            out[name] = redacting ? (Array.isArray(value) ? value.map((v) => redact(v, opts.secrets)) : redact(value, opts.secrets)) : value;
+            out[name] = Array.isArray(value) ? value.map(redaction.text) : redaction.text(value);
           }
           res.writeHead(statusCode, out);
           if (redacting) {

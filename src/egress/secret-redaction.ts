@@ -1,23 +1,58 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { createMultiMatcher, type MultiMatcher } from './multi-matcher.ts';
+import { secretSpellings } from './secret-encodings.ts';
 
 /**
  * Removing known secret values from anything returned to a caller or written
- * to logs. Best effort by nature: an upstream that echoes a credential in another
- * encoding (base64, gzip, split across fields) defeats any redactor, which is why
- * injection is only for destinations the operator trusts with the credential.
+ * to logs: the value itself and its URL-encoded, hex and base64 spellings
+ * (secret-encodings.ts), all in one linear pass (multi-matcher.ts). Still best
+ * effort by nature: an upstream that gzips, encrypts or splits a credential
+ * defeats any redactor, which is why injection is only for destinations the
+ * operator trusts with the credential.
  */
 export const REDACTED = '[redacted]';
 
+export interface CompiledRedaction {
+  /** False when there is nothing to redact (then text and bytes return their input). */
+  readonly active: boolean;
+  /** Longest spelling in bytes: what a stream holds back between chunks. */
+  readonly maxNeedleBytes: number;
+  text(text: string): string;
+  bytes(bytes: Uint8Array): Uint8Array;
+}
+
+/** Compile once for a set of values, then redact any number of texts in linear time each. */
+export function compileRedaction(values: Iterable<string>): CompiledRedaction {
+  const spellings = [...new Set([...new Set(values)].filter((v) => v !== '').flatMap(secretSpellings))];
+  const chars = createMultiMatcher(spellings.map((s) => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i))));
+  const octets = createMultiMatcher(spellings.map((s) => Buffer.from(s, 'utf8')));
+  const marker = Buffer.from(REDACTED);
+  return {
+    active: spellings.length > 0,
+    maxNeedleBytes: octets.maxLength,
+    text: (text) => (spellings.length === 0 ? text : splice(text, chars)),
+    bytes(bytes) {
+      if (spellings.length === 0) return bytes;
+      const ranges = octets.ranges(bytes.length, (i) => bytes[i] ?? 0);
+      if (ranges.length === 0) return bytes;
+      const parts: Uint8Array[] = [];
+      let from = 0;
+      for (const [start, end] of ranges) {
+        parts.push(bytes.subarray(from, start), marker);
+        from = end;
+      }
+      parts.push(bytes.subarray(from));
+      return Buffer.concat(parts);
+    },
+  };
+}
+
 export function redact(text: string, values: Iterable<string>): string {
-  let out = text;
-  for (const v of longestFirst(values)) if (out.includes(v)) out = out.split(v).join(REDACTED);
-  return out;
+  return compileRedaction(values).text(text);
 }
 
 export function redactBytes(bytes: Uint8Array, values: Iterable<string>): Uint8Array {
-  let buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (const v of longestFirst(values)) buf = replaceAll(buf, Buffer.from(v), Buffer.from(REDACTED));
-  return buf;
+  return compileRedaction(values).bytes(bytes);
 }
 
 export interface SecretRedactor {
@@ -30,24 +65,28 @@ export interface SecretRedactor {
 
 export function createSecretRedactor(initial: Iterable<string> = []): SecretRedactor {
   const known = new Set<string>();
-  const add = (v: string): void => void (v !== '' && known.add(v));
+  let compiled: CompiledRedaction | null = null;
+  const add = (v: string): void => {
+    if (v === '' || known.has(v)) return;
+    known.add(v);
+    compiled = null;
+  };
   for (const v of initial) add(v);
-  return { remember: add, redact: (text) => redact(text, known), values: () => [...known] };
+  return { remember: add, redact: (text) => (compiled ??= compileRedaction(known)).text(text), values: () => [...known] };
 }
 
 /**
  * A stream that redacts values across chunk boundaries: it holds back the last
- * (longest value − 1) bytes until it knows they do not start a secret.
+ * (longest spelling − 1) bytes until it knows they do not start a secret.
  */
 export function createRedactingStream(values: readonly string[]): Transform {
-  const needles = longestFirst(values).map((v) => Buffer.from(v));
-  const keep = Math.max(0, ...needles.map((n) => n.length - 1));
-  const marker = Buffer.from(REDACTED);
+  const compiled = compileRedaction(values);
+  const keep = Math.max(0, compiled.maxNeedleBytes - 1);
   let pending: Buffer = Buffer.alloc(0);
   return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
-      let buf: Buffer = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      for (const n of needles) buf = replaceAll(buf, n, marker);
+      const joined = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      const buf = Buffer.from(compiled.bytes(joined));
       const cut = Math.max(0, buf.length - keep);
       pending = buf.subarray(cut);
       done(null, cut > 0 ? buf.subarray(0, cut) : undefined);
@@ -58,20 +97,14 @@ export function createRedactingStream(values: readonly string[]): Transform {
   });
 }
 
-function longestFirst(values: Iterable<string>): string[] {
-  return [...new Set(values)].filter((v) => v !== '').sort((a, b) => b.length - a.length);
-}
-
-function replaceAll(buf: Buffer, needle: Buffer, marker: Buffer): Buffer {
-  let at = buf.indexOf(needle);
-  if (at === -1) return buf;
-  const parts: Buffer[] = [];
+function splice(text: string, matcher: MultiMatcher): string {
+  const ranges = matcher.ranges(text.length, (i) => text.charCodeAt(i));
+  if (ranges.length === 0) return text;
+  let out = '';
   let from = 0;
-  while (at !== -1) {
-    parts.push(buf.subarray(from, at), marker);
-    from = at + needle.length;
-    at = buf.indexOf(needle, from);
+  for (const [start, end] of ranges) {
+    out += text.slice(from, start) + REDACTED;
+    from = end;
   }
-  parts.push(buf.subarray(from));
-  return Buffer.concat(parts);
+  return out + text.slice(from);
 }

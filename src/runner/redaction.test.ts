@@ -13,6 +13,15 @@ describe('redaction', () => {
     expect(r.value({ out: ['x sk-live-123456'], 'sk-live-123456': 1 })).toEqual({ out: ['x [redacted]'], '[redacted]': 1 });
   });
 
+  it('masks base64, hex and URL-encoded spellings of a secret too (issue 8)', () => {
+    const secret = 'sk-live-123456';
+    const out = r.value({ basic: `Basic ${Buffer.from(`me:${secret}`).toString('base64')}`, hex: Buffer.from(secret).toString('hex').toUpperCase(), url: `?t=${encodeURIComponent(secret)}&b=${Buffer.from(secret).toString('base64url')}` });
+    expect(JSON.stringify(out)).not.toMatch(/c2stbGl2ZS0xMjM0NTY|736B2D6C6976652D313233343536/i);
+    expect(out.hex).toBe('[redacted]');
+    expect(out.url).toBe('?t=[redacted]&b=[redacted]');
+    expect(out.basic).toMatch(/^Basic bWU6\[redacted\]/);
+  });
+
   it('ignores values too short to be secrets rather than masking every "abc"', () => {
     expect(r.text('abc')).toBe('abc');
   });

@@ -1,6 +1,10 @@
-import { redact } from '../egress/index.ts';
+import { compileRedaction } from '../egress/index.ts';
 
-/** Removes known secret values from anything going back to the caller or into logs and audit. */
+/**
+ * Removes known secret values — and their URL-encoded, hex and base64 spellings —
+ * from anything going back to the caller or into logs and audit. Compiled once;
+ * each text is one linear pass however many secrets there are.
+ */
 export interface Redactor {
   text(value: string): string;
   /** Deep copy of JSON-like data with every string redacted (keys too). */
@@ -11,7 +15,8 @@ export interface Redactor {
 export function createRedactor(secrets: Iterable<string>): Redactor {
   // Values shorter than 4 characters would mask ordinary text, not secrets.
   const values = [...new Set(secrets)].filter((s) => s.length >= 4);
-  const text = (s: string): string => redact(s, values);
+  const compiled = compileRedaction(values);
+  const text = (s: string): string => compiled.text(s);
   const deep = (v: unknown): unknown => {
     if (typeof v === 'string') return text(v);
     if (Array.isArray(v)) return v.map(deep);
