@@ -56,16 +56,19 @@ afterAll(async () => {
 
 /** Hooks that record what they were asked and shown; `decide` answers authorize (allow by default). */
 function recordingHooks(decide: (r: EgressHookRequest) => Decision | Promise<Decision> = () => allow('test allows', 'test-allow')) {
-  const asked: EgressHookRequest[] = [];
+  const asked: Array<Omit<EgressHookRequest, 'target'>> = [];
+  const targets: Array<EgressHookRequest['target']> = [];
   const seen: EgressHookResponse[] = [];
   const hooks: EgressHooks = {
     authorize: async (r) => {
-      asked.push(r);
+      const { target, ...rest } = r;
+      asked.push(rest);
+      targets.push(target);
       return decide(r);
     },
     observe: (r) => void seen.push(r),
   };
-  return { hooks, asked, seen };
+  return { hooks, asked, targets, seen };
 }
 
 const denyOther = (r: EgressHookRequest): Decision => (new URL(r.url).hostname === 'other.test' ? deny('no other.test in this session', 'test-chain') : allow('ok', 'test-allow'));
@@ -117,13 +120,18 @@ const withoutChannel = <T extends { channel: string }>(xs: readonly T[]): Array<
 
 describe('egress hooks on the fetch bridge', () => {
   it('authorizes every hop with the URL and method that hop is sent with, and observes every answer', async () => {
-    const { hooks, asked, seen } = recordingHooks();
+    const { hooks, asked, targets, seen } = recordingHooks();
     const start = `http://api.test:${api.port}/redirect?to=${encodeURIComponent(`http://api.test:${api.port}/final`)}&status=303`;
     const r = await fetchAs(newSandbox(), { url: start, method: 'POST', body: 'x', hooks });
     expect([r.status, text(r.body)]).toEqual([200, 'hello from 127.0.0.11']);
     expect(asked).toEqual([
       { url: start, method: 'POST', hop: 0, channel: 'fetch' },
       { url: `http://api.test:${api.port}/final`, method: 'GET', hop: 1, channel: 'fetch' },
+    ]);
+    // The parts a policy engine builds its resource from: the guard's own canonical target.
+    expect(targets.map((t) => [t.scheme, t.host, t.hostKind, t.port, t.path, t.method])).toEqual([
+      ['http', 'api.test', 'dns', api.port, '/redirect', 'POST'],
+      ['http', 'api.test', 'dns', api.port, '/final', 'GET'],
     ]);
     expect(seen).toEqual([
       { host: 'api.test', url: start, status: 303, channel: 'fetch' },

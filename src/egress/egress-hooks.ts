@@ -15,6 +15,13 @@ export type EgressHookChannel = 'fetch' | 'proxy';
 export interface EgressHookRequest {
   /** Canonical URL of this hop; for CONNECT `https://<host>:<port>/`. */
   readonly url: string;
+  /**
+   * The target the guard decides on, in the egress layer's one canonical form: a
+   * policy engine builds its resource from these parts (host, port, scheme, path)
+   * rather than parsing `url` again, so it can never see another spelling of the
+   * host than the one that is dialled.
+   */
+  readonly target: EgressTarget;
   /** The method this hop is sent with (a 303 turns POST into GET); `CONNECT` for tunnels. */
   readonly method: string;
   /** 0 for the request the sandbox made, n for the n-th redirect Cordon follows (always 0 on the proxy). */
@@ -64,7 +71,7 @@ export async function authorizeHop(hooks: EgressHooks | undefined, identity: Egr
   const policy = identity.egressPolicy ?? '';
   let decision: Partial<Decision> | null | undefined;
   try {
-    const asked = Promise.resolve(hooks.authorize({ url: targetUrl(target), method: target.method ?? 'CONNECT', hop, channel }));
+    const asked = Promise.resolve(hooks.authorize({ url: targetUrl(target), target, method: target.method ?? 'CONNECT', hop, channel }));
     decision = signal === undefined ? await asked : await untilAborted(asked, signal);
   } catch (err) {
     // The error may name internals of the policy engine: the audit record keeps it, the sandbox gets a fixed reason.

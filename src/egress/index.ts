@@ -32,6 +32,7 @@ export { createEgressAuditLog } from './egress-audit-log.ts';
 
 // Hooks the layers above attach per sandbox (policy engine, session facts).
 export type { EgressHooks, EgressHookRequest, EgressHookResponse, EgressHookChannel } from './egress-hooks.ts';
+export { targetUrl } from './egress-hooks.ts';
 
 // Moving bytes.
 export { createEgressProxy, type EgressProxy, type EgressProxyOptions, type OpenChannelOptions, type SandboxChannel } from './egress-proxy.ts';

@@ -23,7 +23,10 @@ export interface FileResource {
 export interface UrlResource {
   readonly kind: 'url';
   readonly scheme: 'http' | 'https' | 'ws' | 'wss';
-  /** Lower case, no trailing dot, IP literals in their canonical form. */
+  /**
+   * Lower case, no trailing dot, IP literals in their canonical form; IPv6 without
+   * brackets (`::1`), as egress policies, audit records and session facts spell it.
+   */
   readonly host: string;
   readonly port: number;
   /** Normalised path, without query or fragment. */
@@ -106,8 +109,15 @@ export function resourceFromDescriptor(d: ResourceDescriptor): AuthzResource | n
     case 'sandboxprofile':
       return { kind: 'profile', profile: d.id };
     case 'url': {
-      const method = d.attributes?.method;
-      return parseUrlResource(d.id, typeof method === 'string' ? method : 'GET', d.attributes?.trusted === true);
+      const a = d.attributes ?? {};
+      const method = typeof a.method === 'string' ? a.method : 'GET';
+      // A caller that canonicalised the URL itself (the egress layer, for net.fetch)
+      // passes its parts: used as given — canonicaliseRequest still checks them — and
+      // never re-parsed, so Cedar sees the host exactly as the guard dials it.
+      if (typeof a.scheme === 'string' && typeof a.host === 'string' && typeof a.port === 'number' && typeof a.path === 'string') {
+        return { kind: 'url', scheme: a.scheme as UrlResource['scheme'], host: a.host, port: a.port, path: a.path, method: method.toUpperCase(), trusted: a.trusted === true };
+      }
+      return parseUrlResource(d.id, method, a.trusted === true);
     }
     default:
       return null;
@@ -132,7 +142,8 @@ export function parseUrlResource(url: string, method = 'GET', trusted = false): 
   }
   const scheme = parsed.protocol.slice(0, -1);
   if (!(scheme === 'http' || scheme === 'https' || scheme === 'ws' || scheme === 'wss')) return null;
-  const host = parsed.hostname.replace(/\.$/, '');
+  // IPv6 without brackets: the egress layer's spelling, for Cedar and the guard alike.
+  const host = parsed.hostname.replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
   if (host === '' || parsed.username !== '' || parsed.password !== '') return null;
   const port = parsed.port === '' ? (DEFAULT_PORTS[scheme] ?? 0) : Number(parsed.port);
   return { kind: 'url', scheme, host, port, path: parsed.pathname, method: method.toUpperCase(), trusted };

@@ -58,7 +58,7 @@ export function buildResourceEntity(r: AuthzResource): EntityJson {
       return entity('File', r.path, { path: r.path, name: segments.at(-1) ?? '', segments: [...new Set(segments)] });
     }
     case 'url': {
-      const url = `${r.scheme}://${r.host}:${r.port}${r.path}`;
+      const url = `${r.scheme}://${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}${r.path}`;
       return entity('Url', `${r.method} ${url}`, {
         url,
         scheme: r.scheme,

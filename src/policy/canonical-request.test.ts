@@ -141,7 +141,8 @@ describe('canonical form', () => {
   it('parseUrlResource canonicalises what the WHATWG parser can', () => {
     expect(parseUrlResource('HTTPS://Example.ORG./a/../b?q=1#f', 'post', true)).toEqual({ kind: 'url', scheme: 'https', host: 'example.org', port: 443, path: '/b', method: 'POST', trusted: true });
     expect(parseUrlResource('http://0x7f.1:8080/')).toMatchObject({ host: '127.0.0.1', port: 8080 });
-    expect(parseUrlResource('http://[::ffff:127.0.0.1]/')).toMatchObject({ host: '[::ffff:7f00:1]' });
+    expect(parseUrlResource('http://[::ffff:127.0.0.1]/')).toMatchObject({ host: '::ffff:7f00:1' });
+    expect(parseUrlResource('http://[0:0::1]:8080/')).toMatchObject({ host: '::1', port: 8080 });
     expect(parseUrlResource('file:///etc/passwd')).toBeNull();
     expect(parseUrlResource('https://user:pw@example.org/')).toBeNull();
     expect(parseUrlResource('not a url')).toBeNull();

@@ -90,8 +90,10 @@ function canonicalUrl(r: AuthzResource & { kind: 'url' }): AuthzResource {
   const host = text(r.host, 'resource.host', 255 + 2);
   // Round-trip through the WHATWG parser: only a host that is already in its
   // canonical form (lower case, IP literals decoded, no trailing dot) survives.
-  const parsed = tryUrl(`${scheme}://${host}/`);
-  if (parsed === null || parsed.hostname !== host || host.endsWith('.') || parsed.username !== '' || parsed.port !== '') invalid('resource.host', 'must be a canonical host name or IP literal');
+  // IPv6 comes without brackets (`::1`); the URL parser needs them, so add them for the check.
+  const bracketed = host.includes(':') ? `[${host}]` : host;
+  const parsed = tryUrl(`${scheme}://${bracketed}/`);
+  if (parsed === null || parsed.hostname !== bracketed || host.endsWith('.') || parsed.username !== '' || parsed.port !== '') invalid('resource.host', 'must be a canonical host name or IP literal (IPv6 without brackets)');
   if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535) invalid('resource.port', 'must be an integer from 1 to 65535');
   const path = text(r.path, 'resource.path', REQUEST_LIMITS.stringChars);
   const normalised = tryUrl(path, 'http://h')?.pathname;

@@ -19,17 +19,19 @@ const coder = makeTestAgent('coder', ['coding']);
 let env: TestEnv;
 let server: TestServer;
 let upstream: LoopbackUpstream;
+let upstream6: LoopbackUpstream;
 let policyDir: string;
 let cedarDir: string;
 let logged = '';
 
 beforeAll(async () => {
   upstream = await startUpstream('127.0.0.4');
+  upstream6 = await startUpstream('::1');
   policyDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
   // The egress policy lets the upstream through by name and by address: only Cedar stands in the way.
   writeFileSync(
     join(policyDir, 'loopback.yaml'),
-    ['name: loopback', 'mode: enforce', 'allow:', `  - host: named.test:${upstream.port}`, `  - host: 127.0.0.4:${upstream.port}`, 'allow_cidrs: [127.0.0.0/8]', ''].join('\n'),
+    ['name: loopback', 'mode: enforce', 'allow:', `  - host: named.test:${upstream.port}`, `  - host: 127.0.0.4:${upstream.port}`, `  - host: "[::1]:${upstream6.port}"`, 'allow_cidrs: [127.0.0.0/8, "::1/128"]', ''].join('\n'),
   );
   // Loads, with a warning that `cordon serve` logs (file and line).
   writeFileSync(join(policyDir, 'pages.yaml'), ['name: pages', 'allow:', '  - host: "*.github.io"', ''].join('\n'));
@@ -43,6 +45,10 @@ beforeAll(async () => {
       '',
       '@id("test-no-127-0-0-4")',
       'forbid (principal, action == Action::"net.fetch", resource is Url) when { resource.host == "127.0.0.4" };',
+      '',
+      '// IPv6 as the egress layer spells it: RFC 5952, no brackets (as in egress policies and audit records).',
+      '@id("test-no-ipv6-loopback")',
+      'forbid (principal, action == Action::"net.fetch", resource is Url) when { resource.host == "::1" };',
       '',
     ].join('\n'),
   );
@@ -62,6 +68,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await upstream?.close();
+  await upstream6?.close();
   env?.cleanup();
   if (policyDir !== undefined) rmSync(policyDir, { recursive: true, force: true });
   if (cedarDir !== undefined) rmSync(cedarDir, { recursive: true, force: true });
@@ -108,6 +115,17 @@ describe('a Cedar forbid on an IPv4 host holds for every spelling of it', () => 
     const r = await fetchFromIsolate(spelling.replace('PORT', String(upstream.port)));
     expect(r).toEqual({ status: 403, error: expect.stringContaining('policy_denied') as unknown as string, rule: 'test-no-127-0-0-4' });
     expect(upstream.seen.length).toBe(before);
+  });
+});
+
+describe('a Cedar forbid on an IPv6 host holds for every spelling of it', () => {
+  // Cedar saw the WHATWG host `[::1]` while egress policies, audit records and session
+  // facts say `::1`: a forbid written as the egress layer spells the host never matched.
+  it.each(['http://[::1]:PORT/', 'http://[0:0:0:0:0:0:0:1]:PORT/', 'http://[0000:0000::0001]:PORT/', 'http://[::0:1]:PORT/'])('%s is refused by the forbid', async (spelling) => {
+    const before = upstream6.seen.length;
+    const r = await fetchFromIsolate(spelling.replace('PORT', String(upstream6.port)));
+    expect(r).toEqual({ status: 403, error: expect.stringContaining('policy_denied') as unknown as string, rule: 'test-no-ipv6-loopback' });
+    expect(upstream6.seen.length).toBe(before);
   });
 });
 

@@ -19,6 +19,7 @@ import {
   loadEgressPolicies,
   type Dialer,
   type EgressGuard,
+  type EgressHookRequest,
   type EgressHooks,
   type EgressPolicy,
   type EgressProxy,
@@ -122,12 +123,20 @@ export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; autho
   };
 }
 
-/** A sandbox's request as a `net.fetch` action for the policy engine. */
-function fetchCall(url: string, method: string, trusted: boolean): ActionCall {
+/**
+ * A sandbox's request as a `net.fetch` action for the policy engine, built from the
+ * egress layer's canonical target — the same host, port and path the guard matches
+ * and dials — and never from a second parse of the URL: Cedar once saw
+ * `[::ffff:7f00:1]` where the guard dialled 127.0.0.1, and `[::1]` where egress
+ * policies, audit records and session facts say `::1`. A CONNECT is `https` with path `/`.
+ */
+export function netFetchCall(request: EgressHookRequest, trusted: boolean): ActionCall {
+  const { target, method } = request;
+  const scheme = target.scheme === 'connect' ? 'https' : target.scheme;
   return {
     tool: 'fetch',
     action: 'net.fetch',
-    resource: () => ({ type: 'url', id: url, attributes: { method, trusted } }),
+    resource: () => ({ type: 'url', id: request.url, attributes: { method, trusted, scheme, host: target.host, port: target.port, path: target.path ?? '/' } }),
     annotations: { readOnlyHint: method === 'GET' || method === 'HEAD', destructiveHint: false },
   };
 }
@@ -140,7 +149,7 @@ function fetchCall(url: string, method: string, trusted: boolean): ActionCall {
  */
 function sandboxEgressHooks(authorizer: Authorizer, principal: Principal, identity: SandboxIdentity, session: Session, trusted: boolean): EgressHooks {
   return {
-    authorize: (request) => authorize(authorizer, principal, fetchCall(request.url, request.method, trusted), identity, session.facts()),
+    authorize: (request) => authorize(authorizer, principal, netFetchCall(request, trusted), identity, session.facts()),
     observe: (response) => {
       session.sink.noteEgressHost(response.host);
       // Content from a host not marked trusted may carry instructions aimed at the agent.
