@@ -68,6 +68,10 @@ export interface IsolateConfig {
   readonly idleHostMs: number;
   readonly maxConcurrent: number;
   readonly maxQueued: number;
+  /** Calls one agent may have running at once (its share of maxConcurrent); unset: half, at least 1. */
+  readonly maxConcurrentPerAgent?: number;
+  /** Calls one agent may have waiting (its share of maxQueued); unset: half, at least 1 (0 when maxQueued is 0). */
+  readonly maxQueuedPerAgent?: number;
 }
 
 export interface SandboxConfig {
@@ -80,6 +84,16 @@ export interface SandboxConfig {
   /** Live session sandboxes one agent may hold, across the users it acts for: its share. */
   readonly maxSessionsPerAgent: number;
   readonly isolate: IsolateConfig;
+}
+
+/** Call sessions: the facts (`session` in a call) that chain rules decide on. */
+export interface SessionsConfig {
+  /** Open sessions in all; beyond this, new ones get 429 (quota `sessions`). */
+  readonly maxOpen: number;
+  /** Open sessions of one agent, across the users it acts for (quota `agent_sessions`). */
+  readonly maxOpenPerAgent: number;
+  /** A session unused this long is forgotten. */
+  readonly idleTtlMs: number;
 }
 
 export interface CordonConfig {
@@ -116,6 +130,7 @@ export interface CordonConfig {
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly sandbox: SandboxConfig;
+  readonly sessions: SessionsConfig;
   readonly egress: EgressConfig;
   readonly agents: readonly AgentConfig[];
   readonly users: readonly UserConfig[];
@@ -220,8 +235,20 @@ export const CONFIG_SCHEMA = {
             idleHostMs: positiveInt(86_400_000),
             maxConcurrent: positiveInt(1024),
             maxQueued: { type: 'integer', minimum: 0, maximum: 100_000 },
+            maxConcurrentPerAgent: positiveInt(1024),
+            maxQueuedPerAgent: { type: 'integer', minimum: 0, maximum: 100_000 },
           },
         },
+      },
+    },
+    sessions: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['maxOpen', 'maxOpenPerAgent', 'idleTtlMs'],
+      properties: {
+        maxOpen: positiveInt(10_000_000),
+        maxOpenPerAgent: positiveInt(10_000_000),
+        idleTtlMs: positiveInt(7 * 86_400_000),
       },
     },
     egress: {

@@ -43,6 +43,8 @@ export interface RunOnHost {
   readonly limits: RunLimits;
   readonly fetch: HostFetch | null;
   readonly fetchMaxBytes: number;
+  /** Aborted when the caller went away: the host is asked to end this call (see 'cancel'). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export type HostRunOutcome = { readonly ok: true; readonly result: IsolateRunResult; readonly sessionEnded: boolean } | { readonly ok: false; readonly death: HostDeath };
@@ -88,7 +90,7 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
   let killedFor: HostDeath | null = null;
   let stderrTail = '';
   let nextCall = 0;
-  const calls = new Map<number, { resolve: (o: HostRunOutcome) => void; fetch: HostFetch | null; maxBytes: number; signal: AbortController; timer: NodeJS.Timeout | null }>();
+  const calls = new Map<number, { resolve: (o: HostRunOutcome) => void; fetch: HostFetch | null; maxBytes: number; signal: AbortController; timer: NodeJS.Timeout | null; detach: () => void }>();
   const opens = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   const sessionFetch = new Map<string, HostFetch | null>();
 
@@ -170,6 +172,7 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
     if (c === undefined) return;
     calls.delete(call);
     if (c.timer !== null) clearTimeout(c.timer);
+    c.detach();
     c.signal.abort();
     host.inflight = Math.max(0, host.inflight - 1);
     c.resolve(outcome);
@@ -218,7 +221,13 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
           // The overrunning call answers now; a host holding a large heap can take a while to exit.
           finishCall(call, { ok: false, death });
         }, request.limits.timeoutMs + KILL_GRACE_MS);
-        calls.set(call, { resolve, fetch, maxBytes: request.fetchMaxBytes, signal: new AbortController(), timer });
+        // The host ends the cancelled call's isolate and answers at once; the kill timer above
+        // still covers a host that cannot.
+        const onCancel = () => send({ t: 'cancel', call });
+        const detach = () => request.signal?.removeEventListener('abort', onCancel);
+        calls.set(call, { resolve, fetch, maxBytes: request.fetchMaxBytes, signal: new AbortController(), timer, detach });
+        if (request.signal?.aborted === true) queueMicrotask(onCancel);
+        else request.signal?.addEventListener('abort', onCancel, { once: true });
         send({ t: 'run', call, session: request.session, source: request.source, limits: request.limits, fetch: fetch !== null, fetchMaxBytes: request.fetchMaxBytes });
       });
     },
