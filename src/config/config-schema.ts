@@ -34,6 +34,18 @@ export interface EgressConfig {
   readonly trustDomain: string;
   readonly maxResponseBytes: number;
   readonly fetchTimeoutMs: number;
+  /** Each sandbox's egress share, counted over every channel (isolate fetch and proxy alike). */
+  readonly sandboxLimits: {
+    /** Upstream requests (each redirect hop) and tunnels over the sandbox's lifetime. */
+    readonly maxRequests: number;
+    /** Bytes both ways over the sandbox's lifetime. */
+    readonly maxTotalBytes: number;
+    /** Upstream requests and tunnels open at once. */
+    readonly maxConcurrentConnections: number;
+    /** Sustained request rate, and the burst allowed above it. */
+    readonly maxRequestsPerSecond: number;
+    readonly requestBurst: number;
+  };
 }
 
 export interface UserConfig {
@@ -272,6 +284,18 @@ export const CONFIG_SCHEMA = {
         trustDomain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$' },
         maxResponseBytes: positiveInt(256 * 1024 * 1024),
         fetchTimeoutMs: positiveInt(600_000),
+        sandboxLimits: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['maxRequests', 'maxTotalBytes', 'maxConcurrentConnections', 'maxRequestsPerSecond', 'requestBurst'],
+          properties: {
+            maxRequests: positiveInt(10_000_000),
+            maxTotalBytes: positiveInt(Number.MAX_SAFE_INTEGER),
+            maxConcurrentConnections: positiveInt(100_000),
+            maxRequestsPerSecond: positiveInt(100_000),
+            requestBurst: positiveInt(1_000_000),
+          },
+        },
       },
     },
     agents: {

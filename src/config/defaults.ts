@@ -58,6 +58,9 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
     trustDomain: 'cordon.local',
     maxResponseBytes: 5 * 1024 * 1024,
     fetchTimeoutMs: 30_000,
+    // Per sandbox, over every channel: a per-call sandbox's share lasts one call, a session
+    // sandbox's its lifetime.
+    sandboxLimits: { maxRequests: 1000, maxTotalBytes: 4 * 1024 ** 3, maxConcurrentConnections: 64, maxRequestsPerSecond: 50, requestBurst: 200 },
   },
   agents: [{ id: 'local', description: 'The developer on this machine.', createKey: true }],
   users: [],
