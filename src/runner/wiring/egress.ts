@@ -110,7 +110,7 @@ export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; autho
       const hooks = hooksFor(principal, session, identity);
       let channel: Promise<SandboxChannel> | null = null;
       return {
-        fetch: boundFetch(guarded, identity, hooks),
+        fetch: boundFetch(guarded, identity, hooks, deps.logger),
         channel: () => (channel ??= proxy.openChannel(identity, { hooks })),
         close: () => {
           limiter.forget(identity.id);
@@ -157,12 +157,22 @@ function sandboxEgressHooks(authorizer: Authorizer, principal: Principal, identi
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
 /** The fetch an isolate is granted: its identity fixed here, never read from the request. */
-function boundFetch(guarded: GuardedFetch, identity: SandboxIdentity, hooks: EgressHooks): HostFetch {
+function boundFetch(guarded: GuardedFetch, identity: SandboxIdentity, hooks: EgressHooks, logger: Logger): HostFetch {
   return async (request, signal, limits) => {
-    const r = await guarded(identity, { url: request.url, method: request.method, headers: request.headers, body: request.body, redirect: request.redirect, signal, hooks, maxResponseBytes: limits.maxResponseBytes });
+    let r: Awaited<ReturnType<GuardedFetch>>;
+    try {
+      r = await guarded(identity, { url: request.url, method: request.method, headers: request.headers, body: request.body, redirect: request.redirect, signal, hooks, maxResponseBytes: limits.maxResponseBytes });
+    } catch (err) {
+      // Refusals and upstream failures come back as responses; a throw is a bug, for the log.
+      // The sandbox is told only that its fetch failed (the bridge passes CordonError messages alone).
+      if (!signal.aborted) logger.warn({ err, sandbox: identity.id }, 'isolate fetch failed on the host side');
+      throw err;
+    }
     // Over its egress share, the sandbox's fetch rejects (a clear error in its code), rather
     // than answering a 429 that a loop would keep retrying.
-    if (r.refused !== null && errorCodeFor(r.refused.code) === 'EGRESS_LIMITED') throw new Error(`EGRESS_LIMITED (${r.refused.code}): ${r.refused.reason}`);
+    if (r.refused !== null && errorCodeFor(r.refused.code) === 'EGRESS_LIMITED') {
+      throw new CordonError('EGRESS_LIMITED', `EGRESS_LIMITED (${r.refused.code}): ${r.refused.reason}`, { details: { reason: r.refused.code } });
+    }
     return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, text: decoder.decode(r.body), url: r.url, redirected: r.redirected };
   };
 }

@@ -1,8 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { isCordonError } from '../../core/errors.ts';
 import { capString, parseHostMessage, type IsolateRunResult, type MessageCaps, type RunLimits, type SupervisorMessage } from './ipc-protocol.ts';
 import type { HostCap, MemoryCap } from './memory-cap.ts';
-import type { HostFetch } from '../sandbox-fetch.ts';
+import type { HostFetch, HostFetchResponse } from '../sandbox-fetch.ts';
 
 const HOST_ENTRY = fileURLToPath(new URL('./host/isolate-host-main.ts', import.meta.url));
 
@@ -158,9 +159,10 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
           send({ t: 'fetched', call: m.call, fetch: m.fetch, response: null, error: 'this sandbox has no egress' });
           return;
         }
-        fetch(m.request, c.signal.signal, { maxResponseBytes: c.maxBytes }).then(
+        // A fetch that throws instead of rejecting still answers the host, and never escapes this handler.
+        new Promise<HostFetchResponse>((resolve) => resolve(fetch(m.request, c.signal.signal, { maxResponseBytes: c.maxBytes }))).then(
           (response) => send({ t: 'fetched', call: m.call, fetch: m.fetch, response, error: null }),
-          (err: unknown) => send({ t: 'fetched', call: m.call, fetch: m.fetch, response: null, error: capString(err instanceof Error ? err.message : String(err), 512) }),
+          (err: unknown) => send({ t: 'fetched', call: m.call, fetch: m.fetch, response: null, error: fetchErrorForSandbox(err) }),
         );
         return;
       }
@@ -253,6 +255,16 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
     kill,
   };
   return host;
+}
+
+/**
+ * What a sandbox learns of a failed fetch: the message of a refusal Cordon meant it to see
+ * (a CordonError, e.g. its egress share used up), else that it failed. An unexpected error's
+ * message can name host files, addresses or internals; those stay on this side.
+ */
+function fetchErrorForSandbox(err: unknown): string {
+  if (isCordonError(err)) return capString(err.message, 512);
+  return 'failed on the host side';
 }
 
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {

@@ -72,7 +72,16 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
   }
 
   async function installFetch(prepared: PreparedIsolate, bridge: (raw: unknown) => Promise<HostFetchResponse>): Promise<void> {
-    await prepared.context.evalClosure(INSTALL_FETCH, [new ivm.Reference(bridge)], { timeout: 1000 });
+    // The one door from this process into an isolate: whatever fails on this side, sync or
+    // async, crosses as a fresh error with name and message only (isolateError).
+    const door = (raw: unknown): Promise<HostFetchResponse> => {
+      try {
+        return bridge(raw).catch((err: unknown) => Promise.reject(isolateError(err)));
+      } catch (err) {
+        return Promise.reject(isolateError(err));
+      }
+    };
+    await prepared.context.evalClosure(INSTALL_FETCH, [new ivm.Reference(door)], { timeout: 1000 });
   }
 
   async function open(call: number, session: string, memoryMb: number, withFetch: boolean): Promise<void> {
@@ -283,6 +292,12 @@ function bridgeError(message: string): TypeError {
   const e = new TypeError(message);
   e.stack = `TypeError: ${message}`;
   return e;
+}
+
+/** Our own bridge errors pass as they are; anything else is copied to name and message, capped. */
+function isolateError(err: unknown): TypeError {
+  if (err instanceof TypeError && err.stack === `TypeError: ${err.message}`) return err;
+  return bridgeError(`fetch: ${capString(errorMessage(err), 512) || 'failed on the host side'}`);
 }
 
 function errorMessage(err: unknown): string {
