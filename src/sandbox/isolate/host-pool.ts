@@ -178,7 +178,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         }
       }
       if (waiting.length >= options.maxQueued) {
-        return Promise.reject(new CordonError('RATE_LIMITED', `every isolate host is busy and ${options.maxQueued} calls are waiting; retry later`, { details: { queued: waiting.length, retryAfterSec: 1 } }));
+        return Promise.reject(new CordonError('RATE_LIMITED', `every isolate host is busy and ${options.maxQueued} calls are waiting; retry later`, { details: { quota: 'host_queue', queued: waiting.length, retryAfterSec: 1 } }));
       }
       return new Promise((resolve, reject) => {
         const waiter: Waiter = {
@@ -194,7 +194,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         const timer = setTimeout(() => {
           const i = waiting.indexOf(waiter);
           if (i >= 0) waiting.splice(i, 1);
-          reject(new CordonError('RATE_LIMITED', `no isolate host became free for agent ${agent} within ${MAX_WAIT_MS} ms; retry later`, { details: { retryAfterSec: 1 } }));
+          reject(new CordonError('RATE_LIMITED', `no isolate host became free for agent ${agent} within ${MAX_WAIT_MS} ms (at most ${options.maxHostsPerAgent} per agent, sandbox.isolate.maxHostsPerAgent); retry later`, { details: { quota: 'agent_hosts', retryAfterSec: 1 } }));
         }, MAX_WAIT_MS);
         waiting.push(waiter);
       });
@@ -217,7 +217,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         await placed.ready;
         return placed;
       }
-      throw new CordonError('RATE_LIMITED', `no isolate host is free for agent ${agent} (at most ${options.maxHostsPerAgent} per agent, ${options.maxHosts} in all); retry later`, { details: { retryAfterSec: 1 } });
+      throw new CordonError('RATE_LIMITED', `no isolate host is free for agent ${agent} (at most ${options.maxHostsPerAgent} per agent, ${options.maxHosts} in all: sandbox.isolate.maxHostsPerAgent, maxHosts); retry later`, { details: { quota: 'agent_hosts', retryAfterSec: 1 } });
     },
     stats() {
       let inflight = 0;
