@@ -119,7 +119,7 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
       run: (request) =>
         limiter.run(spec.identity.agent, async () => {
           if (!alive) throw new CordonError('SANDBOX_FAILED', 'this sandbox has ended', { details: { sandbox: spec.identity.id } });
-          const host = await pool.acquire(spec.identity.agent, request.memoryMb);
+          const host = await pool.acquire(spec.identity.agent, request.memoryMb, request.signal);
           const started = performance.now();
           try {
             const outcome = await host.run({ session: null, source: request.source, limits: limitsOf(request), fetch: spec.egress?.fetch ?? null, fetchMaxBytes: fetchMaxBytes(request.memoryMb), signal: request.signal });
