@@ -117,6 +117,7 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
         // A client that closes its connection before the answer has gone away: its call leaves
         // the queue, or is stopped, instead of holding a slot until its timeout.
         const gone = new AbortController();
+        if (reply.raw.destroyed) gone.abort();
         reply.raw.once('close', () => {
           if (!reply.raw.writableFinished) gone.abort();
         });
