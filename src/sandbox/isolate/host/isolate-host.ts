@@ -291,12 +291,16 @@ function compile(isolate: ivm.Isolate, source: string): ivm.Script | Promise<ivm
 function bridgeError(message: string): TypeError {
   const e = new TypeError(message);
   e.stack = `TypeError: ${message}`;
+  bridgeErrors.add(e);
   return e;
 }
 
+/** The errors bridgeError made: they may cross as they are. */
+const bridgeErrors = new WeakSet<Error>();
+
 /** Our own bridge errors pass as they are; anything else is copied to name and message, capped. */
 function isolateError(err: unknown): TypeError {
-  if (err instanceof TypeError && err.stack === `TypeError: ${err.message}`) return err;
+  if (err instanceof TypeError && bridgeErrors.has(err)) return err;
   return bridgeError(`fetch: ${capString(errorMessage(err), 512) || 'failed on the host side'}`);
 }
 
