@@ -77,7 +77,7 @@ async function runWorker(role: Role): Promise<void> {
   const socketDir = await mkdtemp(join(tmpdir(), 'ceb-'));
   // The TCP channel (loopback, per-sandbox credential) is for the peer comparison:
   // tinyproxy cannot listen on a unix socket, and both must get the same transport.
-  const proxy = createEgressProxy({ guard, audit: { record: () => undefined }, socketDir, dialer: upstreamOnlyDialer(), tcp: { host: UPSTREAM_ADDRESS, port: 0 }, limits: { maxRequestsPerSecond: 1e9, requestBurst: 1e9, maxTotalBytes: Number.MAX_SAFE_INTEGER } });
+  const proxy = createEgressProxy({ guard, audit: { record: () => undefined }, socketDir, dialer: upstreamOnlyDialer(), tcp: { host: UPSTREAM_ADDRESS, port: 0 }, limits: { maxRequests: Number.MAX_SAFE_INTEGER, maxRequestsPerSecond: 1e9, requestBurst: 1e9, maxTotalBytes: Number.MAX_SAFE_INTEGER } });
   await proxy.start();
   const channel = await proxy.openChannel({ id: 'bench', uri: 'spiffe://cordon.bench/sandbox/bench/bench', profile: 'bench', egressPolicy: 'bench', agent: 'bench', user: null, expiresAt: Math.floor(Date.now() / 1000) + 3600 });
   parentPort?.postMessage({ socketPath: channel.socketPath, tcpPort: proxy.tcpPort, username: channel.username, password: channel.password } satisfies ProxyInfo);

@@ -110,11 +110,18 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
       method: 'POST',
       url: '/v1/invocations',
       auth: true,
-      handler: async (request) => {
+      handler: async (request, reply) => {
         const body = parseInvocationBody(request.body);
         const principal = request.principal;
         if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
-        const result = await runner.invoke(principal, { ...body, requestId: request.id });
+        // A client that closes its connection before the answer has gone away: its call leaves
+        // the queue, or is stopped, instead of holding a slot until its timeout.
+        const gone = new AbortController();
+        if (reply.raw.destroyed) gone.abort();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) gone.abort();
+        });
+        const result = await runner.invoke(principal, { ...body, requestId: request.id }, { signal: gone.signal });
         return { id: result.id, tool: result.tool, status: result.status, output: result.output, durationMs: result.durationMs };
       },
     },

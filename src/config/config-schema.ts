@@ -34,6 +34,18 @@ export interface EgressConfig {
   readonly trustDomain: string;
   readonly maxResponseBytes: number;
   readonly fetchTimeoutMs: number;
+  /** Each sandbox's egress share, counted over every channel (isolate fetch and proxy alike). */
+  readonly sandboxLimits: {
+    /** Upstream requests (each redirect hop) and tunnels over the sandbox's lifetime. */
+    readonly maxRequests: number;
+    /** Bytes both ways over the sandbox's lifetime. */
+    readonly maxTotalBytes: number;
+    /** Upstream requests and tunnels open at once. */
+    readonly maxConcurrentConnections: number;
+    /** Sustained request rate, and the burst allowed above it. */
+    readonly maxRequestsPerSecond: number;
+    readonly requestBurst: number;
+  };
 }
 
 export interface UserConfig {
@@ -68,6 +80,10 @@ export interface IsolateConfig {
   readonly idleHostMs: number;
   readonly maxConcurrent: number;
   readonly maxQueued: number;
+  /** Calls one agent may have running at once (its share of maxConcurrent); unset: half, at least 1. */
+  readonly maxConcurrentPerAgent?: number;
+  /** Calls one agent may have waiting (its share of maxQueued); unset: half, at least 1 (0 when maxQueued is 0). */
+  readonly maxQueuedPerAgent?: number;
 }
 
 export interface SandboxConfig {
@@ -80,6 +96,16 @@ export interface SandboxConfig {
   /** Live session sandboxes one agent may hold, across the users it acts for: its share. */
   readonly maxSessionsPerAgent: number;
   readonly isolate: IsolateConfig;
+}
+
+/** Call sessions: the facts (`session` in a call) that chain rules decide on. */
+export interface SessionsConfig {
+  /** Open sessions in all; beyond this, new ones get 429 (quota `sessions`). */
+  readonly maxOpen: number;
+  /** Open sessions of one agent, across the users it acts for (quota `agent_sessions`). */
+  readonly maxOpenPerAgent: number;
+  /** A session unused this long is forgotten. */
+  readonly idleTtlMs: number;
 }
 
 export interface CordonConfig {
@@ -116,6 +142,7 @@ export interface CordonConfig {
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly sandbox: SandboxConfig;
+  readonly sessions: SessionsConfig;
   readonly egress: EgressConfig;
   readonly agents: readonly AgentConfig[];
   readonly users: readonly UserConfig[];
@@ -220,8 +247,20 @@ export const CONFIG_SCHEMA = {
             idleHostMs: positiveInt(86_400_000),
             maxConcurrent: positiveInt(1024),
             maxQueued: { type: 'integer', minimum: 0, maximum: 100_000 },
+            maxConcurrentPerAgent: positiveInt(1024),
+            maxQueuedPerAgent: { type: 'integer', minimum: 0, maximum: 100_000 },
           },
         },
+      },
+    },
+    sessions: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['maxOpen', 'maxOpenPerAgent', 'idleTtlMs'],
+      properties: {
+        maxOpen: positiveInt(10_000_000),
+        maxOpenPerAgent: positiveInt(10_000_000),
+        idleTtlMs: positiveInt(7 * 86_400_000),
       },
     },
     egress: {
@@ -245,6 +284,18 @@ export const CONFIG_SCHEMA = {
         trustDomain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$' },
         maxResponseBytes: positiveInt(256 * 1024 * 1024),
         fetchTimeoutMs: positiveInt(600_000),
+        sandboxLimits: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['maxRequests', 'maxTotalBytes', 'maxConcurrentConnections', 'maxRequestsPerSecond', 'requestBurst'],
+          properties: {
+            maxRequests: positiveInt(10_000_000),
+            maxTotalBytes: positiveInt(Number.MAX_SAFE_INTEGER),
+            maxConcurrentConnections: positiveInt(100_000),
+            maxRequestsPerSecond: positiveInt(100_000),
+            requestBurst: positiveInt(1_000_000),
+          },
+        },
       },
     },
     agents: {

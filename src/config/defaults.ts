@@ -42,8 +42,13 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
       idleHostMs: 300_000,
       maxConcurrent: 16,
       maxQueued: 256,
+      // maxConcurrentPerAgent and maxQueuedPerAgent are left out on purpose: unset, each is half
+      // of its global limit (at least 1), so they follow an operator's maxConcurrent/maxQueued.
     },
   },
+  // Call sessions (chain-rule facts). One agent gets a tenth of the table: ten busy agents
+  // fill it, one cannot.
+  sessions: { maxOpen: 100_000, maxOpenPerAgent: 10_000, idleTtlMs: 3_600_000 },
   // The shipped policy `local-code-exec-javascript` lets `local` run JavaScript and nothing else.
   // No tool has egress until the config gives it a policy: deny by default.
   egress: {
@@ -53,6 +58,9 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
     trustDomain: 'cordon.local',
     maxResponseBytes: 5 * 1024 * 1024,
     fetchTimeoutMs: 30_000,
+    // Per sandbox, over every channel: a per-call sandbox's share lasts one call, a session
+    // sandbox's its lifetime.
+    sandboxLimits: { maxRequests: 1000, maxTotalBytes: 4 * 1024 ** 3, maxConcurrentConnections: 64, maxRequestsPerSecond: 50, requestBurst: 200 },
   },
   agents: [{ id: 'local', description: 'The developer on this machine.', createKey: true }],
   users: [],

@@ -15,7 +15,7 @@ import { createProxyCredentials } from './proxy-auth.ts';
 import { handleConnect } from './proxy-connect.ts';
 import { DEFAULT_EGRESS_TIMEOUTS, safeRecorder, type ChannelRef, type EgressTimeouts, type ProxyContext } from './proxy-context.ts';
 import { handleForward } from './proxy-forward.ts';
-import { createSandboxLimiter, DEFAULT_EGRESS_LIMITS, type EgressLimits } from './proxy-limits.ts';
+import { createSandboxLimiter, DEFAULT_EGRESS_LIMITS, type EgressLimits, type SandboxLimiter } from './proxy-limits.ts';
 import { rawResponse } from './proxy-response.ts';
 
 export interface EgressProxyOptions {
@@ -29,6 +29,8 @@ export interface EgressProxyOptions {
   readonly tcp?: { readonly host?: '127.0.0.1' | '::1'; readonly port?: number } | null;
   readonly dialer?: Dialer;
   readonly limits?: Partial<EgressLimits>;
+  /** The per-sandbox limiter shared with the sandbox's other channels (its isolate fetch); else one made from `limits`. */
+  readonly limiter?: SandboxLimiter;
   readonly timeouts?: Partial<EgressTimeouts>;
   /** Trust roots for https upstreams reached through absolute-form requests. */
   readonly upstreamCa?: ConnectionOptions['ca'];
@@ -80,7 +82,7 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
     dialer,
     timeouts,
     logger,
-    limiter: createSandboxLimiter({ ...DEFAULT_EGRESS_LIMITS, ...options.limits }, options.now),
+    limiter: options.limiter ?? createSandboxLimiter({ ...DEFAULT_EGRESS_LIMITS, ...options.limits }, options.now),
     pools: createPinnedPools({ dialer, connectTimeoutMs: timeouts.connectTimeoutMs, idleTimeoutMs: timeouts.idleTimeoutMs, ca: options.upstreamCa }),
     record: safeRecorder(options.audit, logger),
     tunnels: new Map(),

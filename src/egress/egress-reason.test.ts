@@ -29,6 +29,7 @@ const EXPECTED: Record<EgressReasonCode, readonly [number, string | null]> = {
   connect_timeout: [504, 'EGRESS_UPSTREAM_TIMEOUT'],
   upstream_timeout: [504, 'EGRESS_UPSTREAM_TIMEOUT'],
   rate_limited: [429, 'EGRESS_LIMITED'],
+  request_limit: [429, 'EGRESS_LIMITED'],
   connection_limit: [429, 'EGRESS_LIMITED'],
   byte_limit: [429, 'EGRESS_LIMITED'],
 };

@@ -31,6 +31,7 @@ export const EGRESS_REASONS = {
   connect_timeout: { error: 'EGRESS_UPSTREAM_TIMEOUT', doc: 'Connecting to the pinned address timed out.' },
   upstream_timeout: { error: 'EGRESS_UPSTREAM_TIMEOUT', doc: 'The upstream was idle too long or the request exceeded its total time.' },
   rate_limited: { error: 'EGRESS_LIMITED', doc: 'The sandbox exceeded its request rate.' },
+  request_limit: { error: 'EGRESS_LIMITED', doc: 'The sandbox made as many requests as its lifetime allows (egress.sandboxLimits.maxRequests).' },
   connection_limit: { error: 'EGRESS_LIMITED', doc: 'The sandbox has too many connections open.' },
   byte_limit: { error: 'EGRESS_LIMITED', doc: 'The sandbox used up its byte budget.' },
 } as const satisfies Record<string, { error: ErrorCode | null; doc: string }>;

@@ -1,11 +1,12 @@
 import { formatAuthority, parseEgressTarget } from './canonical-host.ts';
-import type { EgressVerdict } from './egress-decider.ts';
+import { refusedVerdict, type EgressVerdict } from './egress-decider.ts';
 import type { EgressAuditRecord, EgressAuditSink } from './egress-audit.ts';
 import type { EgressGuard } from './egress-guard.ts';
 import { authorizeHop, observeHop, type EgressHooks } from './egress-hooks.ts';
 import type { EgressIdentity } from './egress-identity.ts';
 import type { EgressReasonCode } from './egress-reason.ts';
 import type { PinnedPools } from './pinned-pool.ts';
+import type { SandboxLimiter } from './proxy-limits.ts';
 import { auditRecord, renderRefusal, sandboxReason } from './proxy-response.ts';
 import { forwardableHeaders } from './proxy-context.ts';
 import { compileRedaction } from './secret-redaction.ts';
@@ -56,6 +57,8 @@ export interface GuardedFetchOptions {
   readonly maxRequestBytes?: number;
   /** Whole fetch, all hops. */
   readonly totalTimeoutMs?: number;
+  /** The per-sandbox limiter the proxy uses too: one count of requests, connections and bytes for every channel. */
+  readonly limiter?: SandboxLimiter;
 }
 
 export type GuardedFetch = (identity: EgressIdentity, request: GuardedFetchRequest) => Promise<GuardedFetchResponse>;
@@ -75,7 +78,9 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
     }
   };
 
-  return async (identity, request) => {
+  const limiter = options.limiter;
+  // Each hop holds a connection slot of the sandbox's until the next hop starts or the fetch ends.
+  const fetchHops = async (identity: EgressIdentity, request: GuardedFetchRequest, held: (() => void)[]): Promise<GuardedFetchResponse> => {
     const signal = request.signal === undefined ? AbortSignal.timeout(totalTimeoutMs) : AbortSignal.any([AbortSignal.timeout(totalTimeoutMs), request.signal]);
     let url = request.url;
     let method = request.method ?? 'GET';
@@ -91,6 +96,16 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
     for (let hop = 0; ; hop++) {
       const startedAtMs = Date.now();
       const parsed = parseEgressTarget({ url, method });
+      for (const release of held.splice(0)) release();
+      const admitted = limiter?.admit(identity.id);
+      if (admitted !== undefined && !admitted.ok) {
+        // Refused before deciding, as through the proxy: a sandbox over its limits gets no lookups or policy calls.
+        const verdict = refusedVerdict(identity.egressPolicy ?? '', parsed.ok ? parsed.target : null, admitted.code, admitted.reason, 'cordon:limits');
+        const r = refusalFromVerdict(verdict);
+        record(auditRecord({ identity, channel: 'fetch', kind: 'http', verdict, startedAtMs, redirectHop: hop, status: r.status, endedAtMs: Date.now(), bytesToUpstream: 0, bytesFromUpstream: 0, injected: [] }));
+        return { ...r, url, redirected: hop > 0 };
+      }
+      if (admitted !== undefined) held.push(admitted.release);
       // A URL that does not parse goes nowhere (the guard refuses it below), so there is nothing to ask the hooks.
       const hooked = parsed.ok ? await authorizeHop(hooks, identity, parsed.target, hop, 'fetch', signal) : null;
       const verdict = hooked?.verdict ?? (await options.guard.check(identity, parsed.ok ? parsed.target : { url, method }, signal));
@@ -133,8 +148,14 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
         // The request reached this host and it answered: noted even if the body is then cut,
         // because facts only ever add restrictions and the sandbox's bytes already left.
         observeHop(hooks, target, status, 'fetch');
+        if (body !== null) limiter?.addBytes(identity.id, body.length);
         for await (const chunk of res.body as AsyncIterable<Buffer>) {
           received += chunk.length;
+          if (limiter?.addBytes(identity.id, chunk.length) === false) {
+            res.body.destroy();
+            outcome = { code: 'byte_limit', reason: `sandbox ${identity.id} used its egress byte budget (egress.sandboxLimits.maxTotalBytes)`, result: 'deny' };
+            break;
+          }
           if (received > responseCap) {
             res.body.destroy();
             outcome = { code: 'response_too_large', reason: `response exceeded ${responseCap} bytes`, result: 'deny' };
@@ -186,6 +207,15 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
       }
       if (redaction.active) out = Buffer.from(redaction.bytes(out));
       return { status, statusText: '', headers: headersOut, body: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), url, redirected: hop > 0, refused: null };
+    }
+  };
+
+  return async (identity, request) => {
+    const held: (() => void)[] = [];
+    try {
+      return await fetchHops(identity, request, held);
+    } finally {
+      for (const release of held) release();
     }
   };
 }

@@ -40,4 +40,4 @@ export { createGuardedFetch, type GuardedFetch, type GuardedFetchRequest, type G
 export { createPinnedPools, type PinnedPools } from './pinned-pool.ts';
 export { createDirectDialer, createLoopbackOnlyDialer, DialError, type Dialer } from './dialer.ts';
 export { DEFAULT_EGRESS_TIMEOUTS, type EgressTimeouts } from './proxy-context.ts';
-export { DEFAULT_EGRESS_LIMITS, type EgressLimits } from './proxy-limits.ts';
+export { DEFAULT_EGRESS_LIMITS, createSandboxLimiter, type EgressLimits, type SandboxLimiter } from './proxy-limits.ts';

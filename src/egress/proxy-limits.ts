@@ -1,7 +1,13 @@
 import type { EgressReasonCode } from './egress-reason.ts';
 
-/** Per-sandbox limits on egress. Exceeding one answers 429 (or closes a running transfer). */
+/**
+ * Per-sandbox limits on egress, one limiter for every channel (the proxy's unix socket and
+ * TCP channels, and an isolate's fetch). Exceeding one answers 429 through the proxy (or
+ * closes a running transfer) and rejects an isolate's fetch.
+ */
 export interface EgressLimits {
+  /** Upstream requests and tunnels (each redirect hop counts) over the sandbox's lifetime. */
+  readonly maxRequests: number;
   /** Upstream requests and tunnels open at once. */
   readonly maxConcurrentConnections: number;
   /** Bytes both ways over the sandbox's lifetime. */
@@ -13,6 +19,7 @@ export interface EgressLimits {
 }
 
 export const DEFAULT_EGRESS_LIMITS: EgressLimits = Object.freeze({
+  maxRequests: 1000,
   maxConcurrentConnections: 64,
   maxTotalBytes: 4 * 1024 ** 3,
   maxRequestsPerSecond: 50,
@@ -25,10 +32,11 @@ export interface SandboxLimiter {
   /** Counts bytes; false once the budget is used up (the caller ends the transfer). */
   addBytes(sandboxId: string, bytes: number): boolean;
   forget(sandboxId: string): void;
-  usage(sandboxId: string): { connections: number; bytes: number };
+  usage(sandboxId: string): { requests: number; connections: number; bytes: number };
 }
 
 interface State {
+  requests: number;
   connections: number;
   bytes: number;
   tokens: number;
@@ -40,7 +48,7 @@ export function createSandboxLimiter(limits: EgressLimits, now: () => number = D
   const state = (id: string): State => {
     let s = states.get(id);
     if (s === undefined) {
-      s = { connections: 0, bytes: 0, tokens: limits.requestBurst, refilledAtMs: now() };
+      s = { requests: 0, connections: 0, bytes: 0, tokens: limits.requestBurst, refilledAtMs: now() };
       states.set(id, s);
     }
     return s;
@@ -52,11 +60,14 @@ export function createSandboxLimiter(limits: EgressLimits, now: () => number = D
       s.tokens = Math.min(limits.requestBurst, s.tokens + ((t - s.refilledAtMs) / 1000) * limits.maxRequestsPerSecond);
       s.refilledAtMs = t;
       if (s.bytes >= limits.maxTotalBytes) return { ok: false, code: 'byte_limit', reason: `sandbox ${id} used its ${limits.maxTotalBytes}-byte egress budget` };
+      // A lifetime cap besides the rate: one call must not make thousands of upstream requests.
+      if (s.requests >= limits.maxRequests) return { ok: false, code: 'request_limit', reason: `sandbox ${id} made ${s.requests} egress requests, its limit (egress.sandboxLimits.maxRequests ${limits.maxRequests})` };
       if (s.tokens < 1) return { ok: false, code: 'rate_limited', reason: `sandbox ${id} exceeded ${limits.maxRequestsPerSecond} requests/s` };
       if (s.connections >= limits.maxConcurrentConnections) {
         return { ok: false, code: 'connection_limit', reason: `sandbox ${id} has ${s.connections} egress connections open (limit ${limits.maxConcurrentConnections})` };
       }
       s.tokens -= 1;
+      s.requests += 1;
       s.connections += 1;
       let released = false;
       return {
@@ -74,6 +85,6 @@ export function createSandboxLimiter(limits: EgressLimits, now: () => number = D
       return s.bytes <= limits.maxTotalBytes;
     },
     forget: (id) => void states.delete(id),
-    usage: (id) => ({ connections: states.get(id)?.connections ?? 0, bytes: states.get(id)?.bytes ?? 0 }),
+    usage: (id) => ({ requests: states.get(id)?.requests ?? 0, connections: states.get(id)?.connections ?? 0, bytes: states.get(id)?.bytes ?? 0 }),
   };
 }

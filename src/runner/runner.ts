@@ -17,7 +17,7 @@ import { namedProfile, sandboxForCall, sandboxSessionKey, type SandboxSettings }
 import { CordonError } from '../core/errors.ts';
 import type { Redactor } from './redaction.ts';
 import { validate } from './stages/validate.ts';
-import type { Session, SessionStore } from './session-store.ts';
+import type { Session, SessionFactsSnapshot, SessionStore } from './session-store.ts';
 import { describeTool } from './tool-descriptors.ts';
 
 export interface InvocationRequest {
@@ -69,8 +69,11 @@ export interface RunnerDeps {
 export interface Runner {
   /** Stage 1 alone, so servers can refuse unauthenticated requests before reading a body. */
   authenticate(authorization: string | undefined, requestId?: string): Promise<Principal>;
-  /** Stages 2–7 for an authenticated principal. */
-  invoke(principal: Principal, request: InvocationRequest): Promise<InvocationResult>;
+  /**
+   * Stages 2–7 for an authenticated principal. An aborted `signal` (the client went away)
+   * takes a waiting call out of the queue or stops a running one; its record says `cancelled`.
+   */
+  invoke(principal: Principal, request: InvocationRequest, options?: { readonly signal?: AbortSignal }): Promise<InvocationResult>;
   listTools(): readonly ToolDescriptor[];
   /** A session sandbox that lives across calls: `{sandbox}` in an invocation runs in it. */
   createSandbox(principal: Principal, request: { profile?: string; requestId?: string }): Promise<SessionSandboxInfo>;
@@ -80,6 +83,9 @@ export interface Runner {
 }
 
 type SandboxFacts = Omit<InvocationFacts, 'outcome' | 'durationMs'>;
+
+/** Times a call is decided again because its session's facts moved meanwhile, before it is refused. */
+const MAX_REDECIDE = 3;
 
 /** The invocation pipeline: authenticate → validate → sandbox → authorize → execute → audit → answer. */
 export function createRunner(deps: RunnerDeps): Runner {
@@ -114,7 +120,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       }
     },
 
-    async invoke(principal, request) {
+    async invoke(principal, request, options = {}) {
       const started = performance.now();
       const id = newId('inv');
       const facts = {
@@ -132,13 +138,27 @@ export function createRunner(deps: RunnerDeps): Runner {
         if (call.sessionKey !== null && request.session !== undefined) {
           throw new CordonError('INPUT_INVALID', 'body/session: a call in a session sandbox uses that sandbox\'s session; leave out "session"', { details: { field: '/session', reason: 'not with sandbox' } });
         }
-        const session = call.sessionKey !== null ? deps.sessions.open(principal.agent, principal.user, call.sessionKey) : deps.sessions.open(principal.agent, principal.user, request.session ?? null);
-        facts.decision = await authorize(deps.authorizer, principal, toolCall(tool, request.input), call.identity, session.facts());
+        const sessionId = call.sessionKey ?? request.session ?? null;
+        const decide = (sessionFacts: SessionFactsSnapshot) => authorize(deps.authorizer, principal, toolCall(tool, request.input), call.identity, sessionFacts);
+        // Decided before the session is opened: a denied call leaves nothing behind, so denied
+        // calls cannot fill the session table (nor an agent's share of it).
+        const seen = deps.sessions.peek(principal.agent, principal.user, sessionId);
+        facts.decision = await decide(seen.facts);
         enforce(facts.decision);
+        const session = deps.sessions.open(principal.agent, principal.user, sessionId);
+        // Another call of this session may have added facts while this one was decided (a
+        // sensitive read, untrusted content): decide again on the facts as they are now, so a
+        // chain rule is never skipped. Facts only ever grow; a session that keeps changing is refused.
+        for (let seenVersion = seen.version, round = 0; session.version() !== seenVersion; round++) {
+          if (round >= MAX_REDECIDE) throw new CordonError('POLICY_DENIED', 'denied: the session\'s facts kept changing while this call was decided; retry', { details: { reason: 'session facts changing' } });
+          seenVersion = session.version();
+          facts.decision = await decide(session.facts());
+          enforce(facts.decision);
+        }
         session.countCall();
         const sandbox = await call.start(deps.egressFor(principal, session));
         finish = () => call.finish(sandbox);
-        const result = await execute(tool, request.input, { sandbox, session: session.sink, limits: call.limits });
+        const result = await execute(tool, request.input, { sandbox, session: session.sink, limits: call.limits, ...(options.signal === undefined ? {} : { signal: options.signal }) });
         const output = deps.redactor.value(result.output);
         const durationMs = performance.now() - started;
         record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });
@@ -146,7 +166,9 @@ export function createRunner(deps: RunnerDeps): Runner {
       } catch (err) {
         const e = toCordonError(err);
         if (e.code === 'INTERNAL') deps.logger.error({ err, requestId: request.requestId }, 'invocation failed');
-        record(deps.audit, deps.logger, 'invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome: e.code, durationMs: performance.now() - started });
+        // A cancelled call is no refusal: its client went away, and the record says so.
+        const outcome = e.code === 'CALL_CANCELLED' ? 'cancelled' : e.code;
+        record(deps.audit, deps.logger, 'invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started });
         throw e;
       } finally {
         if (finish !== null) void finish();
@@ -160,7 +182,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         // Making a sandbox holds resources for its TTL: it is an action policies must allow,
         // for the agent and the user it acts for, like any tool call.
         const call = { tool: 'sandbox', action: 'sandbox.create', resource: () => ({ type: 'profile', id: profile.name }), annotations: { readOnlyHint: false, destructiveHint: false } };
-        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, deps.sessions.open(principal.agent, principal.user, null).facts());
+        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, deps.sessions.peek(principal.agent, principal.user, null).facts);
         enforce(facts.decision);
         const egressPolicy = deps.sandboxes.egressPolicyFor(principal.agent, null, profile);
         const info = await deps.manager.createSession(principal, profile, egressPolicy, (identity) => {
@@ -181,6 +203,6 @@ export function createRunner(deps: RunnerDeps): Runner {
       }),
 
     listTools: () => descriptors,
-    stats: () => ({ ...deps.stats(), ...deps.manager.stats() }),
+    stats: () => ({ ...deps.stats(), ...deps.manager.stats(), callSessions: deps.sessions.size }),
   };
 }

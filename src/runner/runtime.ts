@@ -76,7 +76,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     logger: options.logger,
     ...(options.onHostExit === undefined ? {} : { onHostExit: options.onHostExit }),
   });
-  const sessions = createSessionStore({ maxSessions: 100_000, idleTtlMs: 3_600_000 });
+  const sessions = createSessionStore({ maxSessions: config.sessions.maxOpen, maxSessionsPerAgent: config.sessions.maxOpenPerAgent, idleTtlMs: config.sessions.idleTtlMs });
   const runner = createRunner({
     verifier: identity.verifier,
     tools,

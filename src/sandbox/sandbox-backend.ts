@@ -34,6 +34,11 @@ export interface CodeRunRequest {
   readonly cpuTimeMs: number;
   readonly outputBytes: number;
   readonly resultBytes: number;
+  /**
+   * Aborted when the caller went away: a waiting call leaves the queue, a running one is
+   * stopped as an overrun would be, and the run rejects with CALL_CANCELLED.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'oom';

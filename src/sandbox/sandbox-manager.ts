@@ -108,7 +108,7 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
     async createSession(principal, profile, egressPolicy, open) {
       const backend = backendFor(profile);
       if (sessions.size >= options.maxSessions) {
-        throw new CordonError('RATE_LIMITED', `too many live sandboxes (${options.maxSessions}); delete some or wait for idle ones to expire`, { details: { retryAfterSec: 10 } });
+        throw new CordonError('RATE_LIMITED', `too many live sandboxes in all (${options.maxSessions}, sandbox.maxSessions); delete some or wait for idle ones to expire`, { details: { quota: 'sandboxes', retryAfterSec: 10 } });
       }
       let mine = 0;
       let agents = 0;
@@ -118,10 +118,10 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
       }
       // An agent acting for many users still gets one share of the whole, not one per user.
       if (agents >= options.maxSessionsPerAgent) {
-        throw new CordonError('RATE_LIMITED', `agent ${principal.agent} already holds ${agents} live sandboxes, its share (sandbox.maxSessionsPerAgent); delete some first`, { details: { retryAfterSec: 10 } });
+        throw new CordonError('RATE_LIMITED', `agent ${principal.agent} already holds ${agents} live sandboxes, its share (sandbox.maxSessionsPerAgent); delete some first`, { details: { quota: 'agent_sandboxes', retryAfterSec: 10 } });
       }
       if (mine >= profile.session.maxPerPrincipal) {
-        throw new CordonError('RATE_LIMITED', `you already hold ${mine} live "${profile.name}" sandboxes, the most this profile allows; delete one first`, { details: { retryAfterSec: 10, profile: profile.name } });
+        throw new CordonError('RATE_LIMITED', `you already hold ${mine} live "${profile.name}" sandboxes, the most this profile allows (session.maxPerPrincipal); delete one first`, { details: { quota: 'principal_sandboxes', retryAfterSec: 10, profile: profile.name } });
       }
       const t = now();
       const identity = createSandboxIdentity({ principal, profile: profile.name, backend: backend.kind, egressPolicy, trustDomain: options.trustDomain, lifetimeMs: profile.session.maxTtlMs, now: t });

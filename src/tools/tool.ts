@@ -33,6 +33,8 @@ export interface ToolContext {
   /** Facts the tool observed (untrusted content ingested, sensitive reads, egress hosts). */
   readonly session: SessionFactsSink;
   readonly limits: CallLimits;
+  /** Aborted when the caller went away: stop waiting and working, the answer has no reader. */
+  readonly signal?: AbortSignal;
 }
 
 export type JsonSchema = Readonly<Record<string, unknown>>;

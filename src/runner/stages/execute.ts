@@ -4,6 +4,6 @@ import type { CallLimits, ToolRunResult } from '../../tools/tool.ts';
 import type { RegisteredTool } from '../../tools/tool-registry.ts';
 
 /** Stage 6: run the tool in its sandbox, under the call's limits. */
-export function execute(tool: RegisteredTool, input: unknown, context: { sandbox: Sandbox; session: SessionFactsSink; limits: CallLimits }): Promise<ToolRunResult<unknown>> {
+export function execute(tool: RegisteredTool, input: unknown, context: { sandbox: Sandbox; session: SessionFactsSink; limits: CallLimits; signal?: AbortSignal }): Promise<ToolRunResult<unknown>> {
   return tool.definition.run(input, context);
 }

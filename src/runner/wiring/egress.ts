@@ -14,7 +14,9 @@ import {
   createEgressProxy,
   createGuardedFetch,
   createPinnedPools,
+  createSandboxLimiter,
   createStaticSecretStore,
+  errorCodeFor,
   createSystemResolver,
   loadEgressPolicies,
   type Dialer,
@@ -72,7 +74,9 @@ export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; autho
   const ca = deps.options.upstreamCa === undefined ? {} : { ca: deps.options.upstreamCa };
   const pools = createPinnedPools({ dialer: deps.options.dialer ?? createDirectDialer(), connectTimeoutMs: 10_000, idleTimeoutMs: 30_000, ...ca });
   const audit = createEgressAuditLog(deps.audit, redactor.text);
-  const guarded = createGuardedFetch({ guard, pools, audit, maxResponseBytes: config.egress.maxResponseBytes, totalTimeoutMs: config.egress.fetchTimeoutMs });
+  // One limiter for every channel of a sandbox: its isolate fetch and its proxy channels share one count.
+  const limiter = createSandboxLimiter(config.egress.sandboxLimits);
+  const guarded = createGuardedFetch({ guard, pools, audit, limiter, maxResponseBytes: config.egress.maxResponseBytes, totalTimeoutMs: config.egress.fetchTimeoutMs });
   // One unix socket per sandbox lives here; only this user may reach the folder.
   const socketDir = join(config.dataDir, 'egress');
   mkdirSync(socketDir, { recursive: true, mode: 0o700 });
@@ -81,6 +85,7 @@ export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; autho
     audit,
     socketDir,
     tcp: { host: '127.0.0.1', port: 0 },
+    limiter,
     ...(deps.options.dialer === undefined ? {} : { dialer: deps.options.dialer }),
     ...(deps.options.upstreamCa === undefined ? {} : { upstreamCa: deps.options.upstreamCa }),
     logger: deps.logger,
@@ -107,9 +112,10 @@ export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; autho
       const hooks = hooksFor(principal, session, identity);
       let channel: Promise<SandboxChannel> | null = null;
       return {
-        fetch: boundFetch(guarded, identity, hooks),
+        fetch: boundFetch(guarded, identity, hooks, deps.logger),
         channel: () => (channel ??= proxy.openChannel(identity, { hooks })),
         close: () => {
+          limiter.forget(identity.id);
           void pools.closeSandbox(identity.id);
           if (channel !== null) void channel.then(() => proxy.closeChannel(identity.id), () => {});
         },
@@ -161,9 +167,22 @@ function sandboxEgressHooks(authorizer: Authorizer, principal: Principal, identi
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
 /** The fetch an isolate is granted: its identity fixed here, never read from the request. */
-function boundFetch(guarded: GuardedFetch, identity: SandboxIdentity, hooks: EgressHooks): HostFetch {
+function boundFetch(guarded: GuardedFetch, identity: SandboxIdentity, hooks: EgressHooks, logger: Logger): HostFetch {
   return async (request, signal, limits) => {
-    const r = await guarded(identity, { url: request.url, method: request.method, headers: request.headers, body: request.body, redirect: request.redirect, signal, hooks, maxResponseBytes: limits.maxResponseBytes });
+    let r: Awaited<ReturnType<GuardedFetch>>;
+    try {
+      r = await guarded(identity, { url: request.url, method: request.method, headers: request.headers, body: request.body, redirect: request.redirect, signal, hooks, maxResponseBytes: limits.maxResponseBytes });
+    } catch (err) {
+      // Refusals and upstream failures come back as responses; a throw is a bug, for the log.
+      // The sandbox is told only that its fetch failed (the bridge passes CordonError messages alone).
+      if (!signal.aborted) logger.warn({ err, sandbox: identity.id }, 'isolate fetch failed on the host side');
+      throw err;
+    }
+    // Over its egress share, the sandbox's fetch rejects (a clear error in its code), rather
+    // than answering a 429 that a loop would keep retrying.
+    if (r.refused !== null && errorCodeFor(r.refused.code) === 'EGRESS_LIMITED') {
+      throw new CordonError('EGRESS_LIMITED', `EGRESS_LIMITED (${r.refused.code}): ${r.refused.reason}`, { details: { reason: r.refused.code } });
+    }
     return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, text: decoder.decode(r.body), url: r.url, redirected: r.redirected };
   };
 }

@@ -42,6 +42,19 @@ describe('isolate host pool', () => {
     expect(exits).toBeLessThanOrEqual(6);
   });
 
+  it('takes a call whose client went away out of the line for a host', async () => {
+    pool = createHostPool(options({ maxHostsPerAgent: 1 }));
+    // 512 MB less Node's 96: the first call's 400 MB leaves no room for the second on the agent's one host.
+    const held = await pool.acquire('agent-a', 400);
+    const abort = new AbortController();
+    const waiting = pool.acquire('agent-a', 400, abort.signal);
+    expect(pool.stats().waitingForHost).toBe(1);
+    abort.abort();
+    await expect(waiting).rejects.toMatchObject({ code: 'CALL_CANCELLED' });
+    expect(pool.stats().waitingForHost).toBe(0);
+    pool.release(held, 400);
+  });
+
   it('gives each agent its own hosts, never another agent’s', async () => {
     pool = createHostPool(options({ maxHostsPerAgent: 1 }));
     const a = await pool.acquire('agent-a', 64);

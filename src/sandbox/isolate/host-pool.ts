@@ -33,8 +33,11 @@ export interface HostPoolOptions {
 }
 
 export interface HostPool {
-  /** A ready host owned by `agent` with room for `memoryMb` more; the caller must release() it. */
-  acquire(agent: string, memoryMb: number): Promise<HostProcess>;
+  /**
+   * A ready host owned by `agent` with room for `memoryMb` more; the caller must release() it.
+   * An aborted `signal` takes a waiting call out of the line (CALL_CANCELLED).
+   */
+  acquire(agent: string, memoryMb: number, signal?: AbortSignal): Promise<HostProcess>;
   release(host: HostProcess, memoryMb: number): void;
   /** The agent's host with the fewest sessions, or a new one for it. Does not reserve memory. */
   hostForSession(agent: string): Promise<HostProcess>;
@@ -165,7 +168,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   topUpSpares();
 
   return {
-    acquire(agent, memoryMb) {
+    acquire(agent, memoryMb, signal) {
       if (closed) return Promise.reject(new CordonError('UNAVAILABLE', 'the isolate hosts are shutting down'));
       if (memoryMb > budgetMb) {
         return Promise.reject(new CordonError('INPUT_INVALID', `memoryMb ${memoryMb} is more than an isolate host can hold (${budgetMb} MB); lower it or raise sandbox.isolate.hostMemoryMb`, { details: { field: '/memoryMb' } }));
@@ -178,24 +181,33 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         }
       }
       if (waiting.length >= options.maxQueued) {
-        return Promise.reject(new CordonError('RATE_LIMITED', `every isolate host is busy and ${options.maxQueued} calls are waiting; retry later`, { details: { queued: waiting.length, retryAfterSec: 1 } }));
+        return Promise.reject(new CordonError('RATE_LIMITED', `every isolate host is busy and ${options.maxQueued} calls are waiting; retry later`, { details: { quota: 'host_queue', queued: waiting.length, retryAfterSec: 1 } }));
       }
       return new Promise((resolve, reject) => {
+        const leave = (err: CordonError) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          const i = waiting.indexOf(waiter);
+          if (i >= 0) waiting.splice(i, 1);
+          reject(err);
+        };
+        const onAbort = () => leave(new CordonError('CALL_CANCELLED', 'the call was cancelled: its client went away while it waited for an isolate host'));
         const waiter: Waiter = {
           agent,
           memoryMb,
           resolve: (h) => {
             clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
             resolve(h);
           },
           reject,
         };
         // A call does not wait for a host forever: another agent's hosts may stay busy.
         const timer = setTimeout(() => {
-          const i = waiting.indexOf(waiter);
-          if (i >= 0) waiting.splice(i, 1);
-          reject(new CordonError('RATE_LIMITED', `no isolate host became free for agent ${agent} within ${MAX_WAIT_MS} ms; retry later`, { details: { retryAfterSec: 1 } }));
+          leave(new CordonError('RATE_LIMITED', `no isolate host became free for agent ${agent} within ${MAX_WAIT_MS} ms (at most ${options.maxHostsPerAgent} per agent, sandbox.isolate.maxHostsPerAgent); retry later`, { details: { quota: 'agent_hosts', retryAfterSec: 1 } }));
         }, MAX_WAIT_MS);
+        if (signal?.aborted === true) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
         waiting.push(waiter);
       });
     },
@@ -217,7 +229,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         await placed.ready;
         return placed;
       }
-      throw new CordonError('RATE_LIMITED', `no isolate host is free for agent ${agent} (at most ${options.maxHostsPerAgent} per agent, ${options.maxHosts} in all); retry later`, { details: { retryAfterSec: 1 } });
+      throw new CordonError('RATE_LIMITED', `no isolate host is free for agent ${agent} (at most ${options.maxHostsPerAgent} per agent, ${options.maxHosts} in all: sandbox.isolate.maxHostsPerAgent, maxHosts); retry later`, { details: { quota: 'agent_hosts', retryAfterSec: 1 } });
     },
     stats() {
       let inflight = 0;

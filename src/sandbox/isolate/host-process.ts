@@ -1,8 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { isCordonError } from '../../core/errors.ts';
 import { capString, parseHostMessage, type IsolateRunResult, type MessageCaps, type RunLimits, type SupervisorMessage } from './ipc-protocol.ts';
 import type { HostCap, MemoryCap } from './memory-cap.ts';
-import type { HostFetch } from '../sandbox-fetch.ts';
+import type { HostFetch, HostFetchResponse } from '../sandbox-fetch.ts';
 
 const HOST_ENTRY = fileURLToPath(new URL('./host/isolate-host-main.ts', import.meta.url));
 
@@ -43,6 +44,8 @@ export interface RunOnHost {
   readonly limits: RunLimits;
   readonly fetch: HostFetch | null;
   readonly fetchMaxBytes: number;
+  /** Aborted when the caller went away: the host is asked to end this call (see 'cancel'). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export type HostRunOutcome = { readonly ok: true; readonly result: IsolateRunResult; readonly sessionEnded: boolean } | { readonly ok: false; readonly death: HostDeath };
@@ -88,7 +91,7 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
   let killedFor: HostDeath | null = null;
   let stderrTail = '';
   let nextCall = 0;
-  const calls = new Map<number, { resolve: (o: HostRunOutcome) => void; fetch: HostFetch | null; maxBytes: number; signal: AbortController; timer: NodeJS.Timeout | null }>();
+  const calls = new Map<number, { resolve: (o: HostRunOutcome) => void; fetch: HostFetch | null; maxBytes: number; signal: AbortController; timer: NodeJS.Timeout | null; detach: () => void }>();
   const opens = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   const sessionFetch = new Map<string, HostFetch | null>();
 
@@ -156,9 +159,10 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
           send({ t: 'fetched', call: m.call, fetch: m.fetch, response: null, error: 'this sandbox has no egress' });
           return;
         }
-        fetch(m.request, c.signal.signal, { maxResponseBytes: c.maxBytes }).then(
+        // A fetch that throws instead of rejecting still answers the host, and never escapes this handler.
+        new Promise<HostFetchResponse>((resolve) => resolve(fetch(m.request, c.signal.signal, { maxResponseBytes: c.maxBytes }))).then(
           (response) => send({ t: 'fetched', call: m.call, fetch: m.fetch, response, error: null }),
-          (err: unknown) => send({ t: 'fetched', call: m.call, fetch: m.fetch, response: null, error: capString(err instanceof Error ? err.message : String(err), 512) }),
+          (err: unknown) => send({ t: 'fetched', call: m.call, fetch: m.fetch, response: null, error: fetchErrorForSandbox(err) }),
         );
         return;
       }
@@ -170,6 +174,7 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
     if (c === undefined) return;
     calls.delete(call);
     if (c.timer !== null) clearTimeout(c.timer);
+    c.detach();
     c.signal.abort();
     host.inflight = Math.max(0, host.inflight - 1);
     c.resolve(outcome);
@@ -218,7 +223,13 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
           // The overrunning call answers now; a host holding a large heap can take a while to exit.
           finishCall(call, { ok: false, death });
         }, request.limits.timeoutMs + KILL_GRACE_MS);
-        calls.set(call, { resolve, fetch, maxBytes: request.fetchMaxBytes, signal: new AbortController(), timer });
+        // The host ends the cancelled call's isolate and answers at once; the kill timer above
+        // still covers a host that cannot.
+        const onCancel = () => send({ t: 'cancel', call });
+        const detach = () => request.signal?.removeEventListener('abort', onCancel);
+        calls.set(call, { resolve, fetch, maxBytes: request.fetchMaxBytes, signal: new AbortController(), timer, detach });
+        if (request.signal?.aborted === true) queueMicrotask(onCancel);
+        else request.signal?.addEventListener('abort', onCancel, { once: true });
         send({ t: 'run', call, session: request.session, source: request.source, limits: request.limits, fetch: fetch !== null, fetchMaxBytes: request.fetchMaxBytes });
       });
     },
@@ -244,6 +255,16 @@ export function startHostProcess(options: HostProcessOptions): HostProcess {
     kill,
   };
   return host;
+}
+
+/**
+ * What a sandbox learns of a failed fetch: the message of a refusal Cordon meant it to see
+ * (a CordonError, e.g. its egress share used up), else that it failed. An unexpected error's
+ * message can name host files, addresses or internals; those stay on this side.
+ */
+function fetchErrorForSandbox(err: unknown): string {
+  if (isCordonError(err)) return capString(err.message, 512);
+  return 'failed on the host side';
 }
 
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {

@@ -53,6 +53,8 @@ export type SupervisorMessage =
     }
   | { readonly t: 'open'; readonly call: number; readonly session: string; readonly memoryMb: number; readonly fetch: boolean }
   | { readonly t: 'close'; readonly session: string }
+  /** The caller went away: end this call's isolate as an overrun would, and nothing else. */
+  | { readonly t: 'cancel'; readonly call: number }
   | { readonly t: 'fetched'; readonly call: number; readonly fetch: number; readonly response: HostFetchResponse | null; readonly error: string | null };
 
 // ---- host → supervisor -------------------------------------------------------

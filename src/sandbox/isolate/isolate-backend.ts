@@ -1,6 +1,6 @@
 import { CordonError } from '../../core/errors.ts';
 import { depthOf } from '../../core/json-depth.ts';
-import { createConcurrencyLimiter } from '../concurrency-limiter.ts';
+import { createConcurrencyLimiter, defaultShare } from '../concurrency-limiter.ts';
 import type { CodeRunRequest, CodeRunResult, Sandbox, SandboxBackend, SandboxSpec } from '../sandbox-backend.ts';
 import { createHostPool, type HostPool } from './host-pool.ts';
 import { deathDetail, type HostDeath, type HostProcess, type HostRunOutcome } from './host-process.ts';
@@ -19,6 +19,9 @@ export interface IsolateHostsConfig {
   /** Calls running at once across all hosts, and waiting beyond that (then 429). */
   readonly maxConcurrent: number;
   readonly maxQueued: number;
+  /** One agent's share of each; unset, about half (at least 1). */
+  readonly maxConcurrentPerAgent?: number;
+  readonly maxQueuedPerAgent?: number;
 }
 
 export interface IsolateBackendOptions {
@@ -52,7 +55,12 @@ const MAX_RESULT_DEPTH = 256;
  */
 export function createIsolateBackend(options: IsolateBackendOptions): IsolateBackend {
   const memoryCap = createMemoryCap(options.config.memoryCap, options.config.hostMemoryMb, options.label);
-  const limiter = createConcurrencyLimiter(options.config.maxConcurrent, options.config.maxQueued);
+  const limiter = createConcurrencyLimiter({
+    maxActive: options.config.maxConcurrent,
+    maxQueued: options.config.maxQueued,
+    maxActivePerAgent: options.config.maxConcurrentPerAgent ?? defaultShare(options.config.maxConcurrent),
+    maxQueuedPerAgent: options.config.maxQueuedPerAgent ?? defaultShare(options.config.maxQueued),
+  });
   const sessionsByHost = new Map<HostProcess, Set<SessionHandle>>();
   const pool: HostPool = createHostPool({
     spares: options.config.hosts,
@@ -78,6 +86,8 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
   const fetchMaxBytes = (memoryMb: number) => Math.min(options.maxResponseBytes, Math.floor((memoryMb * 1024 * 1024) / 4));
 
   const toResult = (outcome: HostRunOutcome, request: CodeRunRequest, sandboxId: string, callStarted: number): CodeRunResult => {
+    // Whatever the isolate answered, no one is waiting for it: the call ends as cancelled.
+    if (request.signal?.aborted === true) throw new CordonError('CALL_CANCELLED', 'the call was cancelled: its client went away while it ran', { details: { sandbox: sandboxId } });
     if (outcome.ok) return checkDepth(outcome.result);
     const death = outcome.death;
     const durationMs = performance.now() - callStarted;
@@ -107,19 +117,19 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
       egress: spec.egress,
       alive: () => alive,
       run: (request) =>
-        limiter.run(async () => {
+        limiter.run(spec.identity.agent, async () => {
           if (!alive) throw new CordonError('SANDBOX_FAILED', 'this sandbox has ended', { details: { sandbox: spec.identity.id } });
-          const host = await pool.acquire(spec.identity.agent, request.memoryMb);
+          const host = await pool.acquire(spec.identity.agent, request.memoryMb, request.signal);
           const started = performance.now();
           try {
-            const outcome = await host.run({ session: null, source: request.source, limits: limitsOf(request), fetch: spec.egress?.fetch ?? null, fetchMaxBytes: fetchMaxBytes(request.memoryMb) });
+            const outcome = await host.run({ session: null, source: request.source, limits: limitsOf(request), fetch: spec.egress?.fetch ?? null, fetchMaxBytes: fetchMaxBytes(request.memoryMb), signal: request.signal });
             return toResult(outcome, request, spec.identity.id, started);
           } finally {
             pool.release(host, request.memoryMb);
             // A per-call sandbox serves one call: it ends with it.
             end('the call finished');
           }
-        }),
+        }, request.signal),
       dispose: async () => end('disposed'),
       onEnd: (l) => {
         if (alive) listeners.push(l);
@@ -164,11 +174,10 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
       const started = performance.now();
       host.inflightMb += request.memoryMb;
       try {
-        const outcome = await host.run({ session: id, source: request.source, limits: limitsOf(request), fetch: null, fetchMaxBytes: fetchMaxBytes(request.memoryMb) });
-        const result = toResult(outcome, request, id, started);
-        // The host drops a session whose isolate was disposed (out of memory, an async overrun).
-        if (!outcome.ok || outcome.sessionEnded) handle.end(`its last call ended with ${result.status}`);
-        return result;
+        const outcome = await host.run({ session: id, source: request.source, limits: limitsOf(request), fetch: null, fetchMaxBytes: fetchMaxBytes(request.memoryMb), signal: request.signal });
+        // The host drops a session whose isolate was disposed (out of memory, an async overrun, a cancel).
+        if (!outcome.ok || outcome.sessionEnded) handle.end(`its last call ended with ${outcome.ok ? outcome.result.status : outcome.death.kind}`);
+        return toResult(outcome, request, id, started);
       } finally {
         pool.release(host, request.memoryMb);
       }
@@ -181,7 +190,7 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
       alive: () => alive,
       run(request) {
         // One call at a time per session, in arrival order: a REPL's semantics.
-        const next = queue.then(() => limiter.run(() => runOne(request)));
+        const next = queue.then(() => limiter.run(spec.identity.agent, () => runOne(request), request.signal));
         queue = next.catch(() => {});
         return next;
       },

@@ -74,7 +74,7 @@ export const codeTool: ToolDefinition<CodeInput, CodeOutput> = {
   async run(input, context) {
     const language = canonicalLanguage(input.language);
     const { limits } = context;
-    const result = await context.sandbox.run({ language, source: input.source, memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs, cpuTimeMs: limits.timeoutMs, outputBytes: limits.outputBytes, resultBytes: limits.resultBytes });
+    const result = await context.sandbox.run({ language, source: input.source, memoryMb: limits.memoryMb, timeoutMs: limits.timeoutMs, cpuTimeMs: limits.timeoutMs, outputBytes: limits.outputBytes, resultBytes: limits.resultBytes, ...(context.signal === undefined ? {} : { signal: context.signal }) });
     const output: CodeOutput = { ...result, durationMs: Math.round(result.durationMs * 1000) / 1000 };
     return { output, status: result.status, failed: result.status !== 'ok' };
   },

@@ -39,6 +39,8 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
   const warm = createWarmIsolates(options.warmIsolates, options.warmMemoryMb);
   const sessions = new Map<string, Session>();
   const pendingFetches = new Map<number, { resolve: (r: HostFetchResponse) => void; reject: (e: Error) => void }>();
+  /** How to end each running call's isolate, for 'cancel'. */
+  const running = new Map<number, () => void>();
   let nextFetch = 0;
 
   /** Never throws synchronously and never leaves a rejection unobserved: isolated-vm awaits the promise. */
@@ -70,7 +72,16 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
   }
 
   async function installFetch(prepared: PreparedIsolate, bridge: (raw: unknown) => Promise<HostFetchResponse>): Promise<void> {
-    await prepared.context.evalClosure(INSTALL_FETCH, [new ivm.Reference(bridge)], { timeout: 1000 });
+    // The one door from this process into an isolate: whatever fails on this side, sync or
+    // async, crosses as a fresh error with name and message only (isolateError).
+    const door = (raw: unknown): Promise<HostFetchResponse> => {
+      try {
+        return bridge(raw).catch((err: unknown) => Promise.reject(isolateError(err)));
+      } catch (err) {
+        return Promise.reject(isolateError(err));
+      }
+    };
+    await prepared.context.evalClosure(INSTALL_FETCH, [new ivm.Reference(door)], { timeout: 1000 });
   }
 
   async function open(call: number, session: string, memoryMb: number, withFetch: boolean): Promise<void> {
@@ -100,25 +111,39 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
       return { status: 'error', error: { name: 'SandboxError', message: 'this session sandbox has ended' }, stdout: '', stderr: '', truncated: false, durationMs: 0 };
     }
     const ended = new AbortController();
+    // A cancel may come while the isolate is still being made: it is kept and applied then.
+    let cancelled = false;
+    let cancel = () => {
+      cancelled = true;
+    };
+    running.set(m.call, () => cancel());
     let prepared: PreparedIsolate;
     if (session !== null) {
       prepared = session.prepared;
       session.current = { call: m.call, signal: ended.signal, maxBytes: m.fetchMaxBytes };
     } else {
-      prepared = await warm.take(m.limits.memoryMb);
-      if (m.fetch) await installFetch(prepared, (raw) => requestFetch(m.call, raw, ended.signal, m.fetchMaxBytes));
+      try {
+        prepared = await warm.take(m.limits.memoryMb);
+        if (m.fetch) await installFetch(prepared, (raw) => requestFetch(m.call, raw, ended.signal, m.fetchMaxBytes));
+      } catch (err) {
+        running.delete(m.call);
+        throw err;
+      }
     }
     const { isolate } = prepared;
     const limits = m.limits;
-    let killedFor: 'wall' | 'cpu' | null = null;
+    let killedFor: 'wall' | 'cpu' | 'cancel' | null = null;
     // Set once isolated-vm has stopped the code itself: from then on only the output is read.
     let stopped = false;
-    const kill = (why: 'wall' | 'cpu') => {
+    const kill = (why: 'wall' | 'cpu' | 'cancel') => {
       if (killedFor === null && !stopped && !isolate.isDisposed) {
         killedFor = why;
         isolate.dispose();
       }
     };
+    // Its caller went away: the isolate ends as it would on an overrun, and only this call's.
+    cancel = () => kill('cancel');
+    if (cancelled) kill('cancel');
     // isolated-vm's own timeout covers synchronous code; these cover awaited promises and CPU time.
     // setImmediate runs after this loop turn's I/O: an answer isolated-vm has already posted
     // (a timeout with the output intact) is handled before the isolate is disposed under it.
@@ -177,6 +202,9 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
     } catch (err) {
       const durationMs = elapsed();
       const reason = errorMessage(err);
+      if (killedFor === 'cancel') {
+        return { status: 'error', error: { name: 'CancelledError', message: 'the call was cancelled: its client went away' }, stdout: '', stderr: '', truncated: false, durationMs };
+      }
       if (killedFor !== null || /timed out/i.test(reason)) {
         if (killedFor === null) stopped = true;
         const output = killedFor === null ? await flushOutput(prepared) : { stdout: '', stderr: '', truncated: false };
@@ -191,6 +219,7 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
       }
       return { status: 'error', error: { name: 'SandboxError', message: `the isolate failed outside the tool code: ${capString(reason, 512)}` }, stdout: '', stderr: '', truncated: false, durationMs };
     } finally {
+      running.delete(m.call);
       ended.abort();
       clearTimeout(wallTimer);
       clearInterval(cpuTimer);
@@ -229,6 +258,9 @@ export function createIsolateHost(channel: HostChannel, options: { warmIsolates:
           if (s !== undefined && !s.prepared.isolate.isDisposed) s.prepared.isolate.dispose();
           return;
         }
+        case 'cancel':
+          running.get(m.call)?.();
+          return;
         case 'fetched': {
           const pending = pendingFetches.get(m.fetch);
           if (pending === undefined) return;
@@ -259,7 +291,17 @@ function compile(isolate: ivm.Isolate, source: string): ivm.Script | Promise<ivm
 function bridgeError(message: string): TypeError {
   const e = new TypeError(message);
   e.stack = `TypeError: ${message}`;
+  bridgeErrors.add(e);
   return e;
+}
+
+/** The errors bridgeError made: they may cross as they are. */
+const bridgeErrors = new WeakSet<Error>();
+
+/** Our own bridge errors pass as they are; anything else is copied to name and message, capped. */
+function isolateError(err: unknown): TypeError {
+  if (err instanceof TypeError && bridgeErrors.has(err)) return err;
+  return bridgeError(`fetch: ${capString(errorMessage(err), 512) || 'failed on the host side'}`);
 }
 
 function errorMessage(err: unknown): string {
