@@ -200,9 +200,19 @@ describe('hostile code against one server', () => {
     }
     // Let the call reach its host before the kill.
     await new Promise((r) => setTimeout(r, 300));
-    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    // A spare of this agent's may retire on its own meanwhile (ESRCH); the call's own host must be killed.
+    let killed = 0;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed++;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
+    }
+    expect(killed).toBeGreaterThan(0);
+    // A call that was not killed would answer `timeout` after 10 s, which neither branch accepts.
     const r = await running;
-    expect(r.wallMs).toBeLessThan(9000);
     if (r.status === 200) expect(r.json.output?.status).toBe('oom');
     else expect(r.json.error).toMatchObject({ code: 'SANDBOX_FAILED', details: { retryable: true } });
     expect((await runAs(hostile, '1 + 1')).json.output?.value).toBe(2);
