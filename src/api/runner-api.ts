@@ -90,7 +90,7 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
 
   // Authentication runs before the body is read: an anonymous caller cannot make us parse 1 MiB.
   const requireAgent = async (request: FastifyRequest) => {
-    request.principal = await runner.authenticate(request.headers.authorization, request.id);
+    request.principal = await runner.authenticate(request.headers.authorization, request.id, request.ip);
   };
 
   type Route = {
