@@ -73,7 +73,7 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
       // ("connection: close"), which resets a client still writing and loses this answer;
       // instead the connection stays open while the rest of the body is discarded, bounded.
       reply.removeHeader('connection');
-      discardUnreadBody(request.raw, options.unreadBody);
+      discardUnreadBody(request.raw, reply.raw, options.unreadBody);
     }
   });
 

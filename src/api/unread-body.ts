@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface UnreadBodyLimits {
   /** Most bytes of an unread body discarded after the answer; then the connection is closed. */
@@ -21,9 +21,14 @@ export interface UnreadBodyLimits {
  * socket is destroyed (a client still writing then sees the reset — it sent far
  * more than any limit allows).
  */
-export function discardUnreadBody(raw: IncomingMessage, limits: UnreadBodyLimits): void {
+export function discardUnreadBody(raw: IncomingMessage, res: ServerResponse, limits: UnreadBodyLimits): void {
   if (raw.complete || raw.readableEnded || raw.destroyed) return;
   const socket = raw.socket;
+  // Node closes the connection right after the answer when the request asked for that
+  // (`connection: close`, HTTP/1.0). Keep it open until the body is in, then close it
+  // ourselves: the closure the client asked for, just after its last byte, not before.
+  const closeWhenDone = !res.shouldKeepAlive;
+  res.shouldKeepAlive = true;
   let discardedBytes = 0;
   const stop = () => {
     clearTimeout(timer);
@@ -35,7 +40,10 @@ export function discardUnreadBody(raw: IncomingMessage, limits: UnreadBodyLimits
     stop();
     socket.destroy();
   };
-  const done = () => stop();
+  const done = () => {
+    stop();
+    if (closeWhenDone) socket.end();
+  };
   const onData = (chunk: Buffer) => {
     discardedBytes += chunk.length;
     if (discardedBytes > limits.maxBytes) cut();

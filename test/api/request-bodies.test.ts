@@ -33,6 +33,14 @@ describe('an oversized body, from a client that writes it all before reading', (
     expect(res.json).toMatchObject({ error: { code: 'REQUEST_TOO_LARGE' } });
   });
 
+  it('gets a readable 413 when the request asks to close the connection (as urllib does)', async () => {
+    const body = jsonBody(12 * MiB);
+    const res = await writeAllThenRead(server.url, rawHead('POST', '/v1/invocations', { authorization: bearer(), 'content-type': 'application/json', 'content-length': body.length, connection: 'close' }), body);
+    expect(res.error).toBeNull();
+    expect(res.status).toBe(413);
+    expect(res.json).toMatchObject({ error: { code: 'REQUEST_TOO_LARGE' } });
+  });
+
   it('gets a readable 413 on the token endpoint too, in OAuth form', async () => {
     const body = Buffer.from(`grant_type=client_credentials&client_assertion=${'x'.repeat(12 * MiB)}`);
     const res = await writeAllThenRead(server.url, rawHead('POST', '/v1/token', { 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length }), body);
