@@ -106,7 +106,8 @@ export function createRepeatAggregator(options: RepeatAggregatorOptions): Repeat
       }
       if (w === undefined) {
         windows.set(k, { openedAtMs: t, template: null, count: 0, firstAt: record.ts, lastAt: record.ts, outcomes: new Set() });
-        options.write({ ...record, ...(k === OTHER ? { source: 'other' } : {}), count: 1 });
+        // The first record is one request's: its own source is true of it, even in the "other" bucket.
+        options.write({ ...record, count: 1 });
         return;
       }
       if (w.template === null) {
