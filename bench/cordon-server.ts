@@ -24,6 +24,8 @@ export interface CordonServer {
   hostPids(): number[];
   /** VmRSS of the server plus every isolate host, in MB. */
   rssMb(): number;
+  /** CPU time (user + system) the server process itself has used so far, in ms (10 ms resolution). */
+  cpuMs(): number;
   /** Isolate hosts the server logged as exited: PID → the agent it served (null: an unowned spare). */
   readonly hostExits: ReadonlyMap<number, string | null>;
   stop(): Promise<void>;
@@ -110,6 +112,7 @@ export async function startCordonServer(settings: ServerSettings): Promise<Cordo
     hostPids,
     hostExits,
     rssMb: () => [pid, ...hostPids()].reduce((sum, p) => sum + rssKb(p), 0) / 1024,
+    cpuMs: () => cpuTicks(pid) * (1000 / CLOCK_TICKS_PER_SEC),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         process.kill(pid, 'SIGTERM');
@@ -144,6 +147,16 @@ function startTicks(pid: number): number {
   // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[19] ?? Number.MAX_SAFE_INTEGER);
+}
+
+/** USER_HZ: /proc reports CPU times in these ticks; 100 on every Linux we run on. */
+const CLOCK_TICKS_PER_SEC = 100;
+
+/** Fields 14 and 15 of /proc/<pid>/stat: user and system CPU time, in clock ticks. */
+function cpuTicks(pid: number): number {
+  const stat = safe(() => readFileSync(`/proc/${pid}/stat`, 'utf8'), '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
 }
 
 function rssKb(pid: number): number {

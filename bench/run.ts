@@ -10,6 +10,7 @@ for (const [name, file, fn] of [
   ['policy', './policy-bench.ts', 'runPolicyBench'],
   ['egress', './egress-bench.ts', 'runEgressBench'],
   ['limits', './limits-bench.ts', 'runLimitsBench'],
+  ['api', './api-bench.ts', 'runApiBench'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     suites.push([name, async () => ((await import(file)) as Record<string, () => Promise<Record<string, number>>>)[fn]!()]);

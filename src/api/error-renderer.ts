@@ -6,15 +6,18 @@ export interface RenderedError {
   readonly body: { error: { code: ErrorCode; message: string; details: Record<string, unknown>; requestId: string } };
 }
 
+/** What a client of the JSON API must send; said by every 415 there. */
+export const JSON_BODY_HINT = 'send the body as JSON with the header content-type: application/json';
+
 /** Fastify's own refusals (body parsing, limits) mapped to Cordon codes. */
 const FRAMEWORK_CODES: Readonly<Record<string, { code: ErrorCode; message: string }>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'REQUEST_TOO_LARGE', message: 'request body is too large' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: JSON_BODY_HINT },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'REQUEST_MALFORMED', message: 'request body is empty; send a JSON object' },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'REQUEST_MALFORMED', message: 'request body is not valid JSON' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'REQUEST_MALFORMED', message: 'Content-Length does not match the body' },
-  FST_ERR_CTP_INVALID_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' },
-  FST_ERR_CTP_INVALID_CONTENT_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' },
+  FST_ERR_CTP_INVALID_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: JSON_BODY_HINT },
+  FST_ERR_CTP_INVALID_CONTENT_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: JSON_BODY_HINT },
 };
 
 /**

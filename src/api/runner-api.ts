@@ -5,10 +5,11 @@ import type { Logger } from '../core/logger.ts';
 import type { Principal } from '../core/principal.ts';
 import type { Runner } from '../runner/runner.ts';
 import type { SessionSandboxInfo } from '../sandbox/index.ts';
-import { renderError } from './error-renderer.ts';
+import { JSON_BODY_HINT, renderError } from './error-renderer.ts';
 import { parseInvocationBody, parseSandboxBody, parseSandboxId } from './invocation-body.ts';
 import type { TokenService } from '../identity/token-service.ts';
-import { parseFormBody, renderOAuthError } from './token-endpoint.ts';
+import { registerTokenEndpoint } from './token-endpoint.ts';
+import { discardUnreadBody, type UnreadBodyLimits } from './unread-body.ts';
 
 export interface RunnerApiOptions {
   runner: Runner;
@@ -18,6 +19,8 @@ export interface RunnerApiOptions {
   bodyLimitBytes: number;
   /** Longest a request may take end to end; above the longest tool timeout. */
   requestTimeoutMs: number;
+  /** How much of an unread body is discarded after an early answer (server.unreadBodyDiscard*). */
+  unreadBody: UnreadBodyLimits;
 }
 
 declare module 'fastify' {
@@ -57,17 +60,21 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 100 },
   });
 
-  // JSON (and, for the OAuth token endpoint, forms) only: any other body type is refused with
-  // 415 instead of reaching a handler as a string.
+  // JSON only: any other body type, or a body without a content type, is refused with 415
+  // instead of reaching a handler as a string. (The token endpoint has its own form parser.)
   app.removeContentTypeParser(['text/plain']);
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, parseFormBody(body as string));
-  });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
+    if (!request.raw.complete) {
+      // Answered before the body was read. Fastify asks Node to close after a body error
+      // ("connection: close"), which resets a client still writing and loses this answer;
+      // instead the connection stays open while the rest of the body is discarded, bounded.
+      reply.removeHeader('connection');
+      discardUnreadBody(request.raw, reply.raw, options.unreadBody);
+    }
   });
 
   app.setErrorHandler((err, request, reply) => {
@@ -83,7 +90,7 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
 
   // Authentication runs before the body is read: an anonymous caller cannot make us parse 1 MiB.
   const requireAgent = async (request: FastifyRequest) => {
-    request.principal = await runner.authenticate(request.headers.authorization, request.id);
+    request.principal = await runner.authenticate(request.headers.authorization, request.id, request.ip);
   };
 
   type Route = {
@@ -91,7 +98,6 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     url: string;
     auth: boolean;
     handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-    errorHandler?: (err: unknown, req: FastifyRequest, reply: FastifyReply) => void;
   };
   const routes: Route[] = [
     {
@@ -111,6 +117,8 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
       url: '/v1/invocations',
       auth: true,
       handler: async (request, reply) => {
+        // A body-less POST never reaches a parser; say what to send rather than "body must be an object".
+        if (request.body === undefined && request.headers['content-type'] === undefined) throw new CordonError('UNSUPPORTED_MEDIA_TYPE', JSON_BODY_HINT);
         const body = parseInvocationBody(request.body);
         const principal = request.principal;
         if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
@@ -162,35 +170,18 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     },
   ];
 
+  const byUrl = new Map<string, string[]>();
   if (options.tokens !== undefined) {
-    const tokens = options.tokens;
-    routes.push({
-      method: 'POST',
-      url: '/v1/token',
-      // The credentials are in the body (RFC 6749 §4.4, RFC 8693): no bearer token here.
-      auth: false,
-      errorHandler: (err, request, reply) => {
-        const rendered = renderOAuthError(err, request.id);
-        if (rendered.internal) logger.error({ err, requestId: request.id }, 'token request failed');
-        void reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
-      },
-      handler: async (request, reply) => {
-        const body = request.body;
-        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CordonError('TOKEN_REQUEST_INVALID', 'send the token request as a form (application/x-www-form-urlencoded) or a JSON object');
-        void reply.header('pragma', 'no-cache');
-        return tokens.issue(body as Record<string, unknown>);
-      },
-    });
+    registerTokenEndpoint(app, options.tokens, logger);
+    byUrl.set('/v1/token', ['POST']);
   }
 
-  const byUrl = new Map<string, string[]>();
   for (const route of routes) {
     app.route({
       method: route.method,
       url: route.url,
       handler: route.handler,
       ...(route.auth ? { onRequest: requireAgent } : {}),
-      ...(route.errorHandler === undefined ? {} : { errorHandler: route.errorHandler }),
     });
     byUrl.set(route.url, [...(byUrl.get(route.url) ?? []), route.method, ...(route.method === 'GET' ? ['HEAD'] : [])]);
   }

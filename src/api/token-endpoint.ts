@@ -1,22 +1,20 @@
-import { OAUTH_ERRORS } from '../identity/token-service.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CordonError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { OAUTH_ERRORS, type TokenService } from '../identity/token-service.ts';
 import { renderError } from './error-renderer.ts';
+import { parseFormBody } from './form-body.ts';
 
-/** application/x-www-form-urlencoded → parameters; a repeated name becomes a list (and is refused later). */
-export function parseFormBody(body: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
-  for (const [key, value] of new URLSearchParams(body)) {
-    const prev = out[key];
-    out[key] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
-  }
-  return out;
-}
+const FORM_ONLY = 'send the token request as a form: content-type: application/x-www-form-urlencoded (RFC 6749 §3.2)';
 
 /**
  * The token endpoint speaks OAuth (RFC 6749 §5.2): `{error, error_description}`,
  * which OAuth clients parse. Cordon's own error object rides along under `cordon`.
  */
 export function renderOAuthError(err: unknown, requestId: string) {
-  const rendered = renderError(err, requestId);
+  // The framework's 415 says "send JSON", which is wrong here: this route takes forms only.
+  const fw = err as { code?: unknown };
+  const rendered = renderError(fw.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? new CordonError('UNSUPPORTED_MEDIA_TYPE', FORM_ONLY) : err, requestId);
   const code = rendered.body.error.code;
   const oauth = OAUTH_ERRORS[code] ?? (rendered.status >= 500 ? 'server_error' : 'invalid_request');
   const headers: Record<string, string> = { ...rendered.headers, pragma: 'no-cache' };
@@ -30,3 +28,39 @@ export function renderOAuthError(err: unknown, requestId: string) {
   };
 }
 
+/**
+ * POST /v1/token in its own encapsulated scope, so its form parser exists for this
+ * route only: the JSON API never sees a form (a `curl -d` without a content type
+ * gets 415 there, not a confusing field error), and this route takes forms only —
+ * RFC 6749 §3.2 asks for a form, and JSON.parse would silently keep the last of a
+ * repeated parameter, which §3.2 forbids.
+ */
+export function registerTokenEndpoint(app: FastifyInstance, tokens: TokenService, logger: Logger): void {
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_request, body, done) => {
+      try {
+        done(null, Object.fromEntries(parseFormBody(body as Buffer)));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
+    scope.route({
+      method: 'POST',
+      url: '/v1/token',
+      // The credentials are in the body (RFC 6749 §4.4, RFC 8693): no bearer token here.
+      errorHandler: (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+        const rendered = renderOAuthError(err, request.id);
+        if (rendered.internal) logger.error({ err, requestId: request.id }, 'token request failed');
+        void reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
+      },
+      handler: async (request, reply) => {
+        const body = request.body;
+        // No body at all (no content type, nothing sent) never reaches the parser.
+        if (typeof body !== 'object' || body === null) throw new CordonError('UNSUPPORTED_MEDIA_TYPE', FORM_ONLY);
+        void reply.header('pragma', 'no-cache');
+        return tokens.issue(body as Record<string, unknown>);
+      },
+    });
+  });
+}

@@ -16,6 +16,16 @@ export interface AuditRecord {
   readonly outcome: string;
   readonly durationMs: number;
   readonly inputSha256: string | null;
+  /** The client's address, for records of requests that carry no principal (failed authentication). */
+  readonly source?: string;
+  /**
+   * Repeated refusals are counted, not written one by one (see repeat-aggregator.ts): the first
+   * of a window has `count: 1`, the rest of the window is one record with `count`, `firstAt`
+   * and `lastAt` (ISO times of the first and last counted). Sum `count` for the total.
+   */
+  readonly count?: number;
+  readonly firstAt?: string;
+  readonly lastAt?: string;
   /** For kind "egress": the egress layer's record (host, port, pinned address, bytes, status, rule…; never header values or bodies). */
   readonly egress?: Readonly<Record<string, unknown>>;
 }

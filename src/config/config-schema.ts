@@ -118,6 +118,14 @@ export interface CordonConfig {
     readonly host: string;
     readonly port: number;
     readonly bodyLimitBytes: number;
+    /**
+     * A response sent before its request body was read (401, 413, 415…) is followed by reading
+     * and discarding the rest of the body, so clients that write the whole body before reading
+     * see the answer instead of a reset; at most this many bytes, for at most this long, then the
+     * connection is closed.
+     */
+    readonly unreadBodyDiscardBytes: number;
+    readonly unreadBodyDiscardMs: number;
   };
   readonly auth: {
     /** The `aud` agent tokens must carry: this Cordon instance. */
@@ -141,6 +149,16 @@ export interface CordonConfig {
     readonly localUsers: boolean;
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly audit: {
+    /**
+     * Repeated refusals that carry no policy decision (failed authentication per source,
+     * RATE_LIMITED per agent and quota) are written once, then counted for this long and
+     * written as one record with `count`, `firstAt` and `lastAt`.
+     */
+    readonly repeatWindowMs: number;
+    /** Distinct (source, reason) keys counted at once; beyond this, one "other" bucket. */
+    readonly repeatMaxKeys: number;
+  };
   readonly sandbox: SandboxConfig;
   readonly sessions: SessionsConfig;
   readonly egress: EgressConfig;
@@ -173,7 +191,7 @@ const positiveInt = (max: number) => ({ type: 'integer', minimum: 1, maximum: ma
 export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['dataDir', 'policyDir', 'server', 'auth', 'log', 'sandbox', 'egress', 'agents'],
+  required: ['dataDir', 'policyDir', 'server', 'auth', 'log', 'audit', 'sandbox', 'egress', 'agents'],
   properties: {
     configFile: { type: ['string', 'null'] },
     dataDir: { type: 'string', minLength: 1, maxLength: 4096 },
@@ -181,11 +199,22 @@ export const CONFIG_SCHEMA = {
     server: {
       type: 'object',
       additionalProperties: false,
-      required: ['host', 'port', 'bodyLimitBytes'],
+      required: ['host', 'port', 'bodyLimitBytes', 'unreadBodyDiscardBytes', 'unreadBodyDiscardMs'],
       properties: {
         host: { type: 'string', minLength: 1, maxLength: 255 },
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         bodyLimitBytes: positiveInt(64 * 1024 * 1024),
+        unreadBodyDiscardBytes: { type: 'integer', minimum: 0, maximum: 1024 * 1024 * 1024 },
+        unreadBodyDiscardMs: { type: 'integer', minimum: 0, maximum: 600_000 },
+      },
+    },
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['repeatWindowMs', 'repeatMaxKeys'],
+      properties: {
+        repeatWindowMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        repeatMaxKeys: positiveInt(1_000_000),
       },
     },
     auth: {

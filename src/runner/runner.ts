@@ -1,4 +1,5 @@
 import type { AuditSink } from '../audit/audit-sink.ts';
+import type { RepeatAggregator } from '../audit/repeat-aggregator.ts';
 import type { Authorizer } from '../core/authorization.ts';
 import type { Decision } from '../core/decision.ts';
 import { toCordonError } from '../core/errors.ts';
@@ -12,7 +13,7 @@ import type { ToolRegistry } from '../tools/tool-registry.ts';
 import { authenticate } from './stages/authenticate.ts';
 import { authorize, enforce, toolCall } from './stages/authorize.ts';
 import { execute } from './stages/execute.ts';
-import { record, type InvocationFacts } from './stages/record.ts';
+import { buildRecord, record, repeatKey, type InvocationFacts } from './stages/record.ts';
 import { namedProfile, sandboxForCall, sandboxSessionKey, type SandboxSettings } from './stages/sandbox.ts';
 import { CordonError } from '../core/errors.ts';
 import type { Redactor } from './redaction.ts';
@@ -56,6 +57,8 @@ export interface RunnerDeps {
   readonly authorizer: Authorizer;
   readonly manager: SandboxManager;
   readonly audit: AuditSink;
+  /** Repeated refusals (bad tokens per source, RATE_LIMITED per agent and quota), counted. */
+  readonly repeats: RepeatAggregator;
   readonly sessions: SessionStore;
   readonly sandboxes: SandboxSettings;
   /** How a sandbox's egress is opened for this principal and session (null: never any network). */
@@ -67,8 +70,11 @@ export interface RunnerDeps {
 }
 
 export interface Runner {
-  /** Stage 1 alone, so servers can refuse unauthenticated requests before reading a body. */
-  authenticate(authorization: string | undefined, requestId?: string): Promise<Principal>;
+  /**
+   * Stage 1 alone, so servers can refuse unauthenticated requests before reading a body.
+   * `source` is the client's address: failures are counted per source in the audit log.
+   */
+  authenticate(authorization: string | undefined, requestId?: string, source?: string): Promise<Principal>;
   /**
    * Stages 2–7 for an authenticated principal. An aborted `signal` (the client went away)
    * takes a waiting call out of the queue or stops a running one; its record says `cancelled`.
@@ -91,6 +97,13 @@ const MAX_REDECIDE = 3;
 export function createRunner(deps: RunnerDeps): Runner {
   const descriptors = Object.freeze(deps.tools.list().map(({ definition }) => describeTool(definition)));
 
+  /** A refusal's record: written, or counted with its repeats (see repeatKey). */
+  function recordRefusal(kind: 'auth' | 'invocation' | 'sandbox', facts: InvocationFacts, e: CordonError): void {
+    const key = repeatKey(kind, facts, e);
+    if (key === null) record(deps.audit, deps.logger, kind, facts);
+    else deps.repeats.append(key, buildRecord(kind, facts));
+  }
+
   /** Runs a sandbox operation and writes its one audit record, whether it succeeds or is refused. */
   async function recorded<T>(facts: SandboxFacts, run: (facts: SandboxFacts) => Promise<{ value: T; outcome: string }>): Promise<T> {
     const started = performance.now();
@@ -100,22 +113,23 @@ export function createRunner(deps: RunnerDeps): Runner {
       return value;
     } catch (err) {
       const e = toCordonError(err);
-      record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: e.code, durationMs: performance.now() - started });
+      recordRefusal('sandbox', { ...facts, outcome: e.code, durationMs: performance.now() - started }, e);
       throw e;
     }
   }
 
   return {
-    async authenticate(authorization, requestId) {
+    async authenticate(authorization, requestId, source) {
       const started = performance.now();
       try {
         return await authenticate(deps.verifier, authorization);
       } catch (err) {
         const e = toCordonError(err);
-        record(deps.audit, deps.logger, 'auth', {
+        recordRefusal('auth', {
           requestId: requestId ?? null, principal: null, tool: null, action: null, resource: null, sandbox: null,
           decision: null, outcome: `${e.code}:${String(e.details.reason ?? '')}`, durationMs: performance.now() - started, input: undefined,
-        });
+          ...(source === undefined ? {} : { source }),
+        }, e);
         throw e;
       }
     },
@@ -168,7 +182,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         if (e.code === 'INTERNAL') deps.logger.error({ err, requestId: request.requestId }, 'invocation failed');
         // A cancelled call is no refusal: its client went away, and the record says so.
         const outcome = e.code === 'CALL_CANCELLED' ? 'cancelled' : e.code;
-        record(deps.audit, deps.logger, 'invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started });
+        recordRefusal('invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started }, e);
         throw e;
       } finally {
         if (finish !== null) void finish();

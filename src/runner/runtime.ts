@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { AuditSink } from '../audit/audit-sink.ts';
 import { createJsonlAuditLog } from '../audit/jsonl-audit-log.ts';
+import { createRepeatAggregator } from '../audit/repeat-aggregator.ts';
 import type { CordonConfig } from '../config/config-schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Principal } from '../core/principal.ts';
@@ -14,6 +15,7 @@ import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
 import type { Redactor } from './redaction.ts';
 import { createRunner, type Runner } from './runner.ts';
+import { appendRecord } from './stages/record.ts';
 import { createSessionStore, type Session, type SessionStore } from './session-store.ts';
 import { wireEgress, type EgressOptions } from './wiring/egress.ts';
 import { wireIdentity } from './wiring/identity.ts';
@@ -76,6 +78,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     logger: options.logger,
     ...(options.onHostExit === undefined ? {} : { onHostExit: options.onHostExit }),
   });
+  const repeats = createRepeatAggregator({ write: (r) => appendRecord(audit, options.logger, r), windowMs: config.audit.repeatWindowMs, maxKeys: config.audit.repeatMaxKeys });
   const sessions = createSessionStore({ maxSessions: config.sessions.maxOpen, maxSessionsPerAgent: config.sessions.maxOpenPerAgent, idleTtlMs: config.sessions.idleTtlMs });
   const runner = createRunner({
     verifier: identity.verifier,
@@ -83,6 +86,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     authorizer,
     manager: sandboxes.manager,
     audit,
+    repeats,
     sessions,
     sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor },
     egressFor: egress.opener,
@@ -113,6 +117,8 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
         await sandboxes.close();
         await egress.close();
         policy.close();
+        // Counted refusals still open reach the log before it closes.
+        repeats.close();
         await audit.close();
       })();
       return closed;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryAuditSink } from '../audit/jsonl-audit-log.ts';
+import { createRepeatAggregator } from '../audit/repeat-aggregator.ts';
 import type { AuthorizationRequest } from '../core/authorization.ts';
 import { allow, deny } from '../core/decision.ts';
 import { silentLogger } from '../core/logger.ts';
@@ -38,6 +39,7 @@ function setup(authorize: (request: AuthorizationRequest, sessions: ReturnType<t
   const sessions = createSessionStore({ maxSessions: 10, maxSessionsPerAgent: 10, idleTtlMs: 60_000 });
   const seen: AuthorizationRequest[] = [];
   const manager = createSandboxManager({ backends: new Map([['isolate', backend]]), profiles: loadSandboxProfiles(BUNDLED_SANDBOX_PROFILE_DIR), trustDomain: 'test', maxSessions: 10, maxSessionsPerAgent: 10 });
+  const audit = createMemoryAuditSink();
   const runner = createRunner({
     verifier: { verify: () => Promise.reject(new Error('not used')), verifyAssertion: () => Promise.reject(new Error('not used')) },
     tools: createToolRegistry(BUILTIN_TOOLS),
@@ -48,7 +50,8 @@ function setup(authorize: (request: AuthorizationRequest, sessions: ReturnType<t
       },
     },
     manager,
-    audit: createMemoryAuditSink(),
+    audit,
+    repeats: createRepeatAggregator({ write: (r) => audit.append(r), windowMs: 0, maxKeys: 1 }),
     sessions,
     sandboxes: { defaultProfile: 'js', egressPolicyFor: () => null },
     egressFor: () => () => null,

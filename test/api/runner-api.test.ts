@@ -11,7 +11,9 @@ const coder = makeTestAgent('coder', ['coding']);
 const reader = makeTestAgent('reader', ['research']);
 
 beforeAll(async () => {
-  env = makeTestEnv([coder, reader]);
+  // Every refusal written at once (no counting window), so each test sees its own records;
+  // counted repeats are tested in audit-volume.test.ts.
+  env = makeTestEnv([coder, reader], { audit: { repeatWindowMs: 0, repeatMaxKeys: 1 } });
   server = await startTestServer(env.config);
 });
 afterAll(async () => {

@@ -87,9 +87,11 @@ describe('POST /v1/token — client_credentials', () => {
     expect((await runWith(token)).status).toBe(401);
   });
 
-  it('accepts JSON as well as a form', async () => {
+  it('takes a form only (RFC 6749 §3.2): JSON gets 415 invalid_request saying what to send', async () => {
     const res = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: assertion() }, true);
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(415);
+    expect(res.json).toMatchObject({ error: 'invalid_request', cordon: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
+    expect(res.json.error_description).toContain('application/x-www-form-urlencoded');
   });
 
   it('refuses a reused assertion (jti replay)', async () => {

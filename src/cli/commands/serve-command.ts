@@ -28,6 +28,7 @@ export function registerServeCommand(program: Command): void {
         tokens: runtime.tokens,
         logger,
         bodyLimitBytes: config.server.bodyLimitBytes,
+        unreadBody: { maxBytes: config.server.unreadBodyDiscardBytes, maxMs: config.server.unreadBodyDiscardMs },
         // Longer than the longest call any profile allows, plus its wait for a host.
         requestTimeoutMs: runtime.maxCallMs + 30_000,
       });

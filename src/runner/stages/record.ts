@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditRecord, AuditSink } from '../../audit/audit-sink.ts';
 import type { Decision } from '../../core/decision.ts';
+import type { CordonError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -16,6 +17,8 @@ export interface InvocationFacts {
   outcome: string;
   durationMs: number;
   input: unknown;
+  /** The client's address, where there is no principal to name (failed authentication). */
+  source?: string;
 }
 
 function sha256OfInput(input: unknown): string | null {
@@ -28,12 +31,14 @@ function sha256OfInput(input: unknown): string | null {
   }
 }
 
-/**
- * Stage 7: one audit record per call, whatever happened. A failure to write
- * the record is logged loudly; the answer already computed still goes out.
- */
+/** Stage 7: one audit record per call, whatever happened. */
 export function record(sink: AuditSink, logger: Logger, kind: AuditRecord['kind'], facts: InvocationFacts): void {
-  const entry: AuditRecord = {
+  appendRecord(sink, logger, buildRecord(kind, facts));
+}
+
+/** The audit record for a call's facts. */
+export function buildRecord(kind: AuditRecord['kind'], facts: InvocationFacts): AuditRecord {
+  return {
     ts: new Date().toISOString(),
     kind,
     id: newId('aud'),
@@ -52,10 +57,32 @@ export function record(sink: AuditSink, logger: Logger, kind: AuditRecord['kind'
     outcome: facts.outcome,
     durationMs: Math.round(facts.durationMs * 1000) / 1000,
     inputSha256: sha256OfInput(facts.input),
+    ...(facts.source === undefined ? {} : { source: facts.source }),
   };
+}
+
+/**
+ * The one rule for a failed audit write, for every record the runner writes (counted
+ * repeats included): it is logged loudly; the answer already computed still goes out.
+ */
+export function appendRecord(sink: AuditSink, logger: Logger, entry: AuditRecord): void {
   try {
     sink.append(entry);
   } catch (err) {
     logger.error({ err, auditId: entry.id }, 'audit record could not be written');
   }
+}
+
+/**
+ * Refusals written as counted repeats rather than one record each: failed
+ * authentication per client address and reason (anyone can send bad tokens), and
+ * RATE_LIMITED per principal, action, quota and the decision that allowed the call
+ * (an agent hammering a full quota). Everything else is one record per call.
+ */
+export function repeatKey(kind: AuditRecord['kind'], facts: InvocationFacts, err: CordonError): string | null {
+  if (kind === 'auth') return ['auth', facts.source ?? '', facts.outcome].join('\u0000');
+  if (err.code !== 'RATE_LIMITED') return null;
+  const quota = typeof err.details.quota === 'string' ? err.details.quota : err.message.slice(0, 200);
+  const p = facts.principal;
+  return ['rate', kind, p?.agent ?? '', p?.user ?? '', facts.action ?? facts.tool ?? '', quota, facts.decision?.result ?? '', facts.decision?.ruleId ?? ''].join('\u0000');
 }
