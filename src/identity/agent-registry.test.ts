@@ -69,6 +69,6 @@ describe('user registrations', () => {
   });
 
   it('knows a user only from a token as one with no groups', () => {
-    expect(loadUserDirectory([], dataDir()).get('stranger@example.test')).toMatchObject({ groups: [], source: 'token' });
+    expect(loadUserDirectory([], dataDir()).get({ issuer: 'https://idp.test/', subject: 'stranger@example.test' })).toMatchObject({ groups: [], source: 'token' });
   });
 });

@@ -4,7 +4,7 @@ import type { Decision } from '../core/decision.ts';
 import { toCordonError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Principal } from '../core/principal.ts';
+import { principalUserKey, type Principal } from '../core/principal.ts';
 import type { TokenVerifier } from '../identity/token-verifier.ts';
 import type { OpenEgress, SandboxManager, SessionSandboxInfo } from '../sandbox/index.ts';
 import type { ToolAnnotations, JsonSchema } from '../tools/tool.ts';
@@ -132,7 +132,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         if (call.sessionKey !== null && request.session !== undefined) {
           throw new CordonError('INPUT_INVALID', 'body/session: a call in a session sandbox uses that sandbox\'s session; leave out "session"', { details: { field: '/session', reason: 'not with sandbox' } });
         }
-        const session = call.sessionKey !== null ? deps.sessions.open(principal.agent, principal.user, call.sessionKey) : deps.sessions.open(principal.agent, principal.user, request.session ?? null);
+        const session = call.sessionKey !== null ? deps.sessions.open(principal.agent, principalUserKey(principal), call.sessionKey) : deps.sessions.open(principal.agent, principalUserKey(principal), request.session ?? null);
         facts.decision = await authorize(deps.authorizer, principal, toolCall(tool, request.input), call.identity, session.facts());
         enforce(facts.decision);
         session.countCall();
@@ -160,12 +160,12 @@ export function createRunner(deps: RunnerDeps): Runner {
         // Making a sandbox holds resources for its TTL: it is an action policies must allow,
         // for the agent and the user it acts for, like any tool call.
         const call = { tool: 'sandbox', action: 'sandbox.create', resource: () => ({ type: 'profile', id: profile.name }), annotations: { readOnlyHint: false, destructiveHint: false } };
-        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, deps.sessions.open(principal.agent, principal.user, null).facts());
+        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, deps.sessions.open(principal.agent, principalUserKey(principal), null).facts());
         enforce(facts.decision);
         const egressPolicy = deps.sandboxes.egressPolicyFor(principal.agent, null, profile);
         const info = await deps.manager.createSession(principal, profile, egressPolicy, (identity) => {
           // The sandbox's own session: its facts (what it read, what it fetched) follow it from call to call.
-          const session = deps.sessions.open(principal.agent, principal.user, sandboxSessionKey(identity.id));
+          const session = deps.sessions.open(principal.agent, principalUserKey(principal), sandboxSessionKey(identity.id));
           return deps.egressFor(principal, session)(identity);
         });
         facts.sandbox = info.id;

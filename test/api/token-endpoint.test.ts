@@ -3,7 +3,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.ts';
 import { makeTestAgent, makeTestEnv, type TestEnv } from '../support/test-config.ts';
-import { claimsFor, ed25519Token, nowSec } from '../support/tokens.ts';
+import { ASSERTION_HEADER, claimsFor, ed25519Token, nowSec } from '../support/tokens.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -21,10 +21,11 @@ const noexec = makeTestAgent('noexec', ['research']);
 beforeAll(async () => {
   idp = await startTestIssuer();
   env = makeTestEnv([helper, other, noexec], {
-    auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl }] },
+    // helper and noexec may act for this issuer's users without may_act; other may not.
+    auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl, actors: ['helper', 'noexec'] }] },
     users: [
-      { id: 'alice@example.test', groups: ['engineering'] },
-      { id: 'intern@example.test', groups: ['contractors'] },
+      { id: 'alice@example.test', issuer: idp.issuer, groups: ['engineering'] },
+      { id: 'intern@example.test', issuer: idp.issuer, groups: ['contractors'] },
     ],
   });
   server = await startTestServer(env.config);
@@ -35,7 +36,7 @@ afterAll(async () => {
   env?.cleanup();
 });
 
-const assertion = (agent = helper, extra: Record<string, unknown> = {}) => ed25519Token(agent.privateKey, { ...claimsFor(agent.id, 'cordon', 30), ...extra });
+const assertion = (agent = helper, extra: Record<string, unknown> = {}) => ed25519Token(agent.privateKey, { ...claimsFor(agent.id, 'cordon', 30), ...extra }, { ...ASSERTION_HEADER });
 
 async function tokenRequest(params: Record<string, string>, asJson = false) {
   const res = await request(`${server.url}/v1/token`, {
@@ -102,7 +103,7 @@ describe('POST /v1/token — client_credentials', () => {
 
   it.each([
     ['an assertion living over 60 s', () => assertion(helper, { iat: nowSec(), exp: nowSec() + 120 }), 'lifetime_too_long'],
-    ['a forged assertion', () => ed25519Token(other.privateKey, claimsFor('helper', 'cordon', 30)), 'bad_signature'],
+    ['a forged assertion', () => ed25519Token(other.privateKey, claimsFor('helper', 'cordon', 30), { ...ASSERTION_HEADER }), 'bad_signature'],
     ['an expired assertion', () => assertion(helper, { iat: nowSec() - 100, exp: nowSec() - 50 }), 'expired'],
     ['an assertion for another audience', () => assertion(helper, { aud: 'elsewhere' }), 'wrong_audience'],
   ])('refuses %s with invalid_client', async (_name, make, reason) => {
@@ -149,12 +150,12 @@ describe('POST /v1/token — token exchange (delegation)', () => {
     expect(res.json.issued_token_type).toBe('urn:ietf:params:oauth:token-type:access_token');
     const token = res.json.access_token as string;
     const claims = claimsOf(token);
-    expect(claims).toMatchObject({ iss: 'cordon', sub: 'alice@example.test', act: { sub: 'helper' } });
+    expect(claims).toMatchObject({ iss: 'cordon', sub: 'alice@example.test', act: { sub: 'helper' }, user_iss: idp.issuer });
     expect((claims.exp as number) - (claims.iat as number)).toBeLessThanOrEqual(900);
     const run = await runWith(token);
     expect(run.status).toBe(200);
     const rec = server.audit.records.find((r) => r.tokenId === claims.jti);
-    expect(rec).toMatchObject({ agent: 'helper', user: 'alice@example.test', outcome: 'ok' });
+    expect(rec).toMatchObject({ agent: 'helper', user: `${idp.issuer}#alice@example.test`, outcome: 'ok' });
   });
 
   it('denies (403) a delegated call the user may not make, even though the agent may; both principals are recorded', async () => {
@@ -164,9 +165,9 @@ describe('POST /v1/token — token exchange (delegation)', () => {
     const error = run.json.error as { code: string; details: { decision: { agent: { result: string }; user: { result: string; principal: string } } } };
     expect(error.code).toBe('POLICY_DENIED');
     expect(error.details.decision.agent.result).toBe('allow');
-    expect(error.details.decision.user).toMatchObject({ result: 'deny', principal: 'User::"intern@example.test"' });
+    expect(error.details.decision.user).toMatchObject({ result: 'deny', principal: `User::${JSON.stringify(`${idp.issuer}#intern@example.test`)}` });
     const rec = server.audit.records.find((r) => r.tokenId === claimsOf(token).jti);
-    expect(rec).toMatchObject({ agent: 'helper', user: 'intern@example.test', outcome: 'POLICY_DENIED' });
+    expect(rec).toMatchObject({ agent: 'helper', user: `${idp.issuer}#intern@example.test`, outcome: 'POLICY_DENIED' });
     expect(rec?.decision).toMatchObject({ details: { agent: { result: 'allow' }, user: { result: 'deny' } } });
   });
 
