@@ -49,7 +49,13 @@ export interface EgressConfig {
 }
 
 export interface UserConfig {
+  /** The user's subject: the `sub` their tokens carry. */
   readonly id: string;
+  /**
+   * The issuer that vouches for them (the exact `iss`). Unset: a local user (`cordon-local-users`),
+   * never a user of some OIDC issuer, so an entry cannot silently match a second issuer's subject.
+   */
+  readonly issuer?: string;
   readonly groups?: readonly string[];
   readonly attributes?: Readonly<Record<string, string>>;
 }
@@ -62,6 +68,18 @@ export interface UserIssuerConfig {
   readonly jwksUrl: string;
   /** The `aud` its tokens must carry for this Cordon; defaults to auth.audience. */
   readonly audience?: string;
+  /**
+   * Agents that may act for this issuer's users when a user token carries no `may_act`
+   * (token exchange). Default none: a token without `may_act` delegates to no agent.
+   */
+  readonly actors?: readonly string[];
+}
+
+/** Cordon's own user issuer for local runs (`cordon users add|token`). */
+export interface LocalUsersConfig {
+  readonly enabled: boolean;
+  /** As `userIssuers[].actors`, for local user tokens without `may_act`. */
+  readonly actors: readonly string[];
 }
 
 export interface IsolateConfig {
@@ -145,8 +163,7 @@ export interface CordonConfig {
     readonly tokenEndpointUrls: readonly string[];
     /** OIDC issuers trusted for user tokens. */
     readonly userIssuers: readonly UserIssuerConfig[];
-    /** Cordon's own user issuer for local runs (`cordon users add|token`). */
-    readonly localUsers: boolean;
+    readonly localUsers: LocalUsersConfig;
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly audit: {
@@ -185,6 +202,7 @@ const GROUPS = { type: 'array', maxItems: 256, uniqueItems: true, items: { type:
 const ATTRIBUTES = { type: 'object', maxProperties: 64, propertyNames: { pattern: '^[a-z][a-z0-9_]{0,63}$' }, additionalProperties: { type: 'string', maxLength: 1024 } } as const;
 
 export const AGENT_ID_PATTERN = new RegExp(AGENT_ID);
+const ACTORS = { type: 'array', maxItems: 1024, uniqueItems: true, items: { type: 'string', pattern: AGENT_ID } } as const;
 
 const positiveInt = (max: number) => ({ type: 'integer', minimum: 1, maximum: max });
 
@@ -240,10 +258,11 @@ export const CONFIG_SCHEMA = {
               issuer: { type: 'string', minLength: 1, maxLength: 1024 },
               jwksUrl: { type: 'string', pattern: '^https?://', maxLength: 2048 },
               audience: { type: 'string', minLength: 1, maxLength: 255 },
+              actors: ACTORS,
             },
           },
         },
-        localUsers: { type: 'boolean' },
+        localUsers: { type: 'object', additionalProperties: false, required: ['enabled', 'actors'], properties: { enabled: { type: 'boolean' }, actors: ACTORS } },
       },
     },
     log: {
@@ -353,7 +372,7 @@ export const CONFIG_SCHEMA = {
         type: 'object',
         additionalProperties: false,
         required: ['id'],
-        properties: { id: { type: 'string', pattern: USER_ID }, groups: GROUPS, attributes: ATTRIBUTES },
+        properties: { id: { type: 'string', pattern: USER_ID }, issuer: { type: 'string', minLength: 1, maxLength: 1024 }, groups: GROUPS, attributes: ATTRIBUTES },
       },
     },
   },

@@ -25,7 +25,7 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
     assertionMaxLifetimeSec: 60,
     tokenEndpointUrls: [],
     userIssuers: [],
-    localUsers: true,
+    localUsers: { enabled: true, actors: [] },
   },
   log: { level: 'info' },
   sandbox: {

@@ -98,6 +98,9 @@ describe('loadConfig', () => {
     ['both key forms', 'agents:\n  - id: a\n    publicKey: x\n    publicKeyFile: y\n', /exclusive/],
     ['a per-agent sandbox share above the total', 'sandbox:\n  maxSessions: 10\n  maxSessionsPerAgent: 11\n', /must not exceed maxSessions/],
     ['a per-agent host share above the total', 'sandbox:\n  isolate:\n    maxHostsPerAgent: 9\n    maxHosts: 4\n', /must not exceed maxHosts/],
+    ['auth.localUsers as a plain boolean (it is {enabled, actors})', 'auth:\n  localUsers: false\n', /\/auth\/localUsers must be object/],
+    ['an actor that is not an agent id', 'auth:\n  userIssuers:\n    - issuer: https://idp.test/\n      jwksUrl: https://idp.test/jwks\n      actors: ["Not An Agent"]\n', /\/auth\/userIssuers\/0\/actors\/0/],
+    ['a user with an empty issuer', 'users:\n  - id: alice\n    issuer: ""\n', /\/users\/0\/issuer/],
     ['a __proto__ key', '__proto__:\n  polluted: 1\n', /not allowed|not a known setting/],
     ['an alias bomb', 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n', /alias/i],
   ])('refuses %s with CONFIG_INVALID', (_name, text, pattern) => {
@@ -106,6 +109,11 @@ describe('loadConfig', () => {
     expect(e.code).toBe('CONFIG_INVALID');
     expect(e.message).toMatch(pattern);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('keeps local users on when only their actors are set', () => {
+    const { path } = withFile('auth:\n  localUsers:\n    actors: [local]\n');
+    expect(loadConfig({ flags: { configPath: path }, env: {} }).auth.localUsers).toEqual({ enabled: true, actors: ['local'] });
   });
 
   it('refuses an oversized file before parsing it', () => {

@@ -69,6 +69,19 @@ describe('user registrations', () => {
   });
 
   it('knows a user only from a token as one with no groups', () => {
-    expect(loadUserDirectory([], dataDir()).get('stranger@example.test')).toMatchObject({ groups: [], source: 'token' });
+    expect(loadUserDirectory([], dataDir()).get({ issuer: 'https://idp.test/', subject: 'stranger@example.test' })).toMatchObject({ groups: [], source: 'token' });
+  });
+
+  it('looks a user up by issuer and subject: an entry of one issuer says nothing of the same sub at another', () => {
+    const d = dataDir();
+    writeFileSync(join(d, 'users', 'carol.json'), JSON.stringify({ id: 'carol', groups: ['engineering'] }));
+    const dir = loadUserDirectory([{ id: 'alice', issuer: 'https://a.test/', groups: ['engineering'] }, { id: 'dave', groups: ['ops'] }], d);
+    expect(dir.get({ issuer: 'https://a.test/', subject: 'alice' })).toMatchObject({ groups: ['engineering'], source: 'config', key: 'https://a.test/#alice' });
+    expect(dir.get({ issuer: 'https://b.test/', subject: 'alice' })).toMatchObject({ groups: [], source: 'token' });
+    // Registrations (`cordon users add`) and config entries without an issuer are local users.
+    expect(dir.get({ issuer: 'cordon-local-users', subject: 'carol' })).toMatchObject({ groups: ['engineering'], source: 'data-dir' });
+    expect(dir.get({ issuer: 'https://a.test/', subject: 'carol' })).toMatchObject({ groups: [], source: 'token' });
+    expect(dir.get({ issuer: 'cordon-local-users', subject: 'dave' })).toMatchObject({ groups: ['ops'], source: 'config' });
+    expect(dir.get({ issuer: 'https://a.test/', subject: 'dave' }).source).toBe('token');
   });
 });

@@ -14,7 +14,9 @@ export type TokenFault =
   | 'lifetime_too_long'
   | 'missing_claim'
   | 'issuer_mismatch'
-  | 'replayed';
+  | 'replayed'
+  /** The `typ` header says the token is for something else (a bearer token as an assertion, or back). */
+  | 'wrong_type';
 
 export function tokenFault(reason: TokenFault, message: string, cause?: unknown): CordonError {
   return new CordonError('AUTH_INVALID_TOKEN', message, { cause, details: { reason } });
@@ -35,6 +37,8 @@ export function mapJoseError(err: unknown): CordonError {
       case 'nbf':
       case 'iat':
         return tokenFault('not_yet_valid', 'token is not yet valid', err);
+      case 'typ':
+        return tokenFault('wrong_type', 'token "typ" header is not the type expected here', err);
       case 'iss':
       case 'sub':
         return tokenFault('issuer_mismatch', 'token "iss" and "sub" do not name the expected principal', err);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { CordonError, isCordonError, type ErrorCode } from '../core/errors.ts';
 import type { SigningKey } from './signing-keys.ts';
+import { ACCESS_TOKEN_JWT_TYPE } from './token-types.ts';
 import type { TokenVerifier } from './token-verifier.ts';
 import type { UserTokenVerifier } from './user-token-verifier.ts';
 
@@ -30,6 +31,11 @@ export interface TokenServiceOptions {
   issuer: string;
   audience: string;
   lifetimeSec: number;
+  /**
+   * Agents that may act for an issuer's users when the user token has no `may_act`
+   * (`auth.userIssuers[].actors`, `auth.localUsers.actors`); an issuer not listed: none.
+   */
+  actorsByIssuer: ReadonlyMap<string, readonly string[]>;
   now?: () => number;
 }
 
@@ -54,6 +60,21 @@ export const OAUTH_ERRORS: Partial<Record<ErrorCode, string>> = {
 
 function bad(code: ErrorCode, message: string, details: Record<string, unknown> = {}, cause?: unknown): CordonError {
   return new CordonError(code, message, { details, cause });
+}
+
+/**
+ * A delegated token can do at most what the user's token allows: the requested scope intersected
+ * with the subject token's own scope when it has one (RFC 8693 §2.1 leaves this to the server; a
+ * token that narrows, never widens, is the point of exchanging it). Nothing left is invalid_scope.
+ */
+export function delegatedScope(requested: readonly string[] | null, subject: readonly string[] | null): string[] | null {
+  if (subject === null) return requested === null ? null : [...requested];
+  const allowed = subject.filter((s) => SCOPE_TOKEN.test(s));
+  const scope = requested === null ? allowed : requested.filter((s) => allowed.includes(s));
+  if (scope.length === 0) {
+    throw bad('TOKEN_SCOPE_INVALID', `the subject token's scope (${subject.join(' ').slice(0, 200) || 'empty'}) allows none of the requested verbs`, { field: 'scope', reason: 'outside_subject_scope' });
+  }
+  return [...new Set(scope)];
 }
 
 /**
@@ -97,7 +118,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const exp = Math.min(iat + options.lifetimeSec, expiresAtSec);
     if (exp <= iat) throw bad('TOKEN_REQUEST_INVALID', 'the subject token expires too soon to issue a token', { reason: 'expired' });
     const token = await new SignJWT(claims)
-      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: options.signingKey.kid })
+      .setProtectedHeader({ alg: 'EdDSA', typ: ACCESS_TOKEN_JWT_TYPE, kid: options.signingKey.kid })
       .setIssuer(options.issuer)
       .setSubject(subject)
       .setAudience(options.audience)
@@ -147,15 +168,21 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         if (param(params, 'actor_token_type', true) !== TOKEN_TYPE_JWT) throw bad('TOKEN_REQUEST_INVALID', `actor_token_type must be ${TOKEN_TYPE_JWT}`, { field: 'actor_token_type' });
         const requested = param(params, 'requested_token_type', false);
         if (requested !== undefined && requested !== TOKEN_TYPE_ACCESS && requested !== TOKEN_TYPE_JWT) throw bad('TOKEN_REQUEST_INVALID', 'requested_token_type must be an access token or JWT', { field: 'requested_token_type' });
-        const scope = parseScope(param(params, 'scope', false));
+        const requestedScope = parseScope(param(params, 'scope', false));
         checkTarget(params);
         const agent = await recode('TOKEN_REQUEST_INVALID', 'actor_token', () => options.agents.verifyAssertion(actorToken));
         const user = await recode('TOKEN_REQUEST_INVALID', 'subject_token', () => options.users.verify(subjectToken));
-        if (user.mayAct !== null && !user.mayAct.includes(agent.id)) {
-          throw bad('TOKEN_REQUEST_INVALID', `agent "${agent.id}" is not allowed to act for this user (may_act)`, { field: 'actor_token', reason: 'may_act' });
+        // Who may act: the user token's may_act when it has one; else only the agents the config lets act
+        // for this issuer's users. A user token is a bearer credential: without this, any agent that got
+        // hold of one (a log, a shared proxy) could act for its user, as often as it liked until it expired.
+        const mayAct = user.mayAct ?? options.actorsByIssuer.get(user.user.issuer) ?? [];
+        if (!mayAct.includes(agent.id)) {
+          const why = user.mayAct === null ? 'the user token has no may_act and the config does not list this agent among the issuer\'s actors' : 'may_act does not name it';
+          throw bad('TOKEN_REQUEST_INVALID', `agent "${agent.id}" is not allowed to act for this user: ${why}`, { field: 'actor_token', reason: 'may_act' });
         }
-        const claims = { act: { sub: agent.id }, client_id: agent.id, user_iss: user.issuer, ...(scope === null ? {} : { scope: scope.join(' ') }) };
-        const { token, expiresIn } = await sign(claims, user.user, user.expiresAt);
+        const scope = delegatedScope(requestedScope, user.scope);
+        const claims = { act: { sub: agent.id }, client_id: agent.id, user_iss: user.user.issuer, ...(scope === null ? {} : { scope: scope.join(' ') }) };
+        const { token, expiresIn } = await sign(claims, user.user.subject, user.expiresAt);
         return { access_token: token, issued_token_type: TOKEN_TYPE_ACCESS, token_type: 'Bearer', expires_in: expiresIn, ...(scope === null ? {} : { scope: scope.join(' ') }) };
       }
 

@@ -1,10 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CordonError } from '../core/errors.ts';
-import { claimsFor, ed25519Token, hmacToken, nowSec, unsignedToken } from '../../test/support/tokens.ts';
+import { ASSERTION_HEADER, claimsFor, ed25519Token, hmacToken, nowSec, unsignedToken } from '../../test/support/tokens.ts';
 import { makeTestAgent } from '../../test/support/test-config.ts';
 import { keyFingerprint, parseEd25519PublicKey } from './agent-keys.ts';
 import type { AgentRegistry, RegisteredAgent } from './agent-registry.ts';
+import { createReplayCache } from './replay-cache.ts';
 import { createTokenVerifier } from './token-verifier.ts';
 
 const alice = makeTestAgent('alice');
@@ -99,5 +100,57 @@ describe('agent token verification', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
     expect(() => parseEd25519PublicKey(rsa, 'cfg')).toThrowError(expect.objectContaining({ code: 'KEY_INVALID' }));
     expect(() => parseEd25519PublicKey('not a key', 'cfg')).toThrowError(expect.objectContaining({ code: 'KEY_INVALID' }));
+  });
+});
+
+describe('token typing: what a token is for comes from its typ header', () => {
+  const issuer = generateKeyPairSync('ed25519');
+  const typed = createTokenVerifier({
+    registry,
+    audience: 'cordon',
+    maxLifetimeSec: 300,
+    clockToleranceSec: 30,
+    issued: { issuer: 'cordon', publicKey: issuer.publicKey, maxLifetimeSec: 900, userIssuers: ['https://idp.test/'] },
+    assertions: { maxLifetimeSec: 60, replay: createReplayCache(100) },
+  });
+  const short = () => claimsFor('alice', 'cordon', 30);
+  const reason = async (p: Promise<unknown>) => (await p.then(() => 'accepted', (err: CordonError) => String(err.details.reason)));
+  const issued = (claims: Record<string, unknown>, typ = 'at+jwt') => ed25519Token(issuer.privateKey, { ...claimsFor('x'), iss: 'cordon', sub: 'alice', ...claims }, { alg: 'EdDSA', typ });
+
+  it.each([
+    ['typ JWT', { alg: 'EdDSA', typ: 'JWT' }, 'wrong_type'],
+    ['no typ', { alg: 'EdDSA' }, 'wrong_type'],
+    ['typ at+jwt', { alg: 'EdDSA', typ: 'at+jwt' }, 'wrong_type'],
+    ['typ as a number', { alg: 'EdDSA', typ: 7 }, 'wrong_type'],
+    ['typ client-authentication+jwt', ASSERTION_HEADER, 'accepted'],
+    ['typ application/client-authentication+jwt', { alg: 'EdDSA', typ: 'application/client-authentication+jwt' }, 'accepted'],
+  ])('as an assertion: %s → %s', async (_name, header, expected) => {
+    expect(await reason(typed.verifyAssertion(ed25519Token(alice.privateKey, short(), { ...header })))).toBe(expected);
+  });
+
+  it.each([
+    ['typ client-authentication+jwt', ASSERTION_HEADER, 'wrong_type'],
+    ['typ CLIENT-AUTHENTICATION+JWT', { alg: 'EdDSA', typ: 'CLIENT-AUTHENTICATION+JWT' }, 'wrong_type'],
+    ['typ something+jwt', { alg: 'EdDSA', typ: 'something+jwt' }, 'wrong_type'],
+    ['typ JWT', { alg: 'EdDSA', typ: 'JWT' }, 'accepted'],
+    ['typ application/jwt', { alg: 'EdDSA', typ: 'application/jwt' }, 'accepted'],
+    ['no typ', { alg: 'EdDSA' }, 'accepted'],
+  ])('as a self-signed bearer token: %s → %s', async (_name, header, expected) => {
+    expect(await reason(typed.verify(ed25519Token(alice.privateKey, short(), { ...header })))).toBe(expected);
+  });
+
+  it('accepts a token Cordon issued only when typed at+jwt', async () => {
+    expect(await reason(typed.verify(issued({})))).toBe('accepted');
+    expect(await reason(typed.verify(issued({}, 'JWT')))).toBe('wrong_type');
+    expect(await reason(typed.verify(issued({}, 'client-authentication+jwt')))).toBe('wrong_type');
+  });
+
+  it('reads the user of a delegated token as (user_iss, sub), and refuses one without a trusted user_iss', async () => {
+    const delegated = { sub: 'bob@example.test', act: { sub: 'alice' } };
+    await expect(typed.verify(issued({ ...delegated, user_iss: 'https://idp.test/' }))).resolves.toMatchObject({ agent: 'alice', user: { issuer: 'https://idp.test/', subject: 'bob@example.test' } });
+    expect(await reason(typed.verify(issued(delegated)))).toBe('missing_claim');
+    expect(await reason(typed.verify(issued({ ...delegated, user_iss: '' })))).toBe('missing_claim');
+    expect(await reason(typed.verify(issued({ ...delegated, user_iss: ['https://idp.test/'] })))).toBe('missing_claim');
+    expect(await reason(typed.verify(issued({ ...delegated, user_iss: 'https://other.test/' })))).toBe('unknown_issuer');
   });
 });

@@ -5,6 +5,7 @@ import { AGENT_ID_PATTERN, USER_ID_PATTERN } from '../config/config-schema.ts';
 import type { AgentRegistry, RegisteredAgent } from './agent-registry.ts';
 import type { ReplayCache } from './replay-cache.ts';
 import { mapJoseError, tokenFault } from './token-fault.ts';
+import { ACCESS_TOKEN_JWT_TYPE, ASSERTION_JWT_TYPE, BEARER_JWT_TYPES, normaliseJwtType } from './token-types.ts';
 
 export type { TokenFault } from './token-fault.ts';
 
@@ -14,8 +15,11 @@ export interface TokenVerifierOptions {
   /** Longest an agent's self-signed bearer token may live. */
   maxLifetimeSec: number;
   clockToleranceSec: number;
-  /** Tokens Cordon itself issued (token exchange, client credentials). */
-  issued?: { issuer: string; publicKey: KeyObject; maxLifetimeSec: number };
+  /**
+   * Tokens Cordon itself issued (token exchange, client credentials). A delegated one names its
+   * user's issuer in `user_iss`, which must be one of `userIssuers` (still trusted).
+   */
+  issued?: { issuer: string; publicKey: KeyObject; maxLifetimeSec: number; userIssuers: readonly string[] };
   /**
    * Single-use assertions (client_assertion, actor_token): lifetime limit, replay cache, and
    * the token-endpoint URLs also accepted as their `aud` (RFC 7523 §3), besides `audience`.
@@ -49,12 +53,13 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
   }
 
-  function preflight(token: string): { alg: string; iss: string } {
+  function preflight(token: string): { alg: string; iss: string; typ: unknown } {
     checkLength(token);
     let alg: unknown;
     let iss: unknown;
+    let typ: unknown;
     try {
-      alg = decodeProtectedHeader(token).alg;
+      ({ alg, typ } = decodeProtectedHeader(token));
       iss = decodeJwt(token).iss;
     } catch (err) {
       throw tokenFault('malformed', 'token is not a well-formed JWT', err);
@@ -64,7 +69,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       throw tokenFault('algorithm_not_allowed', `token algorithm ${JSON.stringify(String(alg)).slice(0, 40)} is not allowed; use EdDSA`);
     }
     if (typeof iss !== 'string') throw tokenFault('missing_claim', 'token has no "iss" claim');
-    return { alg, iss };
+    return { alg, iss, typ: normaliseJwtType(typ) };
+  }
+
+  /** A token is used only for what its `typ` says it is for: checked before any key is tried. */
+  function expectType(typ: unknown, allowed: readonly (string | undefined)[], expected: string): void {
+    if (!allowed.includes(typ as string | undefined)) {
+      throw tokenFault('wrong_type', `token "typ" ${JSON.stringify(typ ?? null)?.slice(0, 60)} is not allowed here; expected ${expected}`);
+    }
   }
 
   async function verifyWith(token: string, key: KeyObject, issuer: string, subject: string | undefined, maxLifetimeSec: number, audience: string | string[] = options.audience): Promise<JWTPayload & { exp: number; iat: number; jti: string }> {
@@ -108,7 +120,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       // Delegated: sub is the user, act.sub the agent acting for them (RFC 8693 §4.1).
       const agent = agentOf(act.sub);
       if (typeof payload.sub !== 'string' || !USER_ID_PATTERN.test(payload.sub)) throw tokenFault('malformed', 'delegated token "sub" is not a user id');
-      return Object.freeze({ agent: agent.id, user: payload.sub, tokenId: payload.jti, expiresAt: payload.exp, scope });
+      // The user is (user_iss, sub): without the issuer, `sub` alone could be any issuer's user of that name.
+      const userIssuer = payload.user_iss;
+      if (typeof userIssuer !== 'string' || userIssuer === '') throw tokenFault('missing_claim', 'delegated token has no "user_iss" claim');
+      if (!issued.userIssuers.includes(userIssuer)) throw tokenFault('unknown_issuer', 'delegated token names a user issuer this Cordon no longer trusts');
+      return Object.freeze({ agent: agent.id, user: Object.freeze({ issuer: userIssuer, subject: payload.sub }), tokenId: payload.jti, expiresAt: payload.exp, scope });
     }
     const agent = agentOf(payload.sub);
     return Object.freeze({ agent: agent.id, user: null, tokenId: payload.jti, expiresAt: payload.exp, scope });
@@ -130,11 +146,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         cache.delete(key);
         throw tokenFault('expired', 'token has expired');
       }
-      const { iss } = preflight(token);
+      const { iss, typ } = preflight(token);
       let principal: Principal;
       if (options.issued !== undefined && iss === options.issued.issuer) {
+        expectType(typ, [ACCESS_TOKEN_JWT_TYPE], ACCESS_TOKEN_JWT_TYPE);
         principal = await verifyIssued(token);
       } else {
+        // An assertion (typ client-authentication+jwt) is single-use at the token endpoint; accepted
+        // here it could be replayed as a bearer token for its whole life.
+        expectType(typ, BEARER_JWT_TYPES, '"JWT" or none');
         const { agent, payload } = await verifySelfSigned(token, iss, options.maxLifetimeSec);
         principal = Object.freeze({ agent: agent.id, user: null, tokenId: payload.jti, expiresAt: payload.exp, scope: null });
       }
@@ -149,7 +169,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     async verifyAssertion(token: string): Promise<RegisteredAgent> {
       const assertions = options.assertions;
       if (assertions === undefined) throw tokenFault('malformed', 'assertions are not accepted here');
-      const { iss } = preflight(token);
+      const { iss, typ } = preflight(token);
+      // Only what was signed as an assertion is one: a bearer token someone holds (a log, a proxy,
+      // a sandbox) must not buy a fresh 15-minute token or act as its agent in an exchange.
+      expectType(typ, [ASSERTION_JWT_TYPE], ASSERTION_JWT_TYPE);
       const audiences = [options.audience, ...(assertions.endpointAudiences?.() ?? [])];
       const { agent, payload } = await verifySelfSigned(token, iss, assertions.maxLifetimeSec, audiences);
       // Single use: the jti is remembered (per agent) until the assertion expires.

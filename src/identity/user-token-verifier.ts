@@ -1,15 +1,18 @@
 import type { KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { UserRef } from '../core/principal.ts';
 import { USER_ID_PATTERN, type UserIssuerConfig } from '../config/config-schema.ts';
 import { mapJoseError, tokenFault } from './token-fault.ts';
 
 /** A verified user token: who the user is, and which agents may act for them. */
 export interface VerifiedUser {
-  readonly user: string;
-  readonly issuer: string;
+  /** The token's `iss` and `sub`: together, the user. */
+  readonly user: UserRef;
   readonly expiresAt: number;
-  /** Agent ids from `may_act`; null when the token does not restrict who may act. */
+  /** Agent ids from `may_act`; null when the token names no one (then the issuer's `actors` decide). */
   readonly mayAct: readonly string[] | null;
+  /** What the token itself is limited to (`scope` string or `scp` list); null when it says nothing. */
+  readonly scope: readonly string[] | null;
 }
 
 export interface UserTokenVerifier {
@@ -29,8 +32,6 @@ export interface UserTokenVerifierOptions {
 
 /** Asymmetric algorithms only: an HMAC "user token" could be forged by anyone holding the secret. */
 const USER_TOKEN_ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
-
-export const LOCAL_USER_ISSUER = 'cordon-local-users';
 
 /**
  * Verifies user tokens against the configured OIDC issuers' JWKS (fetched
@@ -75,7 +76,7 @@ export function createUserTokenVerifier(options: UserTokenVerifierOptions): User
         throw mapJoseError(err);
       }
       if (typeof payload.sub !== 'string' || !USER_ID_PATTERN.test(payload.sub)) throw tokenFault('malformed', 'user token "sub" is not a valid user id');
-      return Object.freeze({ user: payload.sub, issuer: iss as string, expiresAt: payload.exp as number, mayAct: parseMayAct(payload.may_act) });
+      return Object.freeze({ user: Object.freeze({ issuer: iss as string, subject: payload.sub }), expiresAt: payload.exp as number, mayAct: parseMayAct(payload.may_act), scope: parseTokenScope(payload.scope, payload.scp) });
     },
   };
 }
@@ -91,4 +92,18 @@ function parseMayAct(value: unknown): readonly string[] | null {
   }
   // A malformed may_act is a restriction we cannot read: allow no one rather than everyone.
   return Object.freeze(subs);
+}
+
+/**
+ * A user token's own limit: `scope` (RFC 8693 §4.2, a space-separated string) or `scp` (a list, as
+ * several identity providers write it). A claim present in any other shape limits to nothing, for
+ * the same reason as a malformed may_act.
+ */
+function parseTokenScope(scope: unknown, scp: unknown): readonly string[] | null {
+  if (scope === undefined && scp === undefined) return null;
+  const parts: string[] = [];
+  if (typeof scope === 'string') parts.push(...scope.split(' '));
+  if (typeof scp === 'string') parts.push(...scp.split(' '));
+  else if (Array.isArray(scp)) parts.push(...scp.filter((s): s is string => typeof s === 'string'));
+  return Object.freeze([...new Set(parts.filter((p) => p !== ''))]);
 }

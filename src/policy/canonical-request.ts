@@ -14,7 +14,8 @@ import type { AuthzContext, AuthzRequest, AuthzResource, PrincipalFacts } from '
  */
 
 export const REQUEST_LIMITS = Object.freeze({
-  idChars: 256,
+  // A user's id is its key, `<issuer>#<subject>`: up to 1024 + 1 + 255 characters.
+  idChars: 1280,
   stringChars: 8192,
   groups: 256,
   attributes: 64,

@@ -53,6 +53,23 @@ describe('policy tests as code', () => {
     expect(report.unexercised).toEqual(['secrets-ssh']);
   });
 
+  it('names a test-file user as production does: User::"<issuer>#<sub>", a bare name being a local user', async () => {
+    const report = await withCopy(
+      (dir) => {
+        writeFileSync(join(dir, 'one-user.cedar'), '@id("local-alice-reads")\npermit (principal == User::"cordon-local-users#alice", action == Action::"fs.read", resource);\n@id("idp-bob-reads")\npermit (principal == User::"https://idp.test/#bob", action == Action::"fs.read", resource);\n');
+        const cases = (user: string, expect: string) => `  - name: ${user} ${expect}\n    agent: assistant\n    user: "${user}"\n    action: fs.read\n    resource: { file: /workspace/src/app.ts }\n    expect: ${expect}\n`;
+        writeFileSync(
+          join(dir, 'tests', 'one-user.yaml'),
+          'agents:\n  assistant: { groups: [assistants] }\nusers:\n  alice: {}\n  "https://idp.test/#bob": {}\n  "https://other.test/#alice": {}\ncases:\n' +
+            cases('alice', 'allow') + cases('https://idp.test/#bob', 'allow') + cases('https://other.test/#alice', 'deny'),
+        );
+      },
+      (dir) => runPolicyTests(dir),
+    );
+    const mine = report.results.filter((r) => r.file.endsWith('one-user.yaml'));
+    expect(mine.map((r) => [r.name, r.pass])).toEqual([['alice allow', true], ['https://idp.test/#bob allow', true], ['https://other.test/#alice deny', true]]);
+  });
+
   it('a copy with a policy that no longer parses is refused with file and line', async () => {
     const err = await withCopy(
       (dir) => writeFileSync(join(dir, 'coding-agent.cedar'), readFileSync(join(dir, 'coding-agent.cedar'), 'utf8').replace('resource is File\n)\nwhen', 'resource is File\n)\nwhen when')),

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DecisionResult } from '../core/decision.ts';
 import { CordonError } from '../core/errors.ts';
+import { parseUserRef, userKey } from '../core/principal.ts';
 import type { AuthzRequest, AuthzResource, PrincipalFacts, ToolAnnotations } from './authz-request.ts';
 import { NO_ANNOTATIONS } from './authz-request.ts';
 import { loadPolicySet } from './load-policy-set.ts';
@@ -111,7 +112,11 @@ async function runCase(c: PolicyTestCase, file: PolicyTestFile, options: PolicyT
   if (agent === undefined) return error(`agent "${c.agent}" is not defined under \`agents:\` in this file`);
   let user: PrincipalFacts | null = null;
   if (c.user !== null) {
-    user = file.users.get(c.user) ?? options.resolveUser?.(c.user) ?? null;
+    // A user is named here as an operator names one (`alice` for a local user, `<issuer>#<sub>`); its
+    // entity id is the user's key, as in production, so `User::"…"` in a policy is tested as it will be met.
+    const fromFile = file.users.get(c.user);
+    const ref = parseUserRef(c.user);
+    user = fromFile !== undefined ? { ...fromFile, id: ref === null ? fromFile.id : userKey(ref) } : (options.resolveUser?.(c.user) ?? null);
     if (user === null) return error(`user "${c.user}" is not defined under \`users:\` in this file`);
   }
 

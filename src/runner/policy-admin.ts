@@ -1,6 +1,7 @@
 import type { AuthorizationRequest } from '../core/authorization.ts';
 import { CordonError } from '../core/errors.ts';
 import type { SessionFactsSnapshot } from '../core/session-facts.ts';
+import { parseUserRef } from '../core/principal.ts';
 import type { CordonConfig } from '../config/config-schema.ts';
 import { loadAgentRegistry } from '../identity/agent-registry.ts';
 import { loadUserDirectory } from '../identity/user-directory.ts';
@@ -50,7 +51,10 @@ export async function testPolicyDir(config: CordonConfig, dir: string): Promise<
   return runPolicyTests(dir, {
     resolveTool: (name, input) => resolveToolCall(config, name, input),
     resolveAgent: (id) => principals.agent(id),
-    resolveUser: (id) => principals.user(id),
+    resolveUser: (id) => {
+      const ref = parseUserRef(id);
+      return ref === null ? undefined : principals.user(ref);
+    },
   });
 }
 
@@ -70,6 +74,7 @@ export function parseSessionFacts(specs: readonly string[]): SessionFactsSnapsho
 
 export interface ExplainRequest {
   agent: string;
+  /** `<issuer>#<subject>`, or a bare subject for a local user (parseUserRef). */
   user: string | null;
   tool: string;
   input: unknown;
@@ -81,8 +86,10 @@ export function explainCall(config: CordonConfig, req: ExplainRequest): { text: 
   const agents = loadAgentRegistry({ agents: config.agents, dataDir: config.dataDir, createMissingKeys: false, requireKeys: false });
   const principals = createPrincipalResolver(agents, loadUserDirectory(config.users, config.dataDir));
   const tool = validate(tools(), req.tool, req.input);
+  const user = req.user === null ? null : parseUserRef(req.user);
+  if (req.user !== null && user === null) throw new CordonError('USAGE', '--user must be a subject (a local user) or <issuer>#<subject>', { details: { field: 'user' } });
   const request: AuthorizationRequest = {
-    principal: { agent: req.agent, user: req.user, tokenId: 'explain', expiresAt: 0, scope: null },
+    principal: { agent: req.agent, user, tokenId: 'explain', expiresAt: 0, scope: null },
     tool: tool.definition.name,
     action: tool.definition.action(req.input),
     resource: tool.definition.resource(req.input),

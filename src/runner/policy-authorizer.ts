@@ -1,4 +1,5 @@
 import type { AuthorizationRequest, Authorizer } from '../core/authorization.ts';
+import type { UserRef } from '../core/principal.ts';
 import { deny } from '../core/decision.ts';
 import type { AgentRegistry } from '../identity/agent-registry.ts';
 import type { UserDirectory } from '../identity/user-directory.ts';
@@ -6,7 +7,7 @@ import { decisionDetails, resourceFromDescriptor, type AuthzRequest, type Policy
 
 export interface PrincipalResolver {
   agent(id: string): PrincipalFacts | undefined;
-  user(id: string): PrincipalFacts;
+  user(user: UserRef): PrincipalFacts;
 }
 
 /** Principal facts from config and registrations: what policies see as groups and attributes. */
@@ -16,9 +17,11 @@ export function createPrincipalResolver(agents: AgentRegistry, users: UserDirect
       const a = agents.get(id);
       return a === undefined ? undefined : { id: a.id, groups: a.groups, attributes: a.attributes };
     },
-    user(id) {
-      const u = users.get(id);
-      return { id: u.id, groups: u.groups, attributes: u.attributes };
+    user(user) {
+      // The Cedar User entity is named by the user's key (issuer and subject), so `User::"…"` and the
+      // groups it carries are those of this issuer's user, never another issuer's user of the same name.
+      const u = users.get(user);
+      return { id: u.key, groups: u.groups, attributes: u.attributes };
     },
   };
 }

@@ -5,7 +5,7 @@ import type { Decision } from '../core/decision.ts';
 import { toCordonError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Principal } from '../core/principal.ts';
+import { principalUserKey, type Principal } from '../core/principal.ts';
 import type { TokenVerifier } from '../identity/token-verifier.ts';
 import type { OpenEgress, SandboxManager, SessionSandboxInfo } from '../sandbox/index.ts';
 import type { ToolAnnotations, JsonSchema } from '../tools/tool.ts';
@@ -156,10 +156,10 @@ export function createRunner(deps: RunnerDeps): Runner {
         const decide = (sessionFacts: SessionFactsSnapshot) => authorize(deps.authorizer, principal, toolCall(tool, request.input), call.identity, sessionFacts);
         // Decided before the session is opened: a denied call leaves nothing behind, so denied
         // calls cannot fill the session table (nor an agent's share of it).
-        const seen = deps.sessions.peek(principal.agent, principal.user, sessionId);
+        const seen = deps.sessions.peek(principal.agent, principalUserKey(principal), sessionId);
         facts.decision = await decide(seen.facts);
         enforce(facts.decision);
-        const session = deps.sessions.open(principal.agent, principal.user, sessionId);
+        const session = deps.sessions.open(principal.agent, principalUserKey(principal), sessionId);
         // Another call of this session may have added facts while this one was decided (a
         // sensitive read, untrusted content): decide again on the facts as they are now, so a
         // chain rule is never skipped. Facts only ever grow; a session that keeps changing is refused.
@@ -196,12 +196,12 @@ export function createRunner(deps: RunnerDeps): Runner {
         // Making a sandbox holds resources for its TTL: it is an action policies must allow,
         // for the agent and the user it acts for, like any tool call.
         const call = { tool: 'sandbox', action: 'sandbox.create', resource: () => ({ type: 'profile', id: profile.name }), annotations: { readOnlyHint: false, destructiveHint: false } };
-        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, deps.sessions.peek(principal.agent, principal.user, null).facts);
+        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, deps.sessions.peek(principal.agent, principalUserKey(principal), null).facts);
         enforce(facts.decision);
         const egressPolicy = deps.sandboxes.egressPolicyFor(principal.agent, null, profile);
         const info = await deps.manager.createSession(principal, profile, egressPolicy, (identity) => {
           // The sandbox's own session: its facts (what it read, what it fetched) follow it from call to call.
-          const session = deps.sessions.open(principal.agent, principal.user, sandboxSessionKey(identity.id));
+          const session = deps.sessions.open(principal.agent, principalUserKey(principal), sandboxSessionKey(identity.id));
           return deps.egressFor(principal, session)(identity);
         });
         facts.sandbox = info.id;

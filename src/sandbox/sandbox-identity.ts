@@ -1,5 +1,5 @@
 import { newId } from '../core/ids.ts';
-import type { Principal } from '../core/principal.ts';
+import { principalUserKey, type Principal } from '../core/principal.ts';
 
 export type BackendKind = 'isolate' | 'container' | 'browser';
 
@@ -17,6 +17,7 @@ export interface SandboxIdentity {
   /** Name of the egress policy; null means no egress at all. */
   readonly egressPolicy: string | null;
   readonly agent: string;
+  /** userKey of the user it acts for (issuer and subject), or null. */
   readonly user: string | null;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;
@@ -41,7 +42,7 @@ export function createSandboxIdentity(input: {
     backend: input.backend,
     egressPolicy: input.egressPolicy,
     agent: input.principal.agent,
-    user: input.principal.user,
+    user: principalUserKey(input.principal),
     createdAt: input.now,
     expiresAt: Math.ceil((input.now + input.lifetimeMs) / 1000) + 5,
   });

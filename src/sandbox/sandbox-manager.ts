@@ -1,5 +1,5 @@
 import { CordonError } from '../core/errors.ts';
-import type { Principal } from '../core/principal.ts';
+import { principalUserKey, type Principal } from '../core/principal.ts';
 import type { Sandbox, SandboxBackend, SandboxEgress } from './sandbox-backend.ts';
 import { createSandboxIdentity, type SandboxIdentity } from './sandbox-identity.ts';
 import type { SandboxProfile } from './profiles/index.ts';
@@ -68,7 +68,7 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
 
   const deadline = (e: Entry) => Math.min(e.lastUsed + e.profile.session.idleTtlMs, e.createdAt + e.profile.session.maxTtlMs);
   const info = (e: Entry): SessionSandboxInfo => ({ id: e.sandbox.identity.id, profile: e.profile.name, identity: e.sandbox.identity, expiresAt: deadline(e) });
-  const owns = (principal: Principal, identity: SandboxIdentity) => identity.agent === principal.agent && identity.user === principal.user;
+  const owns = (principal: Principal, identity: SandboxIdentity) => identity.agent === principal.agent && identity.user === principalUserKey(principal);
   const notFound = (id: string) => new CordonError('SANDBOX_NOT_FOUND', `no live sandbox ${JSON.stringify(id.slice(0, 64))} of yours; it may have expired or been deleted (POST /v1/sandboxes makes one)`, { details: { sandbox: id.slice(0, 64) } });
 
   const end = (id: string) => {

@@ -36,9 +36,9 @@ beforeAll(async () => {
     sandbox: { profileDir },
     auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl }] },
     users: [
-      { id: 'alice@example.test', groups: ['engineering'] },
-      { id: 'bob@example.test', groups: ['engineering'] },
-      { id: 'carol@example.test', groups: ['contractors'] },
+      { id: 'alice@example.test', issuer: idp.issuer, groups: ['engineering'] },
+      { id: 'bob@example.test', issuer: idp.issuer, groups: ['engineering'] },
+      { id: 'carol@example.test', issuer: idp.issuer, groups: ['contractors'] },
     ],
   });
   server = await startTestServer(env.config);

@@ -19,8 +19,8 @@ beforeAll(async () => {
     sandbox: { maxSessionsPerAgent: 3, isolate: { hosts: 1 } },
     auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl }] },
     users: [
-      { id: 'alice@example.test', groups: ['engineering'] },
-      { id: 'bob@example.test', groups: ['engineering'] },
+      { id: 'alice@example.test', issuer: idp.issuer, groups: ['engineering'] },
+      { id: 'bob@example.test', issuer: idp.issuer, groups: ['engineering'] },
     ],
   });
   server = await startTestServer(env.config);

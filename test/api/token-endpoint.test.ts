@@ -1,9 +1,13 @@
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.ts';
 import { makeTestAgent, makeTestEnv, type TestEnv } from '../support/test-config.ts';
-import { claimsFor, ed25519Token, nowSec } from '../support/tokens.ts';
+import { addLocalUser, mintLocalUserToken } from '../../src/runner/local-users.ts';
+import { ASSERTION_HEADER, claimsFor, ed25519Token, nowSec } from '../support/tokens.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -21,10 +25,12 @@ const noexec = makeTestAgent('noexec', ['research']);
 beforeAll(async () => {
   idp = await startTestIssuer();
   env = makeTestEnv([helper, other, noexec], {
-    auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl }] },
+    // helper and noexec may act for this issuer's users without may_act; other may not.
+    // Local user tokens without may_act: only `other` may act with them.
+    auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl, actors: ['helper', 'noexec'] }], localUsers: { actors: ['other'] } },
     users: [
-      { id: 'alice@example.test', groups: ['engineering'] },
-      { id: 'intern@example.test', groups: ['contractors'] },
+      { id: 'alice@example.test', issuer: idp.issuer, groups: ['engineering'] },
+      { id: 'intern@example.test', issuer: idp.issuer, groups: ['contractors'] },
     ],
   });
   server = await startTestServer(env.config);
@@ -35,7 +41,7 @@ afterAll(async () => {
   env?.cleanup();
 });
 
-const assertion = (agent = helper, extra: Record<string, unknown> = {}) => ed25519Token(agent.privateKey, { ...claimsFor(agent.id, 'cordon', 30), ...extra });
+const assertion = (agent = helper, extra: Record<string, unknown> = {}) => ed25519Token(agent.privateKey, { ...claimsFor(agent.id, 'cordon', 30), ...extra }, { ...ASSERTION_HEADER });
 
 async function tokenRequest(params: Record<string, string>, asJson = false) {
   const res = await request(`${server.url}/v1/token`, {
@@ -104,7 +110,7 @@ describe('POST /v1/token — client_credentials', () => {
 
   it.each([
     ['an assertion living over 60 s', () => assertion(helper, { iat: nowSec(), exp: nowSec() + 120 }), 'lifetime_too_long'],
-    ['a forged assertion', () => ed25519Token(other.privateKey, claimsFor('helper', 'cordon', 30)), 'bad_signature'],
+    ['a forged assertion', () => ed25519Token(other.privateKey, claimsFor('helper', 'cordon', 30), { ...ASSERTION_HEADER }), 'bad_signature'],
     ['an expired assertion', () => assertion(helper, { iat: nowSec() - 100, exp: nowSec() - 50 }), 'expired'],
     ['an assertion for another audience', () => assertion(helper, { aud: 'elsewhere' }), 'wrong_audience'],
   ])('refuses %s with invalid_client', async (_name, make, reason) => {
@@ -151,12 +157,12 @@ describe('POST /v1/token — token exchange (delegation)', () => {
     expect(res.json.issued_token_type).toBe('urn:ietf:params:oauth:token-type:access_token');
     const token = res.json.access_token as string;
     const claims = claimsOf(token);
-    expect(claims).toMatchObject({ iss: 'cordon', sub: 'alice@example.test', act: { sub: 'helper' } });
+    expect(claims).toMatchObject({ iss: 'cordon', sub: 'alice@example.test', act: { sub: 'helper' }, user_iss: idp.issuer });
     expect((claims.exp as number) - (claims.iat as number)).toBeLessThanOrEqual(900);
     const run = await runWith(token);
     expect(run.status).toBe(200);
     const rec = server.audit.records.find((r) => r.tokenId === claims.jti);
-    expect(rec).toMatchObject({ agent: 'helper', user: 'alice@example.test', outcome: 'ok' });
+    expect(rec).toMatchObject({ agent: 'helper', user: `${idp.issuer}#alice@example.test`, outcome: 'ok' });
   });
 
   it('denies (403) a delegated call the user may not make, even though the agent may; both principals are recorded', async () => {
@@ -166,9 +172,9 @@ describe('POST /v1/token — token exchange (delegation)', () => {
     const error = run.json.error as { code: string; details: { decision: { agent: { result: string }; user: { result: string; principal: string } } } };
     expect(error.code).toBe('POLICY_DENIED');
     expect(error.details.decision.agent.result).toBe('allow');
-    expect(error.details.decision.user).toMatchObject({ result: 'deny', principal: 'User::"intern@example.test"' });
+    expect(error.details.decision.user).toMatchObject({ result: 'deny', principal: `User::${JSON.stringify(`${idp.issuer}#intern@example.test`)}` });
     const rec = server.audit.records.find((r) => r.tokenId === claimsOf(token).jti);
-    expect(rec).toMatchObject({ agent: 'helper', user: 'intern@example.test', outcome: 'POLICY_DENIED' });
+    expect(rec).toMatchObject({ agent: 'helper', user: `${idp.issuer}#intern@example.test`, outcome: 'POLICY_DENIED' });
     expect(rec?.decision).toMatchObject({ details: { agent: { result: 'allow' }, user: { result: 'deny' } } });
   });
 
@@ -251,5 +257,109 @@ describe('POST /v1/token — token exchange (delegation)', () => {
 
   it('does not accept a user token as a bearer token for invocations', async () => {
     expect((await runWith(await idp.token('alice'))).status).toBe(401);
+  });
+});
+
+/** A token signed with this Cordon's own issuer key, as only Cordon could: to check what the verifier demands of one. */
+function cordonSigned(claims: Record<string, unknown>, typ: string): string {
+  const key = createPrivateKey(readFileSync(join(env.config.dataDir, 'keys', 'issuer.key'), 'utf8'));
+  return ed25519Token(key, { iss: 'cordon', aud: 'cordon', iat: nowSec(), exp: nowSec() + 300, jti: crypto.randomUUID(), ...claims }, { alg: 'EdDSA', typ });
+}
+
+describe('token purpose: a bearer token and an assertion are never interchangeable', () => {
+  const bearerLike = () => ed25519Token(helper.privateKey, claimsFor('helper', 'cordon', 30));
+
+  it('refuses a bearer token (typ JWT, ≤ 60 s, aud = this instance) presented as client_assertion: invalid_client', async () => {
+    const res = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: bearerLike() });
+    expect(res.status).toBe(401);
+    expect(res.json).toMatchObject({ error: 'invalid_client', cordon: { code: 'TOKEN_CLIENT_INVALID', details: { field: 'client_assertion', reason: 'wrong_type' } } });
+  });
+
+  it('refuses an untyped token as client_assertion, and a bearer token as actor_token', async () => {
+    const untyped = ed25519Token(helper.privateKey, claimsFor('helper', 'cordon', 30), { alg: 'EdDSA' });
+    expect((await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: untyped })).json).toMatchObject({ error: 'invalid_client', cordon: { details: { reason: 'wrong_type' } } });
+    const res = await exchange(await idp.token('alice@example.test'), bearerLike());
+    expect(res.status).toBe(400);
+    expect(res.json.cordon?.details).toMatchObject({ field: 'actor_token', reason: 'wrong_type' });
+  });
+
+  it('refuses an assertion presented as a bearer token (401), whatever the spelling of its typ', async () => {
+    for (const typ of ['client-authentication+jwt', 'application/Client-Authentication+JWT']) {
+      const res = await runWith(ed25519Token(helper.privateKey, claimsFor('helper', 'cordon', 30), { alg: 'EdDSA', typ }));
+      expect(res.status).toBe(401);
+      expect(res.json.error).toMatchObject({ code: 'AUTH_INVALID_TOKEN', details: { reason: 'wrong_type' } });
+    }
+  });
+
+  it('still runs a plain self-signed bearer token, with typ JWT or none', async () => {
+    expect((await runWith(bearerLike())).status).toBe(200);
+    expect((await runWith(ed25519Token(helper.privateKey, claimsFor('helper'), { alg: 'EdDSA' }))).status).toBe(200);
+  });
+
+  it('refuses a token signed with Cordon\'s own key unless it is typed at+jwt', async () => {
+    const claims = { sub: 'helper', client_id: 'helper' };
+    expect((await runWith(cordonSigned(claims, 'at+jwt'))).status).toBe(200);
+    const res = await runWith(cordonSigned(claims, 'JWT'));
+    expect(res.status).toBe(401);
+    expect(res.json.error).toMatchObject({ details: { reason: 'wrong_type' } });
+  });
+});
+
+describe('delegated tokens carry the user\'s issuer', () => {
+  it('refuses a delegated token without user_iss, and one naming an issuer this Cordon does not trust', async () => {
+    const delegated = { sub: 'alice@example.test', act: { sub: 'helper' }, client_id: 'helper' };
+    expect((await runWith(cordonSigned({ ...delegated, user_iss: idp.issuer }, 'at+jwt'))).status).toBe(200);
+    const missing = await runWith(cordonSigned(delegated, 'at+jwt'));
+    expect(missing.status).toBe(401);
+    expect(missing.json.error).toMatchObject({ details: { reason: 'missing_claim' } });
+    const untrusted = await runWith(cordonSigned({ ...delegated, user_iss: 'https://gone.example.test/' }, 'at+jwt'));
+    expect(untrusted.status).toBe(401);
+    expect(untrusted.json.error).toMatchObject({ details: { reason: 'unknown_issuer' } });
+  });
+});
+
+describe('token exchange honours the subject token', () => {
+  it('issues at most the subject token\'s scope intersected with the requested scope', async () => {
+    const res = await exchange(await idp.token('alice@example.test', { scope: 'code.exec fs.read' }), assertion(), { scope: 'code.exec fs.write' });
+    expect(res.status).toBe(200);
+    expect(res.json.scope).toBe('code.exec');
+    expect(claimsOf(res.json.access_token as string).scope).toBe('code.exec');
+  });
+
+  it('narrows to the subject token\'s scope when none is requested, so a verb outside it is denied', async () => {
+    const res = await exchange(await idp.token('alice@example.test', { scp: ['fs.read'] }));
+    expect(res.status).toBe(200);
+    expect(res.json.scope).toBe('fs.read');
+    const run = await runWith(res.json.access_token as string);
+    expect(run.status).toBe(403);
+    expect(run.json.error).toMatchObject({ code: 'POLICY_DENIED' });
+  });
+
+  it('answers invalid_scope when nothing requested is in the subject token\'s scope', async () => {
+    const res = await exchange(await idp.token('alice@example.test', { scp: ['fs.read'] }), assertion(), { scope: 'code.exec' });
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ error: 'invalid_scope', cordon: { details: { field: 'scope' } } });
+  });
+
+  it('accepts a user token without may_act only for the agents the config lets act for that issuer\'s users, every time', async () => {
+    const token = await idp.token('alice@example.test');
+    for (let i = 0; i < 2; i++) {
+      const res = await exchange(token, assertion(other));
+      expect(res.status).toBe(400);
+      expect(res.json).toMatchObject({ error: 'invalid_request', cordon: { details: { field: 'actor_token', reason: 'may_act' } } });
+    }
+    expect((await exchange(token, assertion(helper))).status).toBe(200);
+  });
+
+  it('applies auth.localUsers.actors to local user tokens, and may_act when the token has it', async () => {
+    addLocalUser(env.config, 'dana', ['engineering']);
+    const plain = await mintLocalUserToken(env.config, 'dana', { ttlSec: 300 });
+    expect((await exchange(plain, assertion(helper))).json.cordon?.details).toMatchObject({ reason: 'may_act' });
+    const viaConfig = await exchange(plain, assertion(other));
+    expect(viaConfig.status).toBe(200);
+    expect(claimsOf(viaConfig.json.access_token as string)).toMatchObject({ sub: 'dana', user_iss: 'cordon-local-users', act: { sub: 'other' } });
+    const named = await mintLocalUserToken(env.config, 'dana', { ttlSec: 300, mayAct: ['helper'] });
+    expect((await exchange(named, assertion(helper))).status).toBe(200);
+    expect((await exchange(named, assertion(other))).json.cordon?.details).toMatchObject({ reason: 'may_act' });
   });
 });

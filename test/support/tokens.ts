@@ -28,6 +28,14 @@ export function ed25519Token(key: KeyObject, claims: Claims, header: Record<stri
   return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
 }
 
+/** The header of a client assertion (client_assertion, actor_token): explicitly typed, never a bearer token. */
+export const ASSERTION_HEADER = Object.freeze({ alg: 'EdDSA', typ: 'client-authentication+jwt' });
+
+/** A single-use assertion signed by `key` for `agent`: short-lived, typed, with a fresh jti. */
+export function assertionToken(key: KeyObject, agent: string, extra: Claims = {}, audience = 'cordon'): string {
+  return ed25519Token(key, { ...claimsFor(agent, audience, 30), ...extra }, { ...ASSERTION_HEADER });
+}
+
 export function unsignedToken(claims: Claims): string {
   return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`;
 }

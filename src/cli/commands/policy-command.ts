@@ -43,7 +43,7 @@ export function registerPolicyCommand(program: Command): void {
     .command('explain')
     .description('show the decision for a call, and why, without running anything')
     .requiredOption('--agent <id>', 'the calling agent')
-    .option('--user <id>', 'the user the agent acts for (delegated call)')
+    .option('--user <id>', 'the user the agent acts for (delegated call): a local user, or <issuer>#<subject>')
     .requiredOption('--tool <name>', 'the tool')
     .requiredOption('--input <json>', 'the tool input as JSON')
     .option('--session-fact <fact>', 'sensitive_read, untrusted_content, calls=N or egress_host=HOST (repeatable)', collect, [])

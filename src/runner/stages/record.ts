@@ -3,7 +3,7 @@ import type { AuditRecord, AuditSink } from '../../audit/audit-sink.ts';
 import type { Decision } from '../../core/decision.ts';
 import type { CordonError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
-import type { Principal } from '../../core/principal.ts';
+import { principalUserKey, type Principal } from '../../core/principal.ts';
 import type { Logger } from '../../core/logger.ts';
 
 export interface InvocationFacts {
@@ -44,7 +44,7 @@ export function buildRecord(kind: AuditRecord['kind'], facts: InvocationFacts): 
     id: newId('aud'),
     requestId: facts.requestId,
     agent: facts.principal?.agent ?? null,
-    user: facts.principal?.user ?? null,
+    user: facts.principal === null ? null : principalUserKey(facts.principal),
     tokenId: facts.principal?.tokenId ?? null,
     tool: facts.tool,
     action: facts.action,

@@ -1,5 +1,6 @@
 import type { CordonConfig } from '../../config/config-schema.ts';
 import { CordonError } from '../../core/errors.ts';
+import { LOCAL_USER_ISSUER } from '../../core/principal.ts';
 import { loadAgentRegistry, type AgentRegistry } from '../../identity/agent-registry.ts';
 import { createReplayCache } from '../../identity/replay-cache.ts';
 import { signSandboxToken } from '../../identity/sandbox-token.ts';
@@ -7,7 +8,7 @@ import { loadOrCreateSigningKey } from '../../identity/signing-keys.ts';
 import { createTokenService, type TokenService } from '../../identity/token-service.ts';
 import { createTokenVerifier, type TokenVerifier } from '../../identity/token-verifier.ts';
 import { loadUserDirectory, type UserDirectory } from '../../identity/user-directory.ts';
-import { createUserTokenVerifier, LOCAL_USER_ISSUER } from '../../identity/user-token-verifier.ts';
+import { createUserTokenVerifier } from '../../identity/user-token-verifier.ts';
 import type { SandboxIdentity } from '../../sandbox/index.ts';
 
 export interface IdentityWiring {
@@ -32,17 +33,20 @@ export function wireIdentity(config: CordonConfig): IdentityWiring {
   const signingKey = loadOrCreateSigningKey(config.dataDir, 'issuer');
   const sandboxKey = loadOrCreateSigningKey(config.dataDir, 'sandbox');
   const tokenEndpoints: string[] = [...config.auth.tokenEndpointUrls];
+  const localUsers = config.auth.localUsers.enabled;
+  const actorsByIssuer = new Map<string, readonly string[]>(config.auth.userIssuers.map((i) => [i.issuer, i.actors ?? []]));
+  if (localUsers) actorsByIssuer.set(LOCAL_USER_ISSUER, config.auth.localUsers.actors);
   const verifier = createTokenVerifier({
     registry: agents,
     audience: config.auth.audience,
     maxLifetimeSec: config.auth.maxTokenLifetimeSec,
     clockToleranceSec: config.auth.clockToleranceSec,
-    issued: { issuer: config.auth.issuer, publicKey: signingKey.publicKey, maxLifetimeSec: config.auth.issuedTokenLifetimeSec },
+    issued: { issuer: config.auth.issuer, publicKey: signingKey.publicKey, maxLifetimeSec: config.auth.issuedTokenLifetimeSec, userIssuers: [...actorsByIssuer.keys()] },
     assertions: { maxLifetimeSec: config.auth.assertionMaxLifetimeSec, replay: createReplayCache(100_000), endpointAudiences: () => tokenEndpoints },
   });
   const userTokens = createUserTokenVerifier({
     issuers: config.auth.userIssuers,
-    local: config.auth.localUsers ? { issuer: LOCAL_USER_ISSUER, publicKey: loadOrCreateSigningKey(config.dataDir, 'local-users').publicKey } : null,
+    local: localUsers ? { issuer: LOCAL_USER_ISSUER, publicKey: loadOrCreateSigningKey(config.dataDir, 'local-users').publicKey } : null,
     defaultAudience: config.auth.audience,
     clockToleranceSec: config.auth.clockToleranceSec,
     maxAgeSec: 24 * 3600,
@@ -54,6 +58,7 @@ export function wireIdentity(config: CordonConfig): IdentityWiring {
     issuer: config.auth.issuer,
     audience: config.auth.audience,
     lifetimeSec: config.auth.issuedTokenLifetimeSec,
+    actorsByIssuer,
   });
   return {
     agents,
