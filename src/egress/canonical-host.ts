@@ -1,6 +1,5 @@
-import { canonicalIp, parseIp } from './ip-address.ts';
-import { classifyIp } from './classify-address.ts';
-import { hasControlOrSpace } from './text-checks.ts';
+import { canonicalHost, type HostKind } from '../core/canonical-host.ts';
+import { hasControlOrSpace } from '../core/text-checks.ts';
 
 /**
  * Turning what a sandbox asked for into one canonical (scheme, host, port, path).
@@ -8,8 +7,9 @@ import { hasControlOrSpace } from './text-checks.ts';
  * uses these values and never the raw input, so there is exactly one spelling
  * of each destination to reason about.
  */
+export { canonicalHost, type CanonicalHostResult, type HostKind } from '../core/canonical-host.ts';
+
 export type EgressScheme = 'http' | 'https' | 'connect';
-export type HostKind = 'dns' | 'ipv4' | 'ipv6';
 
 export interface EgressTarget {
   readonly scheme: EgressScheme;
@@ -29,58 +29,9 @@ export type ParseTargetResult =
   | { readonly ok: true; readonly target: EgressTarget }
   | { readonly ok: false; readonly reason: string };
 
-export type CanonicalHostResult =
-  | { readonly ok: true; readonly host: string; readonly kind: HostKind }
-  | { readonly ok: false; readonly reason: string };
-
-// C0 controls, space and DEL: the URL parser silently strips tab/CR/LF and trims
-// leading/trailing controls, so `exa\nmple.com` would become `example.com` after
-// the caller may have logged or checked something else. Refuse them outright.
-
 /** Default port of a scheme (CONNECT tunnels are TLS, so 443). */
 export function defaultPort(scheme: EgressScheme): number {
   return scheme === 'http' ? 80 : 443;
-}
-
-/**
- * Canonicalises a bare host (no port, IPv6 without brackets or with them).
- * Used for request hosts and for hosts written in policies, so both sides match.
- */
-export function canonicalHost(raw: string): CanonicalHostResult {
-  if (raw === '') return { ok: false, reason: 'empty host' };
-  if (hasControlOrSpace(raw)) return { ok: false, reason: 'host contains a control character or space' };
-  if (raw.includes('%')) return { ok: false, reason: 'host contains "%" (percent-encoding or an IPv6 zone id)' };
-  if (/[/?#@\\[\]]/.test(raw.replace(/^\[(.*)\]$/, '$1'))) return { ok: false, reason: 'host contains one of / ? # @ \\ [ ]' };
-  const bracketed = raw.startsWith('[') && raw.endsWith(']');
-  const inner = bracketed ? raw.slice(1, -1) : raw;
-  if (inner.includes(':')) {
-    const ip = parseIp(inner);
-    if (ip === null || ip.family !== 6) return { ok: false, reason: `"${raw}" is not a valid IPv6 address` };
-    return fromIp(classifyIp(ip).address);
-  }
-  if (bracketed) return { ok: false, reason: `"${raw}": only IPv6 addresses go in brackets` };
-  let hostname: string;
-  try {
-    // The WHATWG host parser: IDNA to punycode, lower case, and every IPv4 spelling
-    // (0x7f.1, 2130706433, 0177.0.0.1) to a dotted quad.
-    hostname = new URL(`http://${inner}/`).hostname;
-  } catch {
-    return { ok: false, reason: `"${raw}" is not a valid host name` };
-  }
-  if (hostname.endsWith('.')) hostname = hostname.slice(0, -1);
-  if (hostname === '' || hostname.split('.').some((label) => label === '')) {
-    return { ok: false, reason: `"${raw}" has an empty label` };
-  }
-  if (parseIp(hostname)?.family === 4) return { ok: true, host: hostname, kind: 'ipv4' };
-  if (hostname.length > 253) return { ok: false, reason: 'host name longer than 253 characters' };
-  return { ok: true, host: hostname, kind: 'dns' };
-}
-
-function fromIp(address: string): CanonicalHostResult {
-  // IPv4-mapped (and -compatible) IPv6 is that IPv4: one spelling per destination.
-  const canonical = canonicalIp(address);
-  if (canonical === null) return { ok: false, reason: `"${address}" is not an IP address` };
-  return { ok: true, host: canonical, kind: canonical.includes(':') ? 'ipv6' : 'ipv4' };
 }
 
 /** `http(s)://…` for a request, in absolute form. */

@@ -1,4 +1,4 @@
-import { cidr, cidrContains, formatIpv4, formatIp, parseIp, type Cidr, type IpAddress } from './ip-address.ts';
+import { cidr, cidrContains, embeddedDialledIpv4, formatIpv4, formatIp, parseIp, type Cidr, type IpAddress } from '../core/ip-address.ts';
 
 /**
  * Which destination addresses a sandbox may reach. Our own table, on purpose:
@@ -110,8 +110,6 @@ const GLOBAL_UNICAST = cidr('2000::/3');
 // A new assignment there is non-global until we list it, which fails closed.
 const IETF_PROTOCOL = cidr('2001::/23');
 const IETF_PROTOCOL_GLOBAL: readonly Cidr[] = ['2001:1::1/128', '2001:1::2/128', '2001:1::3/128', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '2001:30::/28'].map(cidr);
-const IPV4_MAPPED = cidr('::ffff:0:0/96');
-const IPV4_COMPATIBLE = cidr('::/96');
 const NAT64_WELL_KNOWN = cidr('64:ff9b::/96');
 const TEREDO = cidr('2001::/32');
 const SIX_TO_FOUR = cidr('2002::/16');
@@ -139,12 +137,10 @@ export function classifyAddress(text: string): AddressClass | null {
 
 export function classifyIp(ip: IpAddress): AddressClass {
   if (ip.family === 4) return classifyIpv4(ip);
-  // ::ffff:a.b.c.d reaches a.b.c.d through a dual-stack socket, so it *is* that IPv4.
-  // ::a.b.c.d (deprecated "compatible") is classified the same way; :: and ::1 are
-  // listed first so they keep their own meaning.
-  if (cidrContains(IPV4_MAPPED, ip) || (cidrContains(IPV4_COMPATIBLE, ip) && !isUnspecifiedOrLoopback(ip))) {
-    return classifyIpv4({ family: 4, bytes: ip.bytes.slice(12, 16) });
-  }
+  // ::ffff:a.b.c.d reaches a.b.c.d through a dual-stack socket, so it *is* that IPv4
+  // (and ::a.b.c.d, deprecated "compatible", likewise; :: and ::1 keep their own meaning).
+  const dialled = embeddedDialledIpv4(ip);
+  if (dialled !== null) return classifyIpv4(dialled);
   const address = formatIp(ip);
   for (const e of IPV6_FORBIDDEN) {
     if (cidrContains(e.range, ip)) return result(ip, address, e.category, e.range.text, e.openable, METADATA_ADDRESSES.has(address), null);
@@ -195,11 +191,6 @@ function result(
 ): AddressClass {
   const forbidden = metadata || category !== 'public';
   return { address, ip, category: metadata ? 'metadata' : category, range, forbidden, openable: openable && !metadata, metadata, embeddedIpv4: embedded };
-}
-
-function isUnspecifiedOrLoopback(ip: IpAddress): boolean {
-  for (let i = 0; i < 15; i++) if (ip.bytes[i] !== 0) return false;
-  return (ip.bytes[15] ?? 0) <= 1;
 }
 
 function embeddedIpv4(ip: IpAddress): { ip: IpAddress; range: string; kind: 'nat64' | '6to4' | 'teredo' } | null {

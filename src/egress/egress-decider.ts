@@ -3,7 +3,7 @@ import { parseEgressTarget, type EgressRequest, type EgressTarget } from './cano
 import { classifyAddress, describeAddress, type AddressClass } from './classify-address.ts';
 import type { EgressPolicy, EgressRule } from './egress-policy.ts';
 import type { EgressReasonCode } from './egress-reason.ts';
-import { cidrContains, parseIp } from './ip-address.ts';
+import { cidrContains, parseIp } from '../core/ip-address.ts';
 import { describeTarget, matchEgressRules } from './match-rules.ts';
 import { refusedHostKind } from './refused-hosts.ts';
 import type { Resolver } from './resolver.ts';

@@ -1,4 +1,4 @@
-import type { Cidr } from './ip-address.ts';
+import type { Cidr } from '../core/ip-address.ts';
 import type { HostIndex } from './host-index.ts';
 import type { HostPattern } from './host-pattern.ts';
 import type { PathPattern } from './path-pattern.ts';

@@ -2,7 +2,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node,
 import { CordonError } from '../core/errors.ts';
 import { createHostIndex } from './host-index.ts';
 import { parseHostField } from './host-pattern.ts';
-import { parseCidr } from './ip-address.ts';
+import { parseCidr } from '../core/ip-address.ts';
 import { parsePathPattern, type PathPattern } from './path-pattern.ts';
 import { parseSecretTemplate } from './secret-template.ts';
 import { isRefusedHostName } from './refused-hosts.ts';

@@ -1,4 +1,4 @@
-import { hasControlOrSpace } from './text-checks.ts';
+import { hasControlOrSpace } from '../core/text-checks.ts';
 
 /**
  * `paths:` globs, matched against the WHATWG-normalised path (dot segments

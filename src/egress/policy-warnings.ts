@@ -1,7 +1,7 @@
 import { parse as parseDomain } from 'tldts';
 import { METADATA_ADDRESSES } from './classify-address.ts';
 import type { CidrRule, EgressRule, PolicyProblem } from './egress-policy.ts';
-import { cidr, cidrContains, parseIp, type Cidr } from './ip-address.ts';
+import { cidr, cidrContains, parseIp, type Cidr } from '../core/ip-address.ts';
 
 /**
  * What a policy may mean but probably does not: it loads (the rule is valid and

@@ -1,4 +1,4 @@
-import { hasLineBreakOrNul } from './text-checks.ts';
+import { hasLineBreakOrNul } from '../core/text-checks.ts';
 
 /**
  * `value: "Bearer ${secret:GITHUB_TOKEN}"` in an inject rule. Parsed at load so a

@@ -1,6 +1,6 @@
 import { CordonError } from '../core/errors.ts';
 import { canonicalHost } from './canonical-host.ts';
-import { canonicalIp } from './ip-address.ts';
+import { canonicalIp } from '../core/ip-address.ts';
 import type { Resolver } from './resolver.ts';
 
 /**

@@ -1,3 +1,4 @@
+import { canonicalHost } from '../core/canonical-host.ts';
 /**
  * The request the runner fills for every tool call. Everything in it is
  * derived by Cordon (config, the verified token, the tool registry and the
@@ -142,9 +143,9 @@ export function parseUrlResource(url: string, method = 'GET', trusted = false): 
   }
   const scheme = parsed.protocol.slice(0, -1);
   if (!(scheme === 'http' || scheme === 'https' || scheme === 'ws' || scheme === 'wss')) return null;
-  // IPv6 without brackets: the egress layer's spelling, for Cedar and the guard alike.
-  const host = parsed.hostname.replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
-  if (host === '' || parsed.username !== '' || parsed.password !== '') return null;
+  // The one host canonicaliser, the guard's own: Cedar sees the host the guard would dial.
+  const host = canonicalHost(parsed.hostname);
+  if (!host.ok || parsed.username !== '' || parsed.password !== '') return null;
   const port = parsed.port === '' ? (DEFAULT_PORTS[scheme] ?? 0) : Number(parsed.port);
-  return { kind: 'url', scheme, host, port, path: parsed.pathname, method: method.toUpperCase(), trusted };
+  return { kind: 'url', scheme, host: host.host, port, path: parsed.pathname, method: method.toUpperCase(), trusted };
 }

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { CordonError } from '../core/errors.ts';
 import type { AuthzRequest } from './authz-request.ts';
 import { parseUrlResource, resourceFromDescriptor } from './authz-request.ts';
@@ -141,7 +144,9 @@ describe('canonical form', () => {
   it('parseUrlResource canonicalises what the WHATWG parser can', () => {
     expect(parseUrlResource('HTTPS://Example.ORG./a/../b?q=1#f', 'post', true)).toEqual({ kind: 'url', scheme: 'https', host: 'example.org', port: 443, path: '/b', method: 'POST', trusted: true });
     expect(parseUrlResource('http://0x7f.1:8080/')).toMatchObject({ host: '127.0.0.1', port: 8080 });
-    expect(parseUrlResource('http://[::ffff:127.0.0.1]/')).toMatchObject({ host: '::ffff:7f00:1' });
+    // IPv4-mapped IPv6 is the IPv4 the guard dials: a forbid on 127.0.0.1 holds for it (issue 8, item 5).
+    expect(parseUrlResource('http://[::ffff:127.0.0.1]/')).toMatchObject({ host: '127.0.0.1' });
+    expect(parseUrlResource('http://[::7f00:1]/')).toMatchObject({ host: '127.0.0.1' });
     expect(parseUrlResource('http://[0:0::1]:8080/')).toMatchObject({ host: '::1', port: 8080 });
     expect(parseUrlResource('file:///etc/passwd')).toBeNull();
     expect(parseUrlResource('https://user:pw@example.org/')).toBeNull();
@@ -164,5 +169,21 @@ describe('resourceFromDescriptor', () => {
     [{ type: 'url', id: 'not a url' }, null],
   ])('%j', (descriptor, expected) => {
     expect(resourceFromDescriptor(descriptor)).toEqual(expected);
+  });
+});
+
+// The egress layer's table of host spellings (testdata/egress/canonical-host.yaml) is the truth for
+// Cedar too: a URL a person writes (policy tests, `policy explain`, a tool's URL resource) names the
+// host the guard would dial, and a host given as parts must already be in that form.
+describe('one host spelling with the egress guard', () => {
+  const table = parse(readFileSync(resolve(import.meta.dirname, '../../testdata/egress/canonical-host.yaml'), 'utf8')) as { url?: string; host?: string; error?: string }[];
+  const spelled = table.filter((c): c is { url: string; host: string } => c.url !== undefined && c.host !== undefined && c.error === undefined);
+
+  it.each(spelled.map((c) => [c.url, c.host] as const))('%s names %s', (url, host) => {
+    expect(parseUrlResource(url)?.host).toBe(host);
+  });
+
+  it.each(['::ffff:7f00:1', '::ffff:127.0.0.1', '::7f00:1', '[::1]', '127.1', '0x7f.0.0.1', 'EXAMPLE.org', 'example.org.', '0:0:0:0:0:0:0:1'])('a resource host given as parts in another spelling (%s) is refused', (host) => {
+    expect(() => canonicaliseRequest(makeRequest({ action: 'net.fetch', resource: { kind: 'url', scheme: 'http', host, port: 80, path: '/', method: 'GET', trusted: false } }))).toThrow(/resource.host/);
   });
 });

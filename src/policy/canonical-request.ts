@@ -1,3 +1,4 @@
+import { canonicalHost } from '../core/canonical-host.ts';
 import { CordonError } from '../core/errors.ts';
 import type { AuthzContext, AuthzRequest, AuthzResource, PrincipalFacts } from './authz-request.ts';
 
@@ -89,12 +90,11 @@ function canonicalUrl(r: AuthzResource & { kind: 'url' }): AuthzResource {
   const scheme = text(r.scheme, 'resource.scheme', 8);
   if (!(scheme === 'http' || scheme === 'https' || scheme === 'ws' || scheme === 'wss')) invalid('resource.scheme', 'must be http, https, ws or wss');
   const host = text(r.host, 'resource.host', 255 + 2);
-  // Round-trip through the WHATWG parser: only a host that is already in its
-  // canonical form (lower case, IP literals decoded, no trailing dot) survives.
-  // IPv6 comes without brackets (`::1`); the URL parser needs them, so add them for the check.
-  const bracketed = host.includes(':') ? `[${host}]` : host;
-  const parsed = tryUrl(`${scheme}://${bracketed}/`);
-  if (parsed === null || parsed.hostname !== bracketed || host.endsWith('.') || parsed.username !== '' || parsed.port !== '') invalid('resource.host', 'must be a canonical host name or IP literal (IPv6 without brackets)');
+  // A fixed point of the one host canonicaliser (core/canonical-host.ts), the guard's own: lower
+  // case, IP literals decoded, IPv4-mapped IPv6 as its IPv4, IPv6 without brackets, no trailing dot.
+  // Anything else could name the same destination in a spelling a policy does not match.
+  const canonical = canonicalHost(host);
+  if (!canonical.ok || canonical.host !== host) invalid('resource.host', 'must be a canonical host name or IP literal (IPv6 without brackets, IPv4-mapped IPv6 as its IPv4)');
   if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535) invalid('resource.port', 'must be an integer from 1 to 65535');
   const path = text(r.path, 'resource.path', REQUEST_LIMITS.stringChars);
   const normalised = tryUrl(path, 'http://h')?.pathname;

@@ -116,3 +116,23 @@ export function cidr(text: string): Cidr {
   if ('error' in parsed) throw new Error(`bad built-in CIDR ${text}: ${parsed.error}`);
   return parsed;
 }
+
+const IPV4_MAPPED = cidr('::ffff:0:0/96');
+const IPV4_COMPATIBLE = cidr('::/96');
+
+/**
+ * The IPv4 an IPv6 address reaches, when it is one in disguise: `::ffff:a.b.c.d` (mapped) goes
+ * to a.b.c.d through a dual-stack socket, and `::a.b.c.d` (deprecated "compatible") is treated
+ * the same. `::` and `::1` keep their own meaning. Null for every other address.
+ */
+export function embeddedDialledIpv4(ip: IpAddress): IpAddress | null {
+  if (ip.family !== 6) return null;
+  const mapped = cidrContains(IPV4_MAPPED, ip);
+  if (!mapped && !(cidrContains(IPV4_COMPATIBLE, ip) && !isUnspecifiedOrLoopback(ip))) return null;
+  return { family: 4, bytes: ip.bytes.slice(12, 16) };
+}
+
+function isUnspecifiedOrLoopback(ip: IpAddress): boolean {
+  for (let i = 0; i < 15; i++) if (ip.bytes[i] !== 0) return false;
+  return (ip.bytes[15] ?? 0) <= 1;
+}
