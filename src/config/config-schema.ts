@@ -126,6 +126,12 @@ export interface SessionsConfig {
   readonly idleTtlMs: number;
 }
 
+/** Each agent's share of call starts, allowed or denied (quota `agent_call_rate`). */
+export interface CallsConfig {
+  readonly perSecondPerAgent: number;
+  readonly burstPerAgent: number;
+}
+
 export interface CordonConfig {
   /** Absolute path of the config file that was loaded, or null for the embedded default. */
   readonly configFile: string | null;
@@ -178,6 +184,7 @@ export interface CordonConfig {
   };
   readonly sandbox: SandboxConfig;
   readonly sessions: SessionsConfig;
+  readonly calls: CallsConfig;
   readonly egress: EgressConfig;
   readonly agents: readonly AgentConfig[];
   readonly users: readonly UserConfig[];
@@ -299,6 +306,15 @@ export const CONFIG_SCHEMA = {
             maxQueuedPerAgent: { type: 'integer', minimum: 0, maximum: 100_000 },
           },
         },
+      },
+    },
+    calls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['perSecondPerAgent', 'burstPerAgent'],
+      properties: {
+        perSecondPerAgent: positiveInt(1_000_000),
+        burstPerAgent: positiveInt(10_000_000),
       },
     },
     sessions: {

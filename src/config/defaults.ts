@@ -50,6 +50,9 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
   // Call sessions (chain-rule facts). One agent gets a tenth of the table: ten busy agents
   // fill it, one cannot.
   sessions: { maxOpen: 100_000, maxOpenPerAgent: 10_000, idleTtlMs: 3_600_000 },
+  // Call starts per agent, allowed or denied: above what two cores run (≈ 250 isolate calls/s),
+  // and low enough that one agent's denied calls cannot flood the audit log.
+  calls: { perSecondPerAgent: 300, burstPerAgent: 600 },
   // The shipped policy `local-code-exec-javascript` lets `local` run JavaScript and nothing else.
   // No tool has egress until the config gives it a policy: deny by default.
   egress: {

@@ -1,3 +1,4 @@
+import { createTokenBucket, type TokenBucket } from '../core/token-bucket.ts';
 import type { EgressReasonCode } from './egress-reason.ts';
 
 /**
@@ -39,8 +40,7 @@ interface State {
   requests: number;
   connections: number;
   bytes: number;
-  tokens: number;
-  refilledAtMs: number;
+  rate: TokenBucket;
 }
 
 export function createSandboxLimiter(limits: EgressLimits, now: () => number = Date.now): SandboxLimiter {
@@ -48,7 +48,7 @@ export function createSandboxLimiter(limits: EgressLimits, now: () => number = D
   const state = (id: string): State => {
     let s = states.get(id);
     if (s === undefined) {
-      s = { requests: 0, connections: 0, bytes: 0, tokens: limits.requestBurst, refilledAtMs: now() };
+      s = { requests: 0, connections: 0, bytes: 0, rate: createTokenBucket(limits.maxRequestsPerSecond, limits.requestBurst, now) };
       states.set(id, s);
     }
     return s;
@@ -56,17 +56,13 @@ export function createSandboxLimiter(limits: EgressLimits, now: () => number = D
   return {
     admit(id) {
       const s = state(id);
-      const t = now();
-      s.tokens = Math.min(limits.requestBurst, s.tokens + ((t - s.refilledAtMs) / 1000) * limits.maxRequestsPerSecond);
-      s.refilledAtMs = t;
       if (s.bytes >= limits.maxTotalBytes) return { ok: false, code: 'byte_limit', reason: `sandbox ${id} used its ${limits.maxTotalBytes}-byte egress budget` };
       // A lifetime cap besides the rate: one call must not make thousands of upstream requests.
       if (s.requests >= limits.maxRequests) return { ok: false, code: 'request_limit', reason: `sandbox ${id} made ${s.requests} egress requests, its limit (egress.sandboxLimits.maxRequests ${limits.maxRequests})` };
-      if (s.tokens < 1) return { ok: false, code: 'rate_limited', reason: `sandbox ${id} exceeded ${limits.maxRequestsPerSecond} requests/s` };
       if (s.connections >= limits.maxConcurrentConnections) {
         return { ok: false, code: 'connection_limit', reason: `sandbox ${id} has ${s.connections} egress connections open (limit ${limits.maxConcurrentConnections})` };
       }
-      s.tokens -= 1;
+      if (!s.rate.take()) return { ok: false, code: 'rate_limited', reason: `sandbox ${id} exceeded ${limits.maxRequestsPerSecond} requests/s` };
       s.requests += 1;
       s.connections += 1;
       let released = false;

@@ -16,6 +16,7 @@ import { execute } from './stages/execute.ts';
 import { buildRecord, record, repeatKey, type InvocationFacts } from './stages/record.ts';
 import { namedProfile, sandboxForCall, sandboxSessionKey, type SandboxSettings } from './stages/sandbox.ts';
 import { CordonError } from '../core/errors.ts';
+import type { AgentCallRate } from './agent-call-rate.ts';
 import type { Redactor } from './redaction.ts';
 import { validate } from './stages/validate.ts';
 import type { Session, SessionFactsSnapshot, SessionStore } from './session-store.ts';
@@ -59,6 +60,8 @@ export interface RunnerDeps {
   readonly audit: AuditSink;
   /** Repeated refusals (bad tokens per source, RATE_LIMITED per agent and quota), counted. */
   readonly repeats: RepeatAggregator;
+  /** Each agent's share of call starts (allowed or denied): RATE_LIMITED `agent_call_rate` past it. */
+  readonly callRate: AgentCallRate;
   readonly sessions: SessionStore;
   readonly sandboxes: SandboxSettings;
   /** How a sandbox's egress is opened for this principal and session (null: never any network). */
@@ -143,6 +146,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       };
       let finish: (() => Promise<void>) | null = null;
       try {
+        deps.callRate.admit(principal.agent);
         const tool = validate(deps.tools, request.tool, request.input);
         facts.action = tool.definition.action(request.input);
         const resource = tool.definition.resource(request.input);
@@ -191,6 +195,7 @@ export function createRunner(deps: RunnerDeps): Runner {
 
     createSandbox: (principal, request) =>
       recorded({ requestId: request.requestId ?? null, principal, tool: null, action: 'sandbox.create', resource: null, sandbox: null, decision: null, input: request }, async (facts) => {
+        deps.callRate.admit(principal.agent);
         const profile = namedProfile(deps.manager, request.profile ?? deps.sandboxes.defaultProfile);
         facts.resource = `profile:${profile.name}`;
         // Making a sandbox holds resources for its TTL: it is an action policies must allow,

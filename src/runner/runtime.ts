@@ -16,6 +16,7 @@ import { createToolRegistry } from '../tools/tool-registry.ts';
 import type { Redactor } from './redaction.ts';
 import { createRunner, type Runner } from './runner.ts';
 import { appendRecord } from './stages/record.ts';
+import { createAgentCallRate } from './agent-call-rate.ts';
 import { createSessionStore, type Session, type SessionStore } from './session-store.ts';
 import { wireEgress, type EgressOptions } from './wiring/egress.ts';
 import { wireIdentity } from './wiring/identity.ts';
@@ -87,6 +88,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     manager: sandboxes.manager,
     audit,
     repeats,
+    callRate: createAgentCallRate(config.calls),
     sessions,
     sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor },
     egressFor: egress.opener,

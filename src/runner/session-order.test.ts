@@ -52,6 +52,7 @@ function setup(authorize: (request: AuthorizationRequest, sessions: ReturnType<t
     manager,
     audit,
     repeats: createRepeatAggregator({ write: (r) => audit.append(r), windowMs: 0, maxKeys: 1 }),
+    callRate: { admit: () => {} },
     sessions,
     sandboxes: { defaultProfile: 'js', egressPolicyFor: () => null },
     egressFor: () => () => null,

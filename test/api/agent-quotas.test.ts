@@ -21,6 +21,8 @@ beforeAll(async () => {
     // Two slots and two queue places in all: by default an agent gets one of each.
     sandbox: { isolate: { maxConcurrent: 2, maxQueued: 2, hosts: 1, warmIsolatesPerHost: 0 } },
     sessions: { maxOpen: 1000, maxOpenPerAgent: 3 },
+    // The share of call starts is tested on its own (agent-call-rate.test.ts); here 10,000 denied calls must all be decided.
+    calls: { perSecondPerAgent: 1_000_000, burstPerAgent: 1_000_000 },
   });
   server = await startTestServer(env.config);
 });
