@@ -18,8 +18,8 @@ it('an agent starting denied calls at line rate gets 429 agent_call_rate past it
   const server = await startTestServer(env.config);
   const statuses = new Map<number, number>();
   let limited: { retryAfter: unknown; error: { code: string; details: Record<string, unknown> } } | undefined;
-  let neighbour = 0;
-  let elapsedSec = 0;
+  let neighbour: number;
+  let elapsedSec: number;
   try {
     const call = async (agent: typeof coder) => {
       const res = await request(`${server.url}/v1/invocations`, {
