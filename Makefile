@@ -15,13 +15,14 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 # isolated-vm requires --no-node-snapshot on Node >= 20.
 NODE := node --no-node-snapshot
 
-.PHONY: help setup run test lint typecheck policy-test unit bench clean
+.PHONY: help setup run test lint typecheck policy-test unit bench images clean
 
 help:
 	@echo "make setup   install dependencies (Node 24 included, if needed)"
 	@echo "make run     start cordon serve with the example config (cordon.yaml)"
 	@echo "make test    lint, type-check and run every test suite"
 	@echo "make bench   run the benchmarks; prints one JSON object"
+	@echo "make images  build the container images offline (needs Docker and debootstrap)"
 
 node_modules/.setup-stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -63,6 +64,11 @@ bench: setup
 	    echo "bench: could not install tinyproxy with apt-get; the egress peer metrics will be null" >&2; \
 	fi
 	@$(NODE) bench/run.ts
+
+# Container images from sandboxes/images/*.yaml: debootstrap from this machine's apt sources,
+# imported into the Docker engine; cached by a hash of each recipe (a second run builds nothing).
+images: setup
+	./bin/cordon sandboxes build
 
 clean:
 	rm -rf node_modules

@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { httpStatus: 500, exitCode: ExitCode.config, doc: 'A configuration file, variable or flag is invalid; details name the source and field.' },
   KEY_INVALID: { httpStatus: 500, exitCode: ExitCode.config, doc: 'A key file is missing, unreadable or not the expected kind of key.' },
   SANDBOX_NOT_FOUND: { httpStatus: 404, exitCode: ExitCode.notFound, doc: 'No live sandbox with that id belongs to the caller (unknown, expired, deleted, or its host died).' },
+  SANDBOX_UNAVAILABLE: { httpStatus: 503, exitCode: ExitCode.unavailable, doc: 'The sandbox backend a profile needs is not there (no Docker engine answers); the message says how to enable it.' },
   SANDBOX_FAILED: { httpStatus: 500, exitCode: ExitCode.internal, doc: 'A sandbox could not be created or failed outside the tool code.' },
   UNAVAILABLE: { httpStatus: 503, exitCode: ExitCode.unavailable, doc: 'The service is shutting down or a dependency is unavailable.' },
   INTERNAL: { httpStatus: 500, exitCode: ExitCode.internal, doc: 'An unexpected failure; the log has the details.' },

@@ -12,3 +12,15 @@ export type { MemoryCapMode } from './isolate/memory-cap.ts';
 export { HOST_BASE_MB } from './isolate/host-pool.ts';
 export type { SandboxProfile, SandboxLimits } from './profiles/index.ts';
 export { loadSandboxProfiles, validateSandboxProfiles, checkProfileReferences, BUNDLED_SANDBOX_PROFILE_DIR, formatProfileProblem } from './profiles/index.ts';
+export {
+  buildImage,
+  connectDocker,
+  imageTag,
+  loadImageRecipes,
+  parseDockerHost,
+  readDebianArchive,
+  BUNDLED_IMAGE_RECIPE_DIR,
+  type BuiltImage,
+  type DebianArchive,
+  type ImageRecipe,
+} from './container/index.ts';

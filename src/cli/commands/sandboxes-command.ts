@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
-import { ExitCode } from '../../core/errors.ts';
+import { join } from 'node:path';
+import { CordonError, ExitCode } from '../../core/errors.ts';
 import { loadEgressPolicies } from '../../egress/index.ts';
-import { formatProfileProblem, validateSandboxProfiles } from '../../sandbox/index.ts';
+import { buildImage, BUNDLED_IMAGE_RECIPE_DIR, connectDocker, formatProfileProblem, loadImageRecipes, parseDockerHost, readDebianArchive, validateSandboxProfiles, type BuiltImage } from '../../sandbox/index.ts';
 import { BUILTIN_TOOLS } from '../../tools/builtin-tools.ts';
 import { loadCliConfig, printJson, type GlobalOptions } from '../cli-context.ts';
 
 export function registerSandboxesCommand(program: Command): void {
-  const sandboxes = program.command('sandboxes').description('validate sandbox profiles (sandboxes/<name>.yaml)');
+  const sandboxes = program.command('sandboxes').description('validate sandbox profiles (sandboxes/<name>.yaml) and build their images');
 
   sandboxes
     .command('validate')
@@ -30,5 +31,34 @@ export function registerSandboxesCommand(program: Command): void {
       for (const p of report.problems) process.stderr.write(formatProfileProblem(p) + '\n');
       if (report.ok) process.stdout.write(`${report.profiles.length} sandbox profiles in ${report.dir}: valid\n`);
       else process.stderr.write(`${report.problems.length} problem(s) in ${broken.size} file(s) under ${report.dir}\n`);
+    });
+
+  sandboxes
+    .command('build')
+    .description('build container images from their recipes (sandboxes/images/<name>.yaml) with no registry: debootstrap from this machine\'s apt sources, imported into the Docker engine (DOCKER_HOST, else the local socket); an image whose recipe did not change is not rebuilt')
+    .argument('[names...]', 'recipes to build (default: all)')
+    .option('--recipes <dir>', 'image recipe directory', BUNDLED_IMAGE_RECIPE_DIR)
+    .option('--mirror <uri>', 'Debian archive to build from (default: the first deb source in /etc/apt)')
+    .option('--suite <name>', 'Debian release to build (default: the one the apt sources name)')
+    .option('--force', 'build even if an image of this recipe exists')
+    .option('--json', 'no progress; print {"images":[{name,tag,cached,durationMs}]} as JSON')
+    .action(async (names: string[], opts: { recipes: string; mirror?: string; suite?: string; force?: boolean; json?: boolean }, cmd: Command) => {
+      const config = loadCliConfig(cmd.optsWithGlobals<GlobalOptions>());
+      const recipes = loadImageRecipes(opts.recipes);
+      const unknown = names.filter((n) => !recipes.has(n));
+      if (unknown.length > 0) throw new CordonError('USAGE', `no image recipe named ${unknown.join(', ')}; recipes: ${[...recipes.keys()].join(', ')}`);
+      const fromApt = opts.mirror === undefined || opts.suite === undefined ? readDebianArchive() : null;
+      const archive = { uri: opts.mirror ?? fromApt?.uri ?? '', suite: opts.suite ?? fromApt?.suite ?? '' };
+      if (!/^https?:\/\/\S+$/.test(archive.uri) || !/^[a-z]+$/.test(archive.suite)) throw new CordonError('USAGE', '--mirror must be an http(s) URI and --suite a Debian release name such as bookworm');
+      const docker = await connectDocker(parseDockerHost(process.env.DOCKER_HOST));
+      // Progress is for a person at a terminal; --json and pipes stay quiet.
+      const onProgress = opts.json !== true && process.stderr.isTTY ? (line: string) => void process.stderr.write(`${line}\n`) : undefined;
+      const built: BuiltImage[] = [];
+      for (const recipe of [...recipes.values()].filter((r) => names.length === 0 || names.includes(r.name))) {
+        const image = await buildImage(docker, recipe, { archive, workDir: join(config.dataDir, 'image-build'), force: opts.force === true, ...(onProgress === undefined ? {} : { onProgress }) });
+        built.push(image);
+        if (opts.json !== true) process.stdout.write(`${image.cached ? 'cached' : 'built '} ${image.name.padEnd(12)} ${image.tag}  ${(image.durationMs / 1000).toFixed(1)} s\n`);
+      }
+      if (opts.json === true) printJson({ images: built.map((b) => ({ ...b, durationMs: Math.round(b.durationMs) })) });
     });
 }

@@ -15,3 +15,5 @@ export {
   type SandboxProfileReport,
 } from './load-sandbox-profiles.ts';
 export { checkProfileReferences, findReferenceProblems, type ProfileReferences } from './check-profile-references.ts';
+// The located-YAML reader, for the sandbox layer's other files (image recipes).
+export { fieldPath, readFields, readInteger, readLocatedYaml, readMapping, readSequence, readString } from './located-yaml.ts';

@@ -1,0 +1,5 @@
+/** Containers' public API (for now: the Docker engine and offline image builds). */
+export { parseAptSources, pickDebianArchive, readDebianArchive, type AptSource, type DebianArchive } from './apt-sources.ts';
+export { connectDocker, parseDockerHost, DEFAULT_DOCKER_SOCKET, DOCKER_API_VERSION, type DockerEndpoint } from './docker-engine.ts';
+export { buildImage, hasImage, type BuiltImage, type BuildImageOptions } from './image-build.ts';
+export { BUNDLED_IMAGE_RECIPE_DIR, imageTag, loadImageRecipes, parseImageRecipe, type ImageRecipe } from './image-recipe.ts';
