@@ -85,3 +85,31 @@ describe('cordon sandboxes validate', () => {
     expect(r.stderr.length).toBeGreaterThan(0);
   });
 });
+
+// Refusals that need no Docker engine: each is typed, says what to do, and builds nothing.
+describe('cordon sandboxes build refuses bad input before touching the engine', () => {
+  it.each([
+    ['an unknown recipe', ['sandboxes', 'build', 'cobol'], 2, /no image recipe named cobol; recipes: python, shell/],
+    ['a mirror that is not http(s)', ['sandboxes', 'build', '--mirror', 'file:///srv/debian', '--suite', 'bookworm'], 2, /--mirror must be an http\(s\) URI/],
+    ['a suite that is an option', ['sandboxes', 'build', '--mirror', 'http://archive.example.test/debian', '--suite', '--include=evil'], 2, /--suite a Debian release name/],
+  ])('%s', async (_, args, code, message) => {
+    const r = await cordon(args);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('a recipe directory with a broken recipe: exit 3, naming file, line and field', async () => {
+    const dir = join(cwd, 'recipes');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'bad.yaml'), 'name: bad\ndescription: d\npackages: [python3]\nuser:\n  name: root\n  uid: 0\n');
+    const r = await cordon(['sandboxes', 'build', '--recipes', dir]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/bad\.yaml:6: user\.uid: 0 is out of range/);
+  });
+
+  it('no engine at DOCKER_HOST: exit 7, SANDBOX_UNAVAILABLE saying how to start one', async () => {
+    const r = await runCli(cwd, ['sandboxes', 'build', '--mirror', 'http://archive.example.test/debian', '--suite', 'bookworm'], { env: { DOCKER_HOST: `unix://${join(cwd, 'no-docker.sock')}` } });
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(/SANDBOX_UNAVAILABLE: no Docker engine answers at unix:\/\/.*no-docker\.sock.*apt-get install docker\.io/);
+  });
+});
