@@ -15,12 +15,14 @@ export { loadSandboxProfiles, validateSandboxProfiles, checkProfileReferences, B
 export {
   buildImage,
   connectDocker,
+  hardenedContainerConfig,
   imageTag,
   loadImageRecipes,
   parseDockerHost,
   readDebianArchive,
   BUNDLED_IMAGE_RECIPE_DIR,
   type BuiltImage,
+  type ContainerLimits,
   type DebianArchive,
   type ImageRecipe,
 } from './container/index.ts';

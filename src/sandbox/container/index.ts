@@ -3,3 +3,4 @@ export { parseAptSources, pickDebianArchive, readDebianArchive, type AptSource, 
 export { connectDocker, parseDockerHost, DEFAULT_DOCKER_SOCKET, DOCKER_API_VERSION, type DockerEndpoint } from './docker-engine.ts';
 export { buildImage, hasImage, type BuiltImage, type BuildImageOptions } from './image-build.ts';
 export { BUNDLED_IMAGE_RECIPE_DIR, imageTag, loadImageRecipes, parseImageRecipe, type ImageRecipe } from './image-recipe.ts';
+export { hardenedContainerConfig, CORDON_RUNNER_LABEL, CORDON_SANDBOX_LABEL, type ContainerLimits, type HardenedContainerSpec } from './hardened-container.ts';

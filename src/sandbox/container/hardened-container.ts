@@ -1,0 +1,84 @@
+import type { ContainerCreateOptions } from 'dockerode';
+
+/** The resources one container may use; every one is enforced by the kernel, not by Cordon. */
+export interface ContainerLimits {
+  readonly memoryMb: number;
+  /** CPU time as a share of cores (0.5 = half a core). */
+  readonly cpus: number;
+  /** Processes and threads at once: a fork bomb stops here. */
+  readonly pids: number;
+  /** The writable workspace (`/workspace`, tmpfs): a disk fill stops here. */
+  readonly workspaceMb: number;
+  /** `/tmp` (tmpfs). */
+  readonly tmpMb: number;
+}
+
+export interface HardenedContainerSpec {
+  readonly image: string;
+  /** `runc` (Docker's default) or `runsc` (gVisor: a user-space kernel between the code and the host). */
+  readonly runtime: 'runc' | 'runsc';
+  /** The image recipe's unprivileged user; never 0. */
+  readonly uid: number;
+  readonly limits: ContainerLimits;
+  /** `cordon.sandbox` and `cordon.runner`, so a crashed runner's containers can be found and removed. */
+  readonly sandboxId: string;
+  readonly runnerId: string;
+  /** The container's first process; it only waits, calls run through exec. */
+  readonly cmd: readonly string[];
+  /** Non-secret environment (secrets never enter a sandbox). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export const CORDON_SANDBOX_LABEL = 'cordon.sandbox';
+export const CORDON_RUNNER_LABEL = 'cordon.runner';
+
+/**
+ * The Engine API (1.41) create body for a sandbox container. Every line is a security
+ * invariant, each checked from inside a container by test/sandbox/hardening.docker.test.ts:
+ * no network interface but loopback, read-only root, non-root user, no capabilities, no
+ * privilege gain, Docker's default seccomp profile (never `unconfined`), pids/memory/CPU
+ * limits, size-limited tmpfs for /tmp and /workspace, and no host path or socket mounted.
+ */
+export function hardenedContainerConfig(spec: HardenedContainerSpec): ContainerCreateOptions {
+  if (!Number.isInteger(spec.uid) || spec.uid < 1000) throw new RangeError(`a sandbox user must be an unprivileged uid (>= 1000), got ${spec.uid}`);
+  const memoryBytes = spec.limits.memoryMb * 1024 * 1024;
+  return {
+    Image: spec.image,
+    Cmd: [...spec.cmd],
+    User: `${spec.uid}:${spec.uid}`,
+    WorkingDir: '/workspace',
+    Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    Labels: { [CORDON_SANDBOX_LABEL]: spec.sandboxId, [CORDON_RUNNER_LABEL]: spec.runnerId },
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    HostConfig: {
+      Runtime: spec.runtime,
+      // No interface but loopback: the only way out is the egress socket a later step mounts.
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      // Docker's default seccomp profile applies unless told otherwise; never say otherwise.
+      SecurityOpt: ['no-new-privileges'],
+      PidsLimit: spec.limits.pids,
+      Memory: memoryBytes,
+      // No swap beyond the memory limit: a memory bomb ends in the OOM killer, not in thrashing.
+      MemorySwap: memoryBytes,
+      NanoCpus: Math.round(spec.limits.cpus * 1e9),
+      Tmpfs: {
+        '/tmp': `rw,nosuid,nodev,noexec,size=${spec.limits.tmpMb}m,mode=1777`,
+        '/workspace': `rw,nosuid,nodev,size=${spec.limits.workspaceMb}m,uid=${spec.uid},gid=${spec.uid},mode=0700`,
+      },
+      // Nothing of the host: no binds, no volumes, no devices, no Docker socket.
+      Binds: [],
+      Devices: [],
+      IpcMode: 'private',
+      PidMode: '',
+      Privileged: false,
+      AutoRemove: false,
+      RestartPolicy: { Name: 'no' },
+      LogConfig: { Type: 'none', Config: {} },
+    },
+  };
+}
