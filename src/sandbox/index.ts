@@ -15,7 +15,11 @@ export { loadSandboxProfiles, validateSandboxProfiles, checkProfileReferences, B
 export {
   buildImage,
   connectDocker,
+  currentRunnerId,
   hardenedContainerConfig,
+  isRunnerAlive,
+  listCordonContainers,
+  removeOrphanContainers,
   imageTag,
   loadImageRecipes,
   parseDockerHost,
@@ -23,6 +27,7 @@ export {
   BUNDLED_IMAGE_RECIPE_DIR,
   type BuiltImage,
   type ContainerLimits,
+  type CordonContainer,
   type DebianArchive,
   type ImageRecipe,
 } from './container/index.ts';

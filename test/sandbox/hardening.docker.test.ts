@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectDocker, hardenedContainerConfig, imageTag, loadImageRecipes, parseDockerHost, readDebianArchive, type ImageRecipe } from '../../src/sandbox/index.ts';
+import { connectDocker, currentRunnerId, hardenedContainerConfig, imageTag, loadImageRecipes, parseDockerHost, readDebianArchive, type ImageRecipe } from '../../src/sandbox/index.ts';
 import { describeWith } from '../support/infrastructure.ts';
 
 // Issue 9: every hardening flag holds, checked from inside a container.
@@ -36,7 +36,8 @@ for (const runtime of ['runc'] as const) {
       const recipe = loadImageRecipes().get('python') as ImageRecipe;
       const config = hardenedContainerConfig({
         image: imageTag(recipe, readDebianArchive().suite), runtime, uid: recipe.user.uid, limits: LIMITS,
-        sandboxId: `sbx_test_${runtime}`, runnerId: 'test', cmd: ['sleep', 'infinity'],
+        // This process's own runner id: a concurrent `sandboxes gc` (container-gc test) must leave it be.
+        sandboxId: `sbx_test_${runtime}`, runnerId: currentRunnerId(), cmd: ['sleep', 'infinity'],
       });
       container = await (docker as Docker).createContainer(config);
       await container.start();

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { CordonError, ExitCode } from '../../core/errors.ts';
 import { loadEgressPolicies } from '../../egress/index.ts';
-import { buildImage, BUNDLED_IMAGE_RECIPE_DIR, connectDocker, formatProfileProblem, loadImageRecipes, parseDockerHost, readDebianArchive, validateSandboxProfiles, type BuiltImage } from '../../sandbox/index.ts';
+import { buildImage, BUNDLED_IMAGE_RECIPE_DIR, connectDocker, formatProfileProblem, listCordonContainers, loadImageRecipes, parseDockerHost, readDebianArchive, removeOrphanContainers, validateSandboxProfiles, type BuiltImage } from '../../sandbox/index.ts';
 import { BUILTIN_TOOLS } from '../../tools/builtin-tools.ts';
 import { loadCliConfig, printJson, type GlobalOptions } from '../cli-context.ts';
 
@@ -60,5 +60,27 @@ export function registerSandboxesCommand(program: Command): void {
         if (opts.json !== true) process.stdout.write(`${image.cached ? 'cached' : 'built '} ${image.name.padEnd(12)} ${image.tag}  ${(image.durationMs / 1000).toFixed(1)} s\n`);
       }
       if (opts.json === true) printJson({ images: built.map((b) => ({ ...b, durationMs: Math.round(b.durationMs) })) });
+    });
+
+  sandboxes
+    .command('ls')
+    .description('list the containers Cordon made (label cordon.sandbox), with their runner and whether it still runs')
+    .option('--json', 'print {"containers":[…]} as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const containers = await listCordonContainers(await connectDocker(parseDockerHost(process.env.DOCKER_HOST)));
+      if (opts.json === true) return printJson({ containers });
+      for (const c of containers) process.stdout.write(`${c.id.slice(0, 12)}  ${c.sandbox.padEnd(32)} ${c.state.padEnd(8)} ${c.runnerAlive ? 'runner alive' : 'orphan      '}  ${c.image}\n`);
+      process.stdout.write(`${containers.length} container(s)\n`);
+    });
+
+  sandboxes
+    .command('gc')
+    .description('remove the containers whose runner is gone (crashed or killed); a live runner\'s containers are left to it')
+    .option('--json', 'print {"removed":[…]} as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const removed = await removeOrphanContainers(await connectDocker(parseDockerHost(process.env.DOCKER_HOST)));
+      if (opts.json === true) return printJson({ removed });
+      for (const c of removed) process.stdout.write(`removed ${c.id.slice(0, 12)}  ${c.sandbox}\n`);
+      process.stdout.write(`${removed.length} orphan container(s) removed\n`);
     });
 }

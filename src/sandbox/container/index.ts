@@ -4,3 +4,5 @@ export { connectDocker, parseDockerHost, DEFAULT_DOCKER_SOCKET, DOCKER_API_VERSI
 export { buildImage, hasImage, type BuiltImage, type BuildImageOptions } from './image-build.ts';
 export { BUNDLED_IMAGE_RECIPE_DIR, imageTag, loadImageRecipes, parseImageRecipe, type ImageRecipe } from './image-recipe.ts';
 export { hardenedContainerConfig, CORDON_RUNNER_LABEL, CORDON_SANDBOX_LABEL, type ContainerLimits, type HardenedContainerSpec } from './hardened-container.ts';
+export { listCordonContainers, removeOrphanContainers, type CordonContainer } from './container-gc.ts';
+export { currentRunnerId, isRunnerAlive } from './runner-id.ts';
