@@ -1,47 +1,37 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoopbackOnlyDialer, createStaticResolver } from '../../src/egress/index.ts';
-import { startUpstream, type LoopbackUpstream } from '../support/loopback-fixture.ts';
+import type { LoopbackUpstream } from '../support/loopback-fixture.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
+import { startUpstreamEgress, type UpstreamEgress } from '../support/upstream-egress.ts';
 
 // Programs an attacker would send, against one real server. Each call must end as a result
 // (ok/error/timeout/oom) for its own caller, within its limit; the server keeps answering
 // /healthz; another agent's call succeeds while a hostile one takes its own host down.
-const SHIPPED_POLICIES = resolve(import.meta.dirname, '..', '..', 'policies');
 const hostile = makeTestAgent('hostile', ['coding']);
 const good = makeTestAgent('good', ['coding']);
 let env: TestEnv;
 let server: TestServer;
+let up: UpstreamEgress;
 let upstream: LoopbackUpstream;
-let dirs: string[] = [];
 
 beforeAll(async () => {
-  upstream = await startUpstream('127.0.0.2');
-  const egressDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
-  writeFileSync(join(egressDir, 'up.yaml'), ['name: up', 'mode: enforce', 'allow:', `  - host: up.test:${upstream.port}`, 'allow_cidrs: [127.0.0.0/8]', ''].join('\n'));
-  const cedarDir = mkdtempSync(join(tmpdir(), 'cordon-cedar-'));
-  cpSync(SHIPPED_POLICIES, cedarDir, { recursive: true });
-  writeFileSync(join(cedarDir, 'hostile-tests.cedar'), '@id("test-fetch-up")\npermit (principal, action == Action::"net.fetch", resource is Url) when { resource.host == "up.test" };\n');
-  dirs = [egressDir, cedarDir];
+  up = await startUpstreamEgress();
+  upstream = up.upstream;
   env = makeTestEnv([hostile, good], {
-    policyDir: cedarDir,
-    egress: { policyDir: egressDir, toolPolicies: { code: 'up' } },
+    policyDir: up.config.policyDir,
+    egress: up.config.egress,
     // Small hosts, so a memory bomb meets the OS cap quickly.
     sandbox: { isolate: { hostMemoryMb: 640, maxHostsPerAgent: 2, hosts: 2 } },
   });
-  server = await startTestServer(env.config, { egress: { resolver: createStaticResolver({ 'up.test': '127.0.0.2' }), dialer: createLoopbackOnlyDialer() } });
+  server = await startTestServer(env.config, up.serverOptions);
 });
 
 afterAll(async () => {
   await server?.close();
-  await upstream?.close();
+  await up?.close();
   env?.cleanup();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 interface Answer {

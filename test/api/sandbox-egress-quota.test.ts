@@ -1,44 +1,34 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoopbackOnlyDialer, createStaticResolver } from '../../src/egress/index.ts';
-import { startUpstream, type LoopbackUpstream } from '../support/loopback-fixture.ts';
+import type { LoopbackUpstream } from '../support/loopback-fixture.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
+import { startUpstreamEgress, type UpstreamEgress } from '../support/upstream-egress.ts';
 
 // A sandbox's egress share, counted on its isolate fetch as on its proxy channels, and what
 // crosses into the isolate when the host side of fetch fails.
-const SHIPPED_POLICIES = resolve(import.meta.dirname, '..', '..', 'policies');
 const MAX_REQUESTS = 20;
 const coder = makeTestAgent('coder', ['coding']);
 let env: TestEnv;
 let server: TestServer;
+let up: UpstreamEgress;
 let upstream: LoopbackUpstream;
-const dirs: string[] = [];
 
 beforeAll(async () => {
-  upstream = await startUpstream('127.0.0.2');
-  const egressDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
-  writeFileSync(join(egressDir, 'up.yaml'), ['name: up', 'mode: enforce', 'allow:', `  - host: up.test:${upstream.port}`, 'allow_cidrs: [127.0.0.0/8]', ''].join('\n'));
-  const cedarDir = mkdtempSync(join(tmpdir(), 'cordon-cedar-'));
-  cpSync(SHIPPED_POLICIES, cedarDir, { recursive: true });
-  writeFileSync(join(cedarDir, 'quota-tests.cedar'), '@id("test-fetch-up")\npermit (principal, action == Action::"net.fetch", resource is Url) when { resource.host == "up.test" };\n');
-  dirs.push(egressDir, cedarDir);
+  up = await startUpstreamEgress();
+  upstream = up.upstream;
   env = makeTestEnv([coder], {
-    policyDir: cedarDir,
-    egress: { policyDir: egressDir, toolPolicies: { code: 'up' }, sandboxLimits: { maxRequests: MAX_REQUESTS } },
+    policyDir: up.config.policyDir,
+    egress: { ...up.config.egress, sandboxLimits: { maxRequests: MAX_REQUESTS } },
   });
-  server = await startTestServer(env.config, { egress: { resolver: createStaticResolver({ 'up.test': '127.0.0.2' }), dialer: createLoopbackOnlyDialer() } });
+  server = await startTestServer(env.config, up.serverOptions);
 });
 
 afterAll(async () => {
   await server?.close();
-  await upstream?.close();
+  await up?.close();
   env?.cleanup();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 async function run(source: string): Promise<{ status: number; json: { status?: string; output?: { status: string; value?: unknown; error?: { message: string } } } }> {

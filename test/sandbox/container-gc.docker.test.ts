@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,19 +5,12 @@ import type Docker from 'dockerode';
 import { expect, it } from 'vitest';
 import { connectDocker, currentRunnerId, hardenedContainerConfig, imageTag, loadImageRecipes, parseDockerHost, readDebianArchive, type ImageRecipe } from '../../src/sandbox/index.ts';
 import { runCli } from '../support/cli.ts';
+import { exitedRunnerId } from '../support/exited-runner.ts';
 import { describeWith } from '../support/infrastructure.ts';
 
 // Issue 9, garbage collection: a runner that crashed leaves containers no one will remove;
 // `cordon sandboxes gc` removes exactly those, never a live runner's.
 const docker: Docker | null = await connectDocker(parseDockerHost(process.env.DOCKER_HOST), 2000).catch(() => null);
-
-/** The runner id a process had, once it has exited: what a kill -9'd runner leaves on its containers. */
-function deadRunnerId(): string {
-  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(require("fs").readFileSync("/proc/self/stat", "utf8"))'], { encoding: 'utf8' });
-  const pid = Number(child.stdout.split(' ')[0]);
-  const start = child.stdout.slice(child.stdout.lastIndexOf(')') + 2).split(' ')[19];
-  return `${currentRunnerId().split(':')[0]}:${pid}:${start}`;
-}
 
 describeWith('a Docker engine', docker !== null, 'container garbage collection', () => {
   it('gc removes the containers of a runner that is gone and keeps a live runner\'s; ls shows which is which', { timeout: 60_000 }, async () => {
@@ -33,7 +25,7 @@ describeWith('a Docker engine', docker !== null, 'container garbage collection',
     };
     const dir = mkdtempSync(join(tmpdir(), 'cordon-gc-'));
     const live = await make('sbx_gc_live', currentRunnerId());
-    const orphan = await make('sbx_gc_orphan', deadRunnerId());
+    const orphan = await make('sbx_gc_orphan', await exitedRunnerId());
     try {
       const ls = await runCli(dir, ['sandboxes', 'ls', '--json']);
       expect(ls.code, ls.stderr).toBe(0);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { isMap, type YAMLMap } from 'yaml';
+import { isMap, type Node, type YAMLMap } from 'yaml';
 import { CordonError } from '../../core/errors.ts';
 import { fieldPath, formatProfileProblem, readFields, readInteger, readLocatedYaml, readMapping, readSequence, readString, type SandboxProfileProblem } from '../profiles/index.ts';
 
@@ -46,8 +46,10 @@ export function parseImageRecipe(text: string, file: string): { recipe: ImageRec
   // `packages: []` is a valid recipe (minbase alone), so an empty list is read, not refused.
   const packages: string[] = [];
   const pkgField = fields.get('packages');
+  let items: Node[] = [];
   if (pkgField === undefined) at.fail(root, 'packages', 'is required (a list, [] for none)');
-  const items = pkgField === undefined ? [] : pkgField.value === null ? (at.fail(pkgField.key, 'packages', 'must be a list, [] for none'), []) : (readSequence(at, pkgField.value, 'packages') ?? []);
+  else if (pkgField.value === null) at.fail(pkgField.key, 'packages', 'must be a list, [] for none');
+  else items = readSequence(at, pkgField.value, 'packages') ?? [];
   for (const [i, item] of items.entries()) {
     const pkg = readString(at, item, `packages[${i}]`);
     if (pkg !== null && !PACKAGE.test(pkg)) at.fail(item, `packages[${i}]`, 'must be a Debian package name');

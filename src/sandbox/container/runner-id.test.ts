@@ -1,17 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { exitedRunnerId } from '../../../test/support/exited-runner.ts';
 import { currentRunnerId, isRunnerAlive } from './runner-id.ts';
 
 describe('runner ids', () => {
-  it('this process is alive; a process that exited is not, even if its pid were reused', () => {
+  it('this process is alive; a process that exited is not, even if its pid were reused', async () => {
     expect(isRunnerAlive(currentRunnerId())).toBe(true);
-    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(require("fs").readFileSync("/proc/self/stat", "utf8"))'], { encoding: 'utf8' });
-    const pid = Number(child.stdout.split(' ')[0]);
-    const [boot] = currentRunnerId().split(':');
-    const start = child.stdout.slice(child.stdout.lastIndexOf(')') + 2).split(' ')[19];
-    expect(isRunnerAlive(`${boot}:${pid}:${start}`)).toBe(false);
+    expect(isRunnerAlive(await exitedRunnerId())).toBe(false);
     // Same pid, another start time: a different process.
-    const [, ownPid, ownStart] = currentRunnerId().split(':');
+    const [boot, ownPid, ownStart] = currentRunnerId().split(':');
     expect(isRunnerAlive(`${boot}:${ownPid}:${Number(ownStart) + 1}`)).toBe(false);
   });
 
