@@ -114,6 +114,21 @@ export interface SandboxConfig {
   /** Live session sandboxes one agent may hold, across the users it acts for: its share. */
   readonly maxSessionsPerAgent: number;
   readonly isolate: IsolateConfig;
+  readonly container: ContainerConfig;
+}
+
+/** Container sandboxes (profiles with `backend: container`), where a Docker engine answers. */
+export interface ContainerConfig {
+  /** The engine, as DOCKER_HOST says it (unix:///path or tcp://host:port); null: the local socket. */
+  readonly dockerHost: string | null;
+  /** Container calls running at once, across agents; each agent gets about half. */
+  readonly maxConcurrent: number;
+  /** Calls waiting beyond that; then RATE_LIMITED. */
+  readonly maxQueued: number;
+  /** How long a new container has to start and connect its executor. */
+  readonly startTimeoutMs: number;
+  /** Containers of runners that are gone are removed at start-up and this often. */
+  readonly gcIntervalMs: number;
 }
 
 /** Call sessions: the facts (`session` in a call) that chain rules decide on. */
@@ -281,7 +296,7 @@ export const CONFIG_SCHEMA = {
     sandbox: {
       type: 'object',
       additionalProperties: false,
-      required: ['profileDir', 'defaultProfile', 'maxSessions', 'maxSessionsPerAgent', 'isolate'],
+      required: ['profileDir', 'defaultProfile', 'maxSessions', 'maxSessionsPerAgent', 'isolate', 'container'],
       properties: {
         profileDir: { type: 'string', minLength: 1, maxLength: 4096 },
         defaultProfile: { type: 'string', pattern: POLICY_NAME },
@@ -304,6 +319,18 @@ export const CONFIG_SCHEMA = {
             maxQueued: { type: 'integer', minimum: 0, maximum: 100_000 },
             maxConcurrentPerAgent: positiveInt(1024),
             maxQueuedPerAgent: { type: 'integer', minimum: 0, maximum: 100_000 },
+          },
+        },
+        container: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['dockerHost', 'maxConcurrent', 'maxQueued', 'startTimeoutMs', 'gcIntervalMs'],
+          properties: {
+            dockerHost: { type: ['string', 'null'], minLength: 1, maxLength: 300 },
+            maxConcurrent: positiveInt(1024),
+            maxQueued: { type: 'integer', minimum: 0, maximum: 100_000 },
+            startTimeoutMs: { type: 'integer', minimum: 1000, maximum: 600_000 },
+            gcIntervalMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
           },
         },
       },

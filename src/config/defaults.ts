@@ -46,6 +46,8 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
       // maxConcurrentPerAgent and maxQueuedPerAgent are left out on purpose: unset, each is half
       // of its global limit (at least 1), so they follow an operator's maxConcurrent/maxQueued.
     },
+    // A container call holds a process tree of its own; two cores run a few at once.
+    container: { dockerHost: null, maxConcurrent: 4, maxQueued: 64, startTimeoutMs: 20_000, gcIntervalMs: 60_000 },
   },
   // Call sessions (chain-rule facts). One agent gets a tenth of the table: ten busy agents
   // fill it, one cannot.

@@ -18,7 +18,7 @@ export interface ConfigFlags {
 
 export interface LoadConfigOptions {
   flags?: ConfigFlags;
-  /** The process environment; only CORDON_* variables are read. */
+  /** The process environment; only CORDON_* variables (and DOCKER_HOST) are read. */
   env?: Readonly<Record<string, string | undefined>>;
   cwd?: string;
 }
@@ -31,6 +31,8 @@ const ENVIRONMENT_VARIABLES: readonly (readonly [string, readonly string[]])[] =
   ['CORDON_PORT', ['server', 'port']],
   ['CORDON_LOG_LEVEL', ['log', 'level']],
   ['CORDON_AUDIENCE', ['auth', 'audience']],
+  // As the docker CLI reads it: where the engine for container sandboxes is.
+  ['DOCKER_HOST', ['sandbox', 'container', 'dockerHost']],
 ];
 
 interface Layer {

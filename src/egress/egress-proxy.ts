@@ -1,6 +1,6 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { CordonError } from '../core/errors.ts';
@@ -53,6 +53,13 @@ export interface SandboxChannel {
 export interface OpenChannelOptions {
   /** Run around every request and CONNECT on this sandbox's channels, unix and TCP alike. */
   readonly hooks?: EgressHooks;
+  /**
+   * Where the unix socket goes instead of `<socketDir>/<id>.sock`: a container's own run
+   * directory, bound into it alone. Such a socket is world-connectable (mode 0666), so the
+   * container's unprivileged user can reach it; the directory it sits in is what keeps other
+   * sandboxes out.
+   */
+  readonly socketPath?: string;
 }
 
 export interface EgressProxy {
@@ -177,7 +184,8 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
     async openChannel(identity, channelOptions = {}) {
       if (!SANDBOX_ID.test(identity.id)) throw new CordonError('INPUT_INVALID', `sandbox id "${identity.id}" cannot name a socket; it must match ${SANDBOX_ID.source}`);
       if (unix.has(identity.id)) throw new CordonError('INPUT_INVALID', `sandbox ${identity.id} already has an egress channel`);
-      const path = join(options.socketDir, `${identity.id}.sock`);
+      const path = channelOptions.socketPath ?? join(options.socketDir, `${identity.id}.sock`);
+      if (!isAbsolute(path)) throw new CordonError('INPUT_INVALID', `egress socket path ${JSON.stringify(path.slice(0, 120))} must be absolute`);
       if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw new CordonError('CONFIG_INVALID', `socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter socket directory`);
       await removeStaleSocket(path);
       // The unix socket *is* the identity: whatever arrives on it is this sandbox's.
@@ -187,7 +195,7 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
         server.once('error', reject);
         server.listen(path, () => resolve());
       });
-      await chmod(path, options.socketMode ?? 0o600);
+      await chmod(path, channelOptions.socketPath === undefined ? (options.socketMode ?? 0o600) : 0o666);
       unix.set(identity.id, { server, path, channel });
       const { username, password } = credentials.issue(identity);
       return { sandboxId: identity.id, socketPath: path, proxyUrl: tcpPort === null ? null : `http://127.0.0.1:${tcpPort}`, username, password };

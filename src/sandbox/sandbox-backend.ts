@@ -11,8 +11,13 @@ export interface SandboxEgress {
    * whose code makes its own connections (containers, browsers). Opened on first use, with the
    * same checks as `fetch`; closed with the egress.
    */
-  channel(): Promise<SandboxChannel>;
+  channel(placement?: ChannelPlacement): Promise<SandboxChannel>;
   close(): void;
+}
+
+/** Where a container's egress socket goes: its own run directory, reachable by its unprivileged user. */
+export interface ChannelPlacement {
+  readonly socketPath: string;
 }
 
 export interface SandboxSpec {
@@ -51,6 +56,8 @@ export interface CodeRunResult {
   readonly stderr: string;
   readonly truncated: boolean;
   readonly durationMs: number;
+  /** A shell's exit status (container sandboxes); absent where there is no process. */
+  readonly exitCode?: number;
 }
 
 export interface Sandbox {

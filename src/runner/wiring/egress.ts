@@ -113,7 +113,7 @@ export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; autho
       let channel: Promise<SandboxChannel> | null = null;
       return {
         fetch: boundFetch(guarded, identity, hooks, deps.logger),
-        channel: () => (channel ??= proxy.openChannel(identity, { hooks })),
+        channel: (placement) => (channel ??= proxy.openChannel(identity, { hooks, ...(placement === undefined ? {} : { socketPath: placement.socketPath }) })),
         close: () => {
           limiter.forget(identity.id);
           void pools.closeSandbox(identity.id);

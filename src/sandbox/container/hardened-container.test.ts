@@ -20,6 +20,12 @@ describe('hardened container config', () => {
     expect(c.HostConfig?.SecurityOpt?.some((o: string) => o.includes('unconfined'))).toBe(false);
   });
 
+  it('binds only the sandbox\'s own run directory, read-only, at /run/cordon', () => {
+    const c = hardenedContainerConfig({ ...spec, runDir: '/data/containers/sbx_1' });
+    expect(c.HostConfig?.Binds).toEqual(['/data/containers/sbx_1:/run/cordon:ro']);
+    expect(c.HostConfig?.Init).toBe(true);
+  });
+
   it.each([0, 999, -1, 1.5])('refuses uid %s: code never runs as root or a system account', (uid) => {
     expect(() => hardenedContainerConfig({ ...spec, uid })).toThrow(RangeError);
   });

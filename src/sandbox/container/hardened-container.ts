@@ -23,8 +23,13 @@ export interface HardenedContainerSpec {
   /** `cordon.sandbox` and `cordon.runner`, so a crashed runner's containers can be found and removed. */
   readonly sandboxId: string;
   readonly runnerId: string;
-  /** The container's first process; it only waits, calls run through exec. */
+  /** The container's first process (under docker-init, which reaps orphans and passes signals). */
   readonly cmd: readonly string[];
+  /**
+   * The sandbox's own run directory on the host, bound read-only at /run/cordon: its executor
+   * socket and its egress socket, nothing else. Omitted: no host path at all.
+   */
+  readonly runDir?: string;
   /** Non-secret environment (secrets never enter a sandbox). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -70,8 +75,11 @@ export function hardenedContainerConfig(spec: HardenedContainerSpec): ContainerC
         '/tmp': `rw,nosuid,nodev,noexec,size=${spec.limits.tmpMb}m,mode=1777`,
         '/workspace': `rw,nosuid,nodev,size=${spec.limits.workspaceMb}m,uid=${spec.uid},gid=${spec.uid},mode=0700`,
       },
-      // Nothing of the host: no binds, no volumes, no devices, no Docker socket.
-      Binds: [],
+      // Nothing of the host but the sandbox's own sockets: no other binds, no volumes, no
+      // devices, no Docker socket.
+      Binds: spec.runDir === undefined ? [] : [`${spec.runDir}:/run/cordon:ro`],
+      // docker-init as PID 1: orphans are reaped, and the container ends with its command.
+      Init: true,
       Devices: [],
       IpcMode: 'private',
       PidMode: '',

@@ -15,7 +15,7 @@ export type CodeOutput = CodeRunResult;
 export const MAX_SOURCE_CHARS = 512 * 1024;
 
 /** Names a language is also known by, on the CLI and the API alike. */
-const ALIASES: Readonly<Record<string, string>> = { js: 'javascript', javascript: 'javascript' };
+const ALIASES: Readonly<Record<string, string>> = { js: 'javascript', javascript: 'javascript', py: 'python', python: 'python', python3: 'python', sh: 'sh', shell: 'sh' };
 
 export function canonicalLanguage(language: string): string {
   return ALIASES[language.toLowerCase()] ?? language;
@@ -24,16 +24,16 @@ export function canonicalLanguage(language: string): string {
 export const codeTool: ToolDefinition<CodeInput, CodeOutput> = {
   name: 'code',
   description:
-    'Runs JavaScript in a V8 isolate with no file system or host objects. The value of the last expression (awaited if it is a promise) is returned as JSON; top-level `await` works; console output is captured; errors carry line and column. In a session sandbox (POST /v1/sandboxes) globals persist from call to call. `fetch` exists only when the sandbox has an egress policy, and reaches only what that policy allows.',
+    'Runs code in a sandbox. JavaScript (js profile) runs in a V8 isolate with no file system or host objects: the value of the last expression (awaited if it is a promise) is returned as JSON; top-level `await` works; console output is captured; errors carry line and column; `fetch` exists only when the sandbox has an egress policy. Python and sh (python, shell, python-gvisor profiles) run in a hardened container as an unprivileged user with a writable /workspace: stdout and stderr are captured, sh returns its exit code, Python returns the repr of a final expression as `value`. In a session sandbox (POST /v1/sandboxes) state persists from call to call (JavaScript globals, Python variables, workspace files). The network is reachable only through the egress policy, if any (HTTP_PROXY is set in containers).',
   inputSchema: {
     type: 'object',
     additionalProperties: false,
     required: ['language', 'source'],
     properties: {
-      language: { type: 'string', minLength: 1, maxLength: 32, description: 'javascript (or js); the sandbox profile says which languages it offers.' },
+      language: { type: 'string', minLength: 1, maxLength: 32, description: 'javascript (js), python (py) or sh (shell); the sandbox profile says which it offers.' },
       source: { type: 'string', maxLength: MAX_SOURCE_CHARS, description: 'Script source; its completion value is the result.' },
       timeoutMs: { type: 'integer', minimum: 1, description: "Wall-clock limit; at most the profile's maximum." },
-      memoryMb: { type: 'integer', minimum: 8, description: "Heap limit; at most the profile's maximum." },
+      memoryMb: { type: 'integer', minimum: 8, description: "Memory limit (an isolate's heap, a container's memory); at most the profile's maximum." },
     },
   },
   outputSchema: {
@@ -47,11 +47,12 @@ export const codeTool: ToolDefinition<CodeInput, CodeOutput> = {
       stderr: { type: 'string' },
       durationMs: { type: 'number' },
       truncated: { type: 'boolean' },
+      exitCode: { type: 'integer', description: 'sh: the exit status.' },
     },
   },
   actions: ['code.exec'],
   action: () => 'code.exec',
-  backends: ['isolate'],
+  backends: ['isolate', 'container'],
   annotations: { title: 'Run code', readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
 
   resource: (input) => ({ type: 'language', id: canonicalLanguage(input.language) }),

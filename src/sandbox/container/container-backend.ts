@@ -1,0 +1,285 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { CordonError } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import { silentLogger, type Logger } from '../../core/logger.ts';
+import { createConcurrencyLimiter, defaultShare } from '../concurrency-limiter.ts';
+import type { CodeRunRequest, CodeRunResult, Sandbox, SandboxBackend, SandboxSpec } from '../sandbox-backend.ts';
+import { removeOrphanContainers } from './container-gc.ts';
+import { endedResult, maxReplyBytes, parseRunReply, ReplyError } from './container-run.ts';
+import { removeSlot, startSlot, type ContainerProfileSettings, type ContainerSlot } from './container-slot.ts';
+import { ExecutorLinkError } from './executor-link.ts';
+import { createWarmPool, type WarmPool } from './warm-pool.ts';
+
+export interface ContainerBackendConfig {
+  /** Container calls running at once, across agents, and waiting beyond that (then 429). */
+  readonly maxConcurrent: number;
+  readonly maxQueued: number;
+  /** How long a new container's executor has to connect. */
+  readonly startTimeoutMs: number;
+  /** Orphans of crashed runners are removed at start and this often. */
+  readonly gcIntervalMs: number;
+}
+
+export interface ContainerBackendOptions {
+  /** The engine, connected on first need; rejects with SANDBOX_UNAVAILABLE when none answers. */
+  readonly docker: () => Promise<Docker>;
+  /** Every container profile's settings, by profile name. */
+  readonly profiles: ReadonlyMap<string, ContainerProfileSettings>;
+  /** Each container's run directory (its executor and egress sockets) goes under here. */
+  readonly runDir: string;
+  readonly runnerId: string;
+  readonly config: ContainerBackendConfig;
+  readonly logger?: Logger;
+}
+
+export interface ContainerBackend extends SandboxBackend {
+  readonly kind: 'container';
+  /** Starts the warm pools and the first orphan sweep; a missing engine is logged, not thrown. */
+  start(): Promise<void>;
+}
+
+/** After the call's own limit, how long the executor has to report a timeout before the runner ends the container. */
+const BACKSTOP_GRACE_MS = 2000;
+
+/**
+ * Containers: every sandbox is one hardened container (hardened-container.ts) with an
+ * executor inside (executor/executor.py) that the runner talks to over the container's
+ * own socket. A per-call sandbox takes a started container from its profile's warm pool
+ * (or starts one) and removes it after the call; a session sandbox keeps its container,
+ * so workspace files and a Python interpreter's state live from call to call.
+ *
+ * The executor is as untrusted as the code it runs: the runner caps and checks what it
+ * says (container-run.ts), enforces the wall-clock limit itself (the container is ended
+ * past it), and asks the engine whether a dead container was killed for memory.
+ */
+export function createContainerBackend(options: ContainerBackendOptions): ContainerBackend {
+  const logger = options.logger ?? silentLogger;
+  mkdirSync(options.runDir, { recursive: true, mode: 0o711 });
+  const limiter = createConcurrencyLimiter({
+    maxActive: options.config.maxConcurrent,
+    maxQueued: options.config.maxQueued,
+    maxActivePerAgent: defaultShare(options.config.maxConcurrent),
+    maxQueuedPerAgent: defaultShare(options.config.maxQueued),
+  });
+  const live = new Set<ContainerSlot>();
+  let closed = false;
+  let gcTimer: NodeJS.Timeout | null = null;
+
+  const settingsFor = (profile: string): ContainerProfileSettings => {
+    const s = options.profiles.get(profile);
+    if (s === undefined) throw new CordonError('SANDBOX_FAILED', `sandbox profile "${profile}" is not a container profile`, { details: { profile } });
+    return s;
+  };
+
+  const start = async (settings: ContainerProfileSettings, memoryMb: number): Promise<ContainerSlot> => {
+    const docker = await options.docker();
+    const slot = await startSlot({ docker, runDir: options.runDir, runnerId: options.runnerId, settings, id: newId('ctr'), memoryMb, startTimeoutMs: options.config.startTimeoutMs });
+    live.add(slot);
+    return slot;
+  };
+  /** Removals under way: close() waits for them, so no container outlives its runner's exit. */
+  const removing = new Set<Promise<void>>();
+  const remove = (slot: ContainerSlot): Promise<void> => {
+    live.delete(slot);
+    const done = removeSlot(slot).finally(() => removing.delete(done));
+    removing.add(done);
+    return done;
+  };
+
+  const pools: WarmPool = createWarmPool({
+    profiles: [...options.profiles.values()].filter((s) => s.warmPool > 0),
+    start: (settings) => start(settings, settings.memoryMb),
+    remove,
+    logger,
+  });
+
+  const sweep = async () => {
+    try {
+      const removed = await removeOrphanContainers(await options.docker());
+      if (removed.length > 0) logger.info({ removed: removed.map((c) => c.id.slice(0, 12)) }, 'removed containers of runners that are gone');
+    } catch (err) {
+      logger.debug({ err }, 'container gc skipped');
+    }
+  };
+
+  /** A started container for this sandbox, from its profile's pool or started now, with its egress socket in place. */
+  async function acquire(spec: SandboxSpec, settings: ContainerProfileSettings): Promise<ContainerSlot> {
+    const slot = pools.take(settings.profile) ?? (await start(settings, spec.memoryMb));
+    // The container's name says which sandbox it serves (its label names the slot, fixed when it
+    // was started, perhaps for the pool); renaming costs the call nothing.
+    void slot.container.rename({ name: `cordon-${spec.identity.id}` }).catch((err: unknown) => logger.debug({ err }, 'container rename failed'));
+    try {
+      if (spec.egress !== null) await spec.egress.channel({ socketPath: join(slot.dir, 'egress.sock') });
+    } catch (err) {
+      void remove(slot);
+      throw err;
+    }
+    return slot;
+  }
+
+  async function create(spec: SandboxSpec): Promise<Sandbox> {
+    if (closed) throw new CordonError('SANDBOX_UNAVAILABLE', 'the container backend is shutting down');
+    const settings = settingsFor(spec.identity.profile);
+    // A session's container starts now; a call's starts when the call gets its turn, so
+    // concurrent calls cannot start more containers than the limiter lets run.
+    const slot = spec.persistent ? await acquire(spec, settings) : null;
+    return containerSandbox(spec, slot, () => acquire(spec, settings));
+  }
+
+  function containerSandbox(spec: SandboxSpec, acquired: ContainerSlot | null, acquireSlot: () => Promise<ContainerSlot>): Sandbox {
+    const id = spec.identity.id;
+    let slot: ContainerSlot | null = null;
+    let alive = true;
+    let endedWhy = '';
+    let queue: Promise<unknown> = Promise.resolve();
+    const listeners: ((reason: string) => void)[] = [];
+    let removed: Promise<void> = Promise.resolve();
+    const end = (reason: string) => {
+      if (!alive) return;
+      alive = false;
+      endedWhy = reason;
+      spec.egress?.close();
+      if (slot !== null) removed = remove(slot);
+      for (const l of listeners.splice(0)) l(reason);
+    };
+    const bind = (s: ContainerSlot) => {
+      slot = s;
+      s.link.onClose((e) => end(`its container's executor went away (${e.message})`));
+    };
+    if (acquired !== null) bind(acquired);
+
+    /** Why the executor went away: the engine knows whether the kernel killed it for memory. */
+    const deathOf = async (slot: ContainerSlot, started: number): Promise<CodeRunResult> => {
+      const durationMs = performance.now() - started;
+      const state = await slot.container.inspect().then((i) => i.State, () => null);
+      if (state?.OOMKilled === true) return endedResult('oom', 'MemoryError', `the container ran out of memory (${slot.memoryMb} MB) and was killed`, durationMs);
+      const how = state === null ? 'was removed' : state.Running ? 'lost its executor' : `exited with code ${state.ExitCode}`;
+      return endedResult('error', 'SandboxExit', `the sandbox's container ${how}; its state is gone`, durationMs);
+    };
+
+    const runOne = async (request: CodeRunRequest): Promise<CodeRunResult> => {
+      if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
+      if (request.language !== 'python' && request.language !== 'sh') {
+        throw new CordonError('INPUT_INVALID', `a container runs python or sh, not ${JSON.stringify(request.language.slice(0, 32))}`, { details: { field: '/language' } });
+      }
+      if (slot === null) {
+        const s = await acquireSlot();
+        if (!alive) {
+          void remove(s);
+          throw new CordonError('CALL_CANCELLED', 'the call was cancelled while its container started', { details: { sandbox: id } });
+        }
+        bind(s);
+      }
+      const current = slot as unknown as ContainerSlot;
+      // A per-call container takes the call's memory limit; a session's was fixed when it was made.
+      if (!spec.persistent && request.memoryMb !== current.memoryMb) {
+        const bytes = request.memoryMb * 1024 * 1024;
+        await current.container.update({ Memory: bytes, MemorySwap: bytes });
+        current.memoryMb = request.memoryMb;
+      }
+      const started = performance.now();
+      let backstop: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
+      const stopped = new Promise<'timeout' | 'cancelled'>((resolve) => {
+        backstop = setTimeout(() => resolve('timeout'), request.timeoutMs + BACKSTOP_GRACE_MS);
+        if (request.signal !== undefined) {
+          onAbort = () => resolve('cancelled');
+          if (request.signal.aborted) onAbort();
+          else request.signal.addEventListener('abort', onAbort, { once: true });
+        }
+      });
+      try {
+        const reply = current.link.request(
+          { op: 'run', id: 'run', lang: request.language, source: request.source, timeoutMs: request.timeoutMs, outputBytes: request.outputBytes, resultBytes: request.resultBytes },
+          maxReplyBytes(request),
+        );
+        reply.catch(() => {});
+        const first = await Promise.race([reply.then((r) => ({ reply: r })), stopped.then((why) => ({ stop: why }))]).catch((err: unknown) => ({ failed: err }));
+        if ('stop' in first) {
+          // The executor did not stop the code in time (or no one waits any more): the container ends.
+          end(first.stop === 'timeout' ? `its call overran ${request.timeoutMs} ms` : 'its call was cancelled');
+          if (first.stop === 'cancelled') throw new CordonError('CALL_CANCELLED', 'the call was cancelled: its client went away while it ran', { details: { sandbox: id } });
+          return endedResult('timeout', 'TimeoutError', `wall-clock limit of ${request.timeoutMs} ms exceeded; the container was ended`, performance.now() - started);
+        }
+        if ('failed' in first) {
+          const e = first.failed;
+          if (e instanceof ExecutorLinkError && e.kind === 'protocol') {
+            end(`it broke the executor protocol: ${e.message}`);
+            return endedResult('error', 'ExecutorError', `the sandbox broke the executor protocol (${e.message}); the container was ended`, performance.now() - started);
+          }
+          const result = await deathOf(current, started);
+          end(result.error?.message ?? 'its executor went away');
+          return result;
+        }
+        if (request.signal?.aborted === true) throw new CordonError('CALL_CANCELLED', 'the call was cancelled: its client went away while it ran', { details: { sandbox: id } });
+        try {
+          const { fresh: _fresh, ...result } = parseRunReply(first.reply, request, performance.now() - started);
+          if (result.error !== undefined || result.status === 'ok' || result.status === 'error') return result;
+          // The executor stopped the code itself; the container, its files and the sandbox go on.
+          const note = spec.persistent && request.language === 'python' ? ' (the Python session\'s variables are gone; its files stay)' : '';
+          const error = result.status === 'timeout'
+            ? { name: 'TimeoutError', message: `wall-clock limit of ${request.timeoutMs} ms exceeded; the code was killed${note}` }
+            : { name: 'MemoryError', message: `the code ran out of memory (${current.memoryMb} MB) and was killed${note}` };
+          return { ...result, error };
+        } catch (err) {
+          if (!(err instanceof ReplyError)) throw err;
+          end(`it broke the executor protocol: ${err.message}`);
+          return endedResult('error', 'ExecutorError', `the sandbox broke the executor protocol (${err.message}); the container was ended`, performance.now() - started);
+        }
+      } finally {
+        clearTimeout(backstop);
+        if (onAbort !== undefined) request.signal?.removeEventListener('abort', onAbort);
+      }
+    };
+
+    return {
+      identity: spec.identity,
+      persistent: spec.persistent,
+      egress: spec.egress,
+      alive: () => alive,
+      run(request) {
+        // One call at a time per sandbox, in arrival order: a notebook's semantics.
+        const next = queue.then(() =>
+          limiter.run(spec.identity.agent, async () => {
+            try {
+              return await runOne(request);
+            } finally {
+              if (!spec.persistent) end('the call finished');
+            }
+          }, request.signal),
+        );
+        queue = next.catch(() => {});
+        return next;
+      },
+      dispose: async () => {
+        end('disposed');
+        await removed;
+      },
+      onEnd: (l) => {
+        if (alive) listeners.push(l);
+        else l(endedWhy);
+      },
+    };
+  }
+
+  return {
+    kind: 'container',
+    create,
+    async start() {
+      await sweep();
+      pools.fill();
+      gcTimer = setInterval(() => void sweep(), options.config.gcIntervalMs);
+      gcTimer.unref();
+    },
+    stats: () => ({ containerActive: limiter.active, containerQueued: limiter.queued, containers: live.size, ...pools.stats() }),
+    async close() {
+      closed = true;
+      if (gcTimer !== null) clearInterval(gcTimer);
+      await pools.close();
+      await Promise.all([...live].map((slot) => remove(slot)));
+      await Promise.all([...removing]);
+    },
+  };
+}
