@@ -55,7 +55,7 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
   // Call starts per agent, allowed or denied: above what two cores run (≈ 250 isolate calls/s),
   // and low enough that one agent's denied calls cannot flood the audit log.
   calls: { perSecondPerAgent: 300, burstPerAgent: 600 },
-  // The shipped policy `local-code-exec-javascript` lets `local` run JavaScript and nothing else.
+  // The shipped policies `local-code-exec-javascript` and `local-code-exec-container` let `local` run JavaScript, Python and sh, and nothing else.
   // No tool has egress until the config gives it a policy: deny by default.
   egress: {
     policyDir: BUNDLED_EGRESS_POLICY_DIR,

@@ -1,0 +1,78 @@
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import type { CordonConfig } from '../../config/config-schema.ts';
+import { CordonError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import {
+  BUNDLED_IMAGE_RECIPE_DIR,
+  connectDocker,
+  createContainerBackend,
+  currentRunnerId,
+  imageTag,
+  loadImageRecipes,
+  parseDockerHost,
+  readDebianArchive,
+  type ContainerBackend,
+  type ContainerProfileSettings,
+  type SandboxProfile,
+} from '../../sandbox/index.ts';
+
+/** sockaddr_un.sun_path holds 108 bytes on Linux, terminator included. */
+const MAX_SOCKET_PATH = 103;
+/** `<run dir>/ctr_<26 characters>/executor.sock` */
+const SOCKET_SUFFIX = '/ctr_01234567890123456789012345678901/executor.sock'.length;
+/** Engine calls (create, start, remove) wait this long; a missing engine fails at once. */
+const DOCKER_TIMEOUT_MS = 60_000;
+
+/**
+ * The container backend, when any profile uses one. Nothing here needs an engine:
+ * the first container sandbox connects to it, and no engine (or no way to name the
+ * images) is SANDBOX_UNAVAILABLE for container profiles only, saying how to fix it,
+ * while isolate profiles go on as before.
+ */
+export function wireContainers(config: CordonConfig, profiles: readonly SandboxProfile[], logger: Logger): ContainerBackend | null {
+  const containerProfiles = profiles.filter((p) => p.container !== null);
+  if (containerProfiles.length === 0) return null;
+  const runDir = join(config.dataDir, 'containers');
+
+  let unavailable: string | null = null;
+  let suite = '';
+  try {
+    suite = readDebianArchive().suite;
+  } catch (err) {
+    unavailable = `cannot tell which images container sandboxes use: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (Buffer.byteLength(runDir) + SOCKET_SUFFIX > MAX_SOCKET_PATH) {
+    unavailable = `the data directory ${config.dataDir} is too long for the containers' unix sockets (at most ${MAX_SOCKET_PATH - SOCKET_SUFFIX - '/containers'.length} bytes); use a shorter dataDir`;
+  }
+  const recipes = loadImageRecipes(BUNDLED_IMAGE_RECIPE_DIR);
+  const settings = new Map<string, ContainerProfileSettings>();
+  for (const p of containerProfiles) {
+    const c = p.container;
+    const recipe = recipes.get(c?.image ?? '');
+    if (c === null || recipe === undefined) continue;
+    settings.set(p.name, {
+      profile: p.name,
+      image: unavailable === null ? imageTag(recipe, suite) : '',
+      runtime: c.runtime,
+      uid: c.user,
+      env: c.env,
+      limits: { cpus: c.cpus, pids: c.pids, workspaceMb: c.workspaceMb, tmpMb: c.tmpMb },
+      memoryMb: p.limits.memoryMb,
+      warmPool: c.warmPool,
+      languages: p.languages,
+    });
+  }
+
+  let docker: Promise<Docker> | null = null;
+  const connect = (): Promise<Docker> => {
+    if (unavailable !== null) return Promise.reject(new CordonError('SANDBOX_UNAVAILABLE', unavailable));
+    // A failed connection is not kept: the engine may be started later.
+    docker ??= connectDocker(parseDockerHost(config.sandbox.container.dockerHost ?? undefined), DOCKER_TIMEOUT_MS).catch((err: unknown) => {
+      docker = null;
+      throw err;
+    });
+    return docker;
+  };
+  return createContainerBackend({ docker: connect, profiles: settings, runDir, runnerId: currentRunnerId(), config: config.sandbox.container, logger });
+}
