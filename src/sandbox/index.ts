@@ -10,7 +10,7 @@ export { createSandboxManager, type SandboxManager, type SandboxManagerOptions, 
 export { createIsolateBackend, type IsolateBackend, type IsolateHostsConfig } from './isolate/isolate-backend.ts';
 export type { MemoryCapMode } from './isolate/memory-cap.ts';
 export { HOST_BASE_MB } from './isolate/host-pool.ts';
-export type { SandboxProfile, SandboxLimits } from './profiles/index.ts';
+export type { SandboxProfile, SandboxLimits, ContainerSettings } from './profiles/index.ts';
 export { loadSandboxProfiles, validateSandboxProfiles, checkProfileReferences, BUNDLED_SANDBOX_PROFILE_DIR, formatProfileProblem } from './profiles/index.ts';
 export {
   createContainerBackend,

@@ -229,6 +229,14 @@ describe('hostile and malformed requests', () => {
     expect(res.json.error.message).toContain('it offers: javascript');
   });
 
+  it('the shipped container profiles load, and with no container backend running a sandbox of one is refused, saying so', async () => {
+    const before = server.runtime.sandboxes.manager.stats().sessions;
+    const refused = { status: 503, json: { error: { code: 'UNAVAILABLE', message: 'sandbox profile "python" needs the container backend, which is not running here' } } };
+    expect(await create(bearer(coder), 'python')).toMatchObject(refused);
+    expect(await call('POST', '/v1/invocations', bearer(coder), { tool: 'code', input: { language: 'python', source: '1' }, profile: 'python' })).toMatchObject(refused);
+    expect(server.runtime.sandboxes.manager.stats().sessions).toBe(before);
+  });
+
   it('a call in a session sandbox may not name a different session', async () => {
     const id = (await create(bearer(coder))).json.id as string;
     const res = await call('POST', '/v1/invocations', bearer(coder), { tool: 'code', input: { language: 'js', source: '1' }, sandbox: id, session: 's1' });

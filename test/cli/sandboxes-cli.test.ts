@@ -28,7 +28,10 @@ describe('cordon sandboxes validate', () => {
     const r = await cordon(['sandboxes', 'validate', SHIPPED]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ok {2}js +isolate /m);
-    expect(r.stdout).toContain('sandbox profiles in');
+    expect(r.stdout).toMatch(/^ok {2}python +container +languages python; /m);
+    expect(r.stdout).toMatch(/^ok {2}python-gvisor +container +languages python; /m);
+    expect(r.stdout).toMatch(/^ok {2}shell +container +languages sh; /m);
+    expect(r.stdout).toContain('4 sandbox profiles in');
     expect(r.stderr).toBe('');
   });
 
@@ -67,6 +70,18 @@ describe('cordon sandboxes validate', () => {
     expect(r.stderr).toMatch(/refs\.yaml:\d+: tools\[1\]: "shell\.exec" is not a registered tool/);
     expect(r.stderr).toMatch(/refs\.yaml:\d+: egressPolicy: .*nowhere/);
     expect(r.stdout).not.toContain('ok  refs');
+  });
+
+  it('exits 3 for a container profile whose image is not a bundled recipe, with the line', async () => {
+    const dir = join(cwd, 'images');
+    mkdirSync(dir);
+    const python = readFileSync(join(SHIPPED, 'python.yaml'), 'utf8');
+    writeFileSync(join(dir, 'ruby.yaml'), python.replace(/^name: python$/m, 'name: ruby').replace(/^image: python$/m, 'image: ruby'));
+    const line = python.split('\n').indexOf('image: python') + 1;
+    const r = await cordon(['sandboxes', 'validate', dir]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`${join(dir, 'ruby.yaml')}:${line}: image: "ruby" is not an image recipe (sandboxes/images/<name>.yaml); known recipes: python, shell\n`);
+    expect(r.stdout).not.toContain('ok  ruby');
   });
 
   it('exits 3 for a directory that does not exist', async () => {

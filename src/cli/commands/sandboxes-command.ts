@@ -16,8 +16,12 @@ export function registerSandboxesCommand(program: Command): void {
     .option('--json', 'print {"ok","dir","profiles","problems"} as JSON')
     .action((dir: string | undefined, opts: { json?: boolean }, cmd: Command) => {
       const config = loadCliConfig(cmd.optsWithGlobals<GlobalOptions>());
-      // Tools and egress policies a profile names must exist, as `cordon serve` checks at start.
-      const references = { tools: new Set(BUILTIN_TOOLS.map((t) => t.name)), egressPolicies: new Set(loadEgressPolicies(config.egress.policyDir).keys()) };
+      // Tools, egress policies and image recipes a profile names must exist, as `cordon serve` checks at start.
+      const references = {
+        tools: new Set(BUILTIN_TOOLS.map((t) => t.name)),
+        egressPolicies: new Set(loadEgressPolicies(config.egress.policyDir).keys()),
+        imageRecipes: new Set(loadImageRecipes(BUNDLED_IMAGE_RECIPE_DIR).keys()),
+      };
       const report = validateSandboxProfiles(dir ?? config.sandbox.profileDir, references);
       if (!report.ok) process.exitCode = ExitCode.config;
       if (opts.json === true) {
@@ -26,7 +30,7 @@ export function registerSandboxesCommand(program: Command): void {
       }
       const broken = new Set(report.problems.map((p) => p.file));
       for (const p of report.profiles.filter((x) => !broken.has(x.file))) {
-        process.stdout.write(`ok  ${p.name.padEnd(20)} ${p.backend.padEnd(8)} languages ${p.languages.join(',')}; tools ${p.tools.join(',')}; egress ${p.egressPolicy ?? 'none'}  ${p.file}\n`);
+        process.stdout.write(`ok  ${p.name.padEnd(20)} ${p.backend.padEnd(9)} languages ${p.languages.join(',')}; tools ${p.tools.join(',')}; egress ${p.egressPolicy ?? 'none'}  ${p.file}\n`);
       }
       for (const p of report.problems) process.stderr.write(formatProfileProblem(p) + '\n');
       if (report.ok) process.stdout.write(`${report.profiles.length} sandbox profiles in ${report.dir}: valid\n`);

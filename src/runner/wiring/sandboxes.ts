@@ -2,10 +2,12 @@ import type { CordonConfig } from '../../config/config-schema.ts';
 import { CordonError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import {
+  BUNDLED_IMAGE_RECIPE_DIR,
   checkProfileReferences,
   createIsolateBackend,
   createSandboxManager,
   HOST_BASE_MB,
+  loadImageRecipes,
   loadSandboxProfiles,
   type IsolateBackend,
   type SandboxManager,
@@ -21,16 +23,22 @@ export interface SandboxWiring {
 }
 
 /**
- * Where tools run: the sandbox profiles (a broken one, or one naming an unknown tool
- * or egress policy, stops start-up with its file and line), the isolate backend
- * with its hosts, and the manager that owns every sandbox's life.
+ * Where tools run: the sandbox profiles (a broken one, or one naming an unknown tool,
+ * egress policy or image recipe, stops start-up with its file and line), the isolate
+ * backend with its hosts, and the manager that owns every sandbox's life. Container
+ * profiles load and are checked here; their sandboxes need a container backend, and
+ * until one runs the manager refuses them (UNAVAILABLE).
  */
 export function wireSandboxes(
   config: CordonConfig,
   deps: { tools: ToolRegistry; egressPolicies: ReadonlySet<string>; logger: Logger; onHostExit?: (pid: number, owner: string, death: unknown) => void },
 ): SandboxWiring {
   const profileMap = loadSandboxProfiles(config.sandbox.profileDir);
-  checkProfileReferences(profileMap, { tools: new Set(deps.tools.list().map((t) => t.definition.name)), egressPolicies: deps.egressPolicies });
+  checkProfileReferences(profileMap, {
+    tools: new Set(deps.tools.list().map((t) => t.definition.name)),
+    egressPolicies: deps.egressPolicies,
+    imageRecipes: new Set(loadImageRecipes(BUNDLED_IMAGE_RECIPE_DIR).keys()),
+  });
   const profiles = [...profileMap.values()];
   const hostBudgetMb = config.sandbox.isolate.hostMemoryMb - HOST_BASE_MB;
   for (const p of profiles) {

@@ -42,6 +42,53 @@ describe('checkProfileReferences', () => {
     expect(err).toMatchObject({ code: 'CONFIG_INVALID', message: `${FILE}:${line}: ${field}: ${reason}`, details: { file: FILE, line, field } });
   });
 
+  describe('a container profile’s image', () => {
+    const container = (image: string): string =>
+      [
+        /* 1 */ 'name: web',
+        /* 2 */ 'backend: container',
+        /* 3 */ 'description: Python with no network.',
+        /* 4 */ 'languages: [python]',
+        /* 5 */ 'tools: [code]',
+        /* 6 */ 'egressPolicy: null',
+        /* 7 */ 'runtime: runc',
+        /* 8 */ 'user: 1000',
+        /* 9 */ 'env: {}',
+        /* 10 */ 'warmPool: 0',
+        /* 11 */ '# the image',
+        /* 12 */ `image: ${image}`,
+        /* 13 */ 'limits: {memoryMb: 64, maxMemoryMb: 64, timeoutMs: 1000, maxTimeoutMs: 1000, outputBytes: 1024, resultBytes: 1024, cpus: 1, pids: 64, workspaceMb: 16, tmpMb: 16}',
+        /* 14 */ 'session: {idleTtlMs: 60000, maxTtlMs: 60000, maxPerPrincipal: 1}',
+      ].join('\n');
+    const WITH_RECIPES = { ...REFS, imageRecipes: new Set(['shell', 'python']) };
+
+    it('passes when the image names a recipe', () => {
+      expect(() => checkProfileReferences([parseSandboxProfile(container('python'), FILE)], WITH_RECIPES)).not.toThrow();
+    });
+
+    it('names file, line and field for an image that is no recipe, listing the recipes', () => {
+      const profile = parseSandboxProfile(container('ruby'), FILE);
+      let err: unknown;
+      try {
+        checkProfileReferences([profile], WITH_RECIPES);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(CordonError);
+      expect(err).toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: `${FILE}:12: image: "ruby" is not an image recipe (sandboxes/images/<name>.yaml); known recipes: python, shell`,
+        details: { file: FILE, line: 12, field: 'image' },
+      });
+      expect(findReferenceProblems([profile], { ...REFS, imageRecipes: new Set() }).map((p) => p.reason)).toEqual(['"ruby" is not an image recipe (sandboxes/images/<name>.yaml); known recipes: (none)']);
+    });
+
+    it('is not checked without the recipes, and an isolate profile has no image to check', () => {
+      expect(findReferenceProblems([parseSandboxProfile(container('ruby'), FILE)], REFS)).toEqual([]);
+      expect(findReferenceProblems([parseSandboxProfile(source('[code]', 'null'), FILE)], { ...REFS, imageRecipes: new Set() })).toEqual([]);
+    });
+  });
+
   it('finds every unknown name', () => {
     const profile = parseSandboxProfile(source('[a, code, b]', 'gitlab'), FILE);
     expect(findReferenceProblems([profile], REFS).map((p) => p.field)).toEqual(['tools[0]', 'tools[2]', 'egressPolicy']);

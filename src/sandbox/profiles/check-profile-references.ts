@@ -5,14 +5,16 @@ import { profileError, type SandboxProfile, type SandboxProfileProblem } from '.
 export interface ProfileReferences {
   readonly tools: ReadonlySet<string>;
   readonly egressPolicies: ReadonlySet<string>;
+  /** Image recipe names (sandboxes/images/<name>.yaml); without it, container images are not checked. */
+  readonly imageRecipes?: ReadonlySet<string>;
 }
 
 type Profiles = ReadonlyMap<string, SandboxProfile> | readonly SandboxProfile[];
 
 /**
- * Checks that every tool and egress policy a profile names exists. Throws
- * CONFIG_INVALID naming file, line and field (`tools[1]`, `egressPolicy`) of
- * every unknown name.
+ * Checks that every tool, egress policy and (given the recipes) container image
+ * a profile names exists. Throws CONFIG_INVALID naming file, line and field
+ * (`tools[1]`, `egressPolicy`, `image`) of every unknown name.
  */
 export function checkProfileReferences(profiles: Profiles, references: ProfileReferences): void {
   const problems = findReferenceProblems(profiles, references);
@@ -33,6 +35,11 @@ export function findReferenceProblems(profiles: Profiles, references: ProfileRef
     const policy = profile.egressPolicy;
     if (policy !== null && !references.egressPolicies.has(policy)) {
       at('egressPolicy', `"${policy}" is not a loaded egress policy; name one of ${known(references.egressPolicies)}, or null for no network`);
+    }
+    const image = profile.container?.image;
+    const recipes = references.imageRecipes;
+    if (image !== undefined && recipes !== undefined && !recipes.has(image)) {
+      at('image', `"${image}" is not an image recipe (sandboxes/images/<name>.yaml); known recipes: ${known(recipes)}`);
     }
   }
   return problems;

@@ -2,7 +2,7 @@
  * Sandbox profiles' public API, for the runtime's wiring and the CLI. Everything
  * else in this folder is an implementation detail.
  */
-export type { SandboxProfile, ProfileBackend, SandboxLimits, SandboxSessionLimits, SandboxProfileProblem } from './sandbox-profile.ts';
+export type { SandboxProfile, ProfileBackend, SandboxLimits, SandboxSessionLimits, SandboxProfileProblem, ContainerSettings } from './sandbox-profile.ts';
 export { formatProfileProblem } from './sandbox-profile.ts';
 export { SUPPORTED_BACKENDS } from './profile-backends.ts';
 export { parseSandboxProfile, compileSandboxProfile } from './parse-sandbox-profile.ts';

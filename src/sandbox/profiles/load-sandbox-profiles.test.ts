@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -43,8 +43,27 @@ describe('the shipped profiles', () => {
       egressPolicy: null,
       limits: { memoryMb: 64, maxMemoryMb: 512, timeoutMs: 5000, maxTimeoutMs: 60000, outputBytes: 65536, resultBytes: 1048576 },
       session: { idleTtlMs: 600000, maxTtlMs: 3600000, maxPerPrincipal: 50 },
+      container: null,
     });
     expect(Object.isFrozen(js?.limits)).toBe(true);
+  });
+
+  it('all load: js, and the python, shell and python-gvisor container profiles with the documented values', () => {
+    const shipped = loadSandboxProfiles(BUNDLED_SANDBOX_PROFILE_DIR);
+    expect([...shipped.keys()]).toEqual(['js', 'python-gvisor', 'python', 'shell']);
+    const limits = { memoryMb: 256, maxMemoryMb: 1024, timeoutMs: 10000, maxTimeoutMs: 120000, outputBytes: 1048576, resultBytes: 1048576 };
+    const session = { idleTtlMs: 600000, maxTtlMs: 3600000, maxPerPrincipal: 10 };
+    const container = { image: 'python', runtime: 'runc', user: 1000, env: {}, cpus: 1, pids: 128, workspaceMb: 256, tmpMb: 64, warmPool: 1 };
+    const python = { description: expect.any(String), backend: 'container', languages: ['python'], tools: ['code'], egressPolicy: null, limits, session, container };
+    const at = (name: string) => ({ name, file: join(BUNDLED_SANDBOX_PROFILE_DIR, `${name}.yaml`) });
+    expect(shipped.get('python')).toEqual({ ...at('python'), ...python });
+    expect(shipped.get('shell')).toEqual({ ...at('shell'), ...python, languages: ['sh'], container: { ...container, image: 'shell' } });
+    expect(shipped.get('python-gvisor')).toEqual({ ...at('python-gvisor'), ...python, container: { ...container, runtime: 'runsc', warmPool: 0 } });
+    expect(shipped.get('python-gvisor')?.description).toContain('gVisor');
+    // Each image a shipped profile names has its recipe beside it (the loader of recipes sits a layer above).
+    for (const p of shipped.values()) {
+      if (p.container !== null) expect(existsSync(join(BUNDLED_SANDBOX_PROFILE_DIR, 'images', `${p.container.image}.yaml`))).toBe(true);
+    }
   });
 });
 

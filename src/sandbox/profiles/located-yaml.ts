@@ -104,6 +104,20 @@ export function readInteger(at: LocatedYaml, node: Node, field: string, min: num
   return v;
 }
 
+/** A finite number, fractions allowed (a CPU share). */
+export function readNumber(at: LocatedYaml, node: Node, field: string, min: number, max: number): number | null {
+  const v = isScalar(node) ? node.value : undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    at.fail(node, field, `must be a number from ${min} to ${max}, got ${describe(node)}`);
+    return null;
+  }
+  if (v < min || v > max) {
+    at.fail(node, field, `${v} is out of range; use ${min} to ${max}`);
+    return null;
+  }
+  return v;
+}
+
 export function readSequence(at: LocatedYaml, node: Node, field: string): Node[] | null {
   if (!isSeq(node)) {
     at.fail(node, field, `must be a list, got ${describe(node)}`);

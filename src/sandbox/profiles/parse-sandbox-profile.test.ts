@@ -51,6 +51,7 @@ describe('parseSandboxProfile', () => {
       egressPolicy: null,
       limits: { memoryMb: 64, maxMemoryMb: 512, timeoutMs: 5000, maxTimeoutMs: 60000, outputBytes: 65536, resultBytes: 1048576 },
       session: { idleTtlMs: 600000, maxTtlMs: 3600000, maxPerPrincipal: 50 },
+      container: null,
     });
     for (const part of [profile, profile.languages, profile.tools, profile.limits, profile.session]) expect(Object.isFrozen(part)).toBe(true);
     expect(profileFieldLine(profile, 'tools[0]')).toBe(5);
@@ -81,7 +82,7 @@ describe('parseSandboxProfile', () => {
     ['name missing', set(1, null), 1, 'name', /missing/],
     ['name with no value', set(1, 'name:'), 1, 'name', /has no value/],
     // backend
-    ['another backend', set(2, 'backend: container'), 2, 'backend', /"container" is not supported; supported backends: isolate/],
+    ['another backend', set(2, 'backend: firecracker'), 2, 'backend', /"firecracker" is not supported; supported backends: isolate, container$/],
     ['backend a list', set(2, 'backend: [isolate]'), 2, 'backend', /must be a string, got a list/],
     ['backend missing', set(2, null), 1, 'backend', /missing/],
     // description
@@ -117,6 +118,7 @@ describe('parseSandboxProfile', () => {
     ['a result cap beyond 64 MiB', set(13, '  resultBytes: 1e12'), 13, 'limits.resultBytes', /out of range/],
     ['a limit missing', set(8, null), 8, 'limits.memoryMb', /missing/],
     ['an unknown limit', set(13, '  resultBytes: 1048576\n  cpus: 2'), 14, 'limits.cpus', /unknown field; "limits" of a profile with backend isolate has memoryMb, maxMemoryMb/],
+    ['a container limit', set(13, '  resultBytes: 1048576\n  pids: 64'), 14, 'limits.pids', /has memoryMb, .*, resultBytes; pids is a field of backend container$/],
     ['limits a list', text([...BASE.slice(0, 6), 'limits: [64]', ...BASE.slice(13)]), 7, 'limits', /must be a mapping, got a list/],
     // session
     ['a lifetime shorter than the idle time', set(16, '  maxTtlMs: 1000'), 16, 'session.maxTtlMs', /below session\.idleTtlMs \(600000\); a session cannot end before/],
@@ -125,6 +127,10 @@ describe('parseSandboxProfile', () => {
     ['session missing', text(BASE.slice(0, 13)), 1, 'session', /missing/],
     // fields and keys
     ['an unknown field', append('image: node:24'), 18, 'image', /unknown field; a profile with backend isolate has name, backend/],
+    ...['image: python', 'runtime: runsc', 'user: 1000', 'env: {}', 'warmPool: 1'].map((line): [string, string, number, string, RegExp] => {
+      const field = line.split(':')[0] ?? '';
+      return [`the container field ${field}`, append(line), 18, field, new RegExp(`unknown field; a profile with backend isolate has name, .*, session; ${field} is a field of backend container$`)];
+    }),
     ['a misspelt field', set(5, 'tool: [code]'), 5, 'tool', /unknown field \(did you mean "tools"\?\)/],
     ['a misspelt limit', set(8, '  memoryMB: 64'), 8, 'limits.memoryMB', /did you mean "memoryMb"/],
     ['a __proto__ key', append('__proto__: {polluted: true}'), 18, '__proto__', /unknown field/],

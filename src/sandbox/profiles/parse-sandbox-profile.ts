@@ -1,8 +1,8 @@
 import { basename } from 'node:path';
 import { isMap, isScalar, type Node, type YAMLMap } from 'yaml';
 import { deepFreeze } from '../../config/merge.ts';
-import { fieldPath, readFields, type Fields, readInteger, readLocatedYaml, readMapping, readSequence, readString, type LocatedYaml } from './located-yaml.ts';
-import { BACKENDS, backendSpec, SUPPORTED_BACKENDS, type BackendSpec, type IntRange } from './profile-backends.ts';
+import { fieldPath, readFields, type Fields, readInteger, readLocatedYaml, readMapping, readNumber, readSequence, readString, type LocatedYaml } from './located-yaml.ts';
+import { BACKENDS, backendOwning, backendSpec, SUPPORTED_BACKENDS, type BackendSpec, type NumberRange } from './profile-backends.ts';
 import { profileError, type ProfileBackend, type SandboxProfile, type SandboxProfileProblem } from './sandbox-profile.ts';
 
 // Same shapes as the names they refer to: profile and egress policy names
@@ -13,18 +13,18 @@ const MAX_DESCRIPTION_CHARS = 1024;
 const MIB = 1024 * 1024;
 
 const COMMON_FIELDS = ['name', 'backend', 'description', 'languages', 'tools', 'egressPolicy', 'limits', 'session'] as const;
-const LIMITS: Readonly<Record<keyof SandboxProfile['limits'], IntRange>> = {
-  memoryMb: { min: 8, max: 4096 },
-  maxMemoryMb: { min: 8, max: 4096 },
-  timeoutMs: { min: 1, max: 3_600_000 },
-  maxTimeoutMs: { min: 1, max: 3_600_000 },
-  outputBytes: { min: 1, max: 64 * MIB },
-  resultBytes: { min: 1, max: 64 * MIB },
+const LIMITS: Readonly<Record<keyof SandboxProfile['limits'], NumberRange>> = {
+  memoryMb: { min: 8, max: 4096, integer: true },
+  maxMemoryMb: { min: 8, max: 4096, integer: true },
+  timeoutMs: { min: 1, max: 3_600_000, integer: true },
+  maxTimeoutMs: { min: 1, max: 3_600_000, integer: true },
+  outputBytes: { min: 1, max: 64 * MIB, integer: true },
+  resultBytes: { min: 1, max: 64 * MIB, integer: true },
 };
-const SESSION: Readonly<Record<keyof SandboxProfile['session'], IntRange>> = {
-  idleTtlMs: { min: 1000, max: 86_400_000 },
-  maxTtlMs: { min: 1000, max: 7 * 86_400_000 },
-  maxPerPrincipal: { min: 1, max: 10_000 },
+const SESSION: Readonly<Record<keyof SandboxProfile['session'], NumberRange>> = {
+  idleTtlMs: { min: 1000, max: 86_400_000, integer: true },
+  maxTtlMs: { min: 1000, max: 7 * 86_400_000, integer: true },
+  maxPerPrincipal: { min: 1, max: 10_000, integer: true },
 };
 /** Pairs where the second may never sit below the first, and why. */
 const AT_LEAST: ReadonlyArray<readonly [section: 'limits' | 'session', low: string, high: string, why: string]> = [
@@ -85,15 +85,15 @@ export function compileSandboxProfile(text: string, file: string): { profile: Sa
   const extraFields = spec === undefined ? allBackends.flatMap((b) => Object.keys(b.fields)) : Object.keys(spec.fields);
   const extraLimits = spec === undefined ? allBackends.flatMap((b) => Object.keys(b.limits)) : [];
   const what = backend === null ? 'a profile' : `a profile with backend ${backend}`;
-  r.refuseUnknown(fields, '', [...COMMON_FIELDS, ...extraFields], what);
+  r.refuseUnknown(fields, '', [...COMMON_FIELDS, ...extraFields], what, backend);
 
   const name = r.name(fields, root, file);
   const description = r.description(fields, root);
   const languages = r.languages(fields, root, spec);
   const tools = r.names(fields, root, 'tools', TOOL_NAME, 'a tool name: lower case letters, digits, ".", "_" or "-", starting with a letter');
   const egressPolicy = r.egressPolicy(fields, root);
-  const limits = r.integers(fields, root, 'limits', { ...LIMITS, ...spec?.limits }, extraLimits, what);
-  const session = r.integers(fields, root, 'session', SESSION, [], what);
+  const allLimits = r.numbers(fields, root, 'limits', { ...LIMITS, ...spec?.limits }, extraLimits, what, backend);
+  const session = r.numbers(fields, root, 'session', SESSION, [], what, backend);
   const extra: Record<string, unknown> = {};
   for (const [key, readField] of Object.entries(spec?.fields ?? {})) {
     const node = r.take(fields, root, '', key);
@@ -101,12 +101,15 @@ export function compileSandboxProfile(text: string, file: string): { profile: Sa
   }
 
   if (at.problems.length > 0) return { problems: byLine(at.problems) };
-  if (backend === null || name === null || description === null || languages === null || tools === null || egressPolicy === undefined || limits === null || session === null) {
+  if (backend === null || spec === undefined || name === null || description === null || languages === null || tools === null || egressPolicy === undefined || allLimits === null || session === null) {
     // Every reader reports before it returns nothing; fail loudly if one did not.
     throw new Error(`sandbox profile ${file}: a field was refused without a reason`);
   }
+  // The common limits stay in `limits`; a backend's own go to its settings.
+  const limits: Record<string, number> = {};
+  const backendLimits: Record<string, number> = {};
+  for (const [key, value] of Object.entries(allLimits)) (Object.hasOwn(LIMITS, key) ? limits : backendLimits)[key] = value;
   const profile: SandboxProfile = deepFreeze({
-    ...extra,
     name,
     file,
     backend,
@@ -116,14 +119,16 @@ export function compileSandboxProfile(text: string, file: string): { profile: Sa
     egressPolicy,
     limits: limits as unknown as SandboxProfile['limits'],
     session: session as unknown as SandboxProfile['session'],
+    ...spec.settings(extra, backendLimits),
   });
   FIELD_LINES.set(profile, r.lines);
   return { profile };
 }
 
-function unknownField(key: string, known: readonly string[], what: string): string {
+function unknownField(key: string, known: readonly string[], what: string, owner: ProfileBackend | undefined): string {
   const near = known.find((k) => k.toLowerCase() === key.toLowerCase()) ?? known.find((k) => editDistance(k, key) <= 2);
-  return `unknown field${near === undefined ? '' : ` (did you mean "${near}"?)`}; ${what} has ${known.join(', ')}`;
+  const elsewhere = owner === undefined ? '' : `; ${key} is a field of backend ${owner}`;
+  return `unknown field${near === undefined ? '' : ` (did you mean "${near}"?)`}; ${what} has ${known.join(', ')}${elsewhere}`;
 }
 
 function editDistance(a: string, b: string): number {
@@ -166,9 +171,13 @@ class ProfileReader {
     return entry.value;
   }
 
-  refuseUnknown(fields: Fields, prefix: string, known: readonly string[], what: string): void {
+  /** Refuses fields not in `known`; with a backend, says which other backend has a field it lacks. */
+  refuseUnknown(fields: Fields, prefix: string, known: readonly string[], what: string, backend: ProfileBackend | null): void {
     for (const [key, { key: keyNode }] of fields) {
-      if (!known.includes(key)) this.#at.fail(keyNode, fieldPath(prefix, key), unknownField(key, known, what));
+      if (known.includes(key)) continue;
+      const section = prefix === '' ? 'top' : prefix === 'limits' ? 'limits' : null;
+      const owner = backend === null || section === null ? undefined : backendOwning(section, key);
+      this.#at.fail(keyNode, fieldPath(prefix, key), unknownField(key, known, what, owner));
     }
   }
 
@@ -249,17 +258,18 @@ class ProfileReader {
     return v;
   }
 
-  integers(fields: Fields, root: YAMLMap, key: 'limits' | 'session', ranges: Readonly<Record<string, IntRange>>, tolerated: readonly string[], what: string): Record<string, number> | null {
+  numbers(fields: Fields, root: YAMLMap, key: 'limits' | 'session', ranges: Readonly<Record<string, NumberRange>>, tolerated: readonly string[], what: string, backend: ProfileBackend | null): Record<string, number> | null {
     const node = this.take(fields, root, '', key);
     const map = node === null ? null : readMapping(this.#at, node, key);
     if (node === null || map === null) return null;
     const inner = readFields(this.#at, map, key);
-    this.refuseUnknown(inner, key, [...Object.keys(ranges), ...tolerated], `"${key}" of ${what}`);
+    this.refuseUnknown(inner, key, [...Object.keys(ranges), ...tolerated], `"${key}" of ${what}`, backend);
     const out: Record<string, number> = {};
     let ok = true;
     for (const [name, range] of Object.entries(ranges)) {
       const valueNode = this.take(inner, map, key, name);
-      const v = valueNode === null ? null : readInteger(this.#at, valueNode, `${key}.${name}`, range.min, range.max);
+      const read = range.integer ? readInteger : readNumber;
+      const v = valueNode === null ? null : read(this.#at, valueNode, `${key}.${name}`, range.min, range.max);
       if (v === null) ok = false;
       else out[name] = v;
     }

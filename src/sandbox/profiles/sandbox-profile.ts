@@ -4,7 +4,7 @@ import { CordonError } from '../../core/errors.ts';
  * A sandbox profile: what `sandboxes/<name>.yaml` says, validated and
  * deep-frozen once at load. Nothing here is re-read per call.
  */
-export type ProfileBackend = 'isolate';
+export type ProfileBackend = 'isolate' | 'container';
 
 export interface SandboxProfile {
   /** Equals the file's basename without `.yaml` / `.yml`. */
@@ -21,10 +21,34 @@ export interface SandboxProfile {
   readonly egressPolicy: string | null;
   readonly limits: SandboxLimits;
   readonly session: SandboxSessionLimits;
+  /** The container backend's settings; null for other backends. */
+  readonly container: ContainerSettings | null;
+}
+
+/** What a container profile adds: its image, how code runs in it, and its own limits. */
+export interface ContainerSettings {
+  /** An image recipe's name (sandboxes/images/<name>.yaml); the image is cordon/<name>:<recipe hash>. */
+  readonly image: string;
+  /** runc (Docker's default) or runsc (gVisor). */
+  readonly runtime: 'runc' | 'runsc';
+  /** The unprivileged uid code runs as; >= 1000. */
+  readonly user: number;
+  /** Non-secret environment for code in the sandbox. */
+  readonly env: Readonly<Record<string, string>>;
+  /** CPU as a share of cores (0.5 = half a core). */
+  readonly cpus: number;
+  /** Processes and threads at once. */
+  readonly pids: number;
+  /** Size of the writable /workspace (tmpfs). */
+  readonly workspaceMb: number;
+  /** Size of /tmp (tmpfs, noexec). */
+  readonly tmpMb: number;
+  /** Started containers kept ready for this profile (0: none). */
+  readonly warmPool: number;
 }
 
 export interface SandboxLimits {
-  /** Default heap per call. */
+  /** Default heap per call (a container's memory limit). */
   readonly memoryMb: number;
   /** Most a call may ask for; >= memoryMb. */
   readonly maxMemoryMb: number;
