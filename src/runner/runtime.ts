@@ -10,7 +10,7 @@ import type { AgentRegistry } from '../identity/agent-registry.ts';
 import type { TokenService } from '../identity/token-service.ts';
 import type { UserDirectory } from '../identity/user-directory.ts';
 import type { PolicyEngine } from '../policy/index.ts';
-import type { IsolateBackend, SandboxIdentity, SandboxManager } from '../sandbox/index.ts';
+import type { ContainerBackend, IsolateBackend, SandboxIdentity, SandboxManager } from '../sandbox/index.ts';
 import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
 import type { Redactor } from './redaction.ts';
@@ -40,7 +40,13 @@ export interface Runtime {
     /** A proxy channel for a sandbox, with the hooks its fetch gets (policy engine, session facts). */
     openChannel(principal: Principal, session: Session, identity: SandboxIdentity): Promise<SandboxChannel> | null;
   };
-  readonly sandboxes: { readonly manager: SandboxManager; readonly isolate: IsolateBackend };
+  readonly sandboxes: { readonly manager: SandboxManager; readonly isolate: IsolateBackend; readonly container: ContainerBackend | null };
+  /**
+   * What a serving runner does before it answers: removes containers that runners gone
+   * since (a crash, a kill -9) left behind, then warms the container pools. No engine is
+   * logged, not thrown: container profiles answer SANDBOX_UNAVAILABLE until one runs.
+   */
+  startSandboxes(): Promise<void>;
   readonly sessions: SessionStore;
   startEgressProxy(): Promise<void>;
   /** The longest wall-clock limit any profile allows a call. */
@@ -92,7 +98,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     sessions,
     sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor },
     egressFor: egress.opener,
-    stats: () => sandboxes.isolate.stats(),
+    stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats() }),
     redactor: egress.redactor,
     logger: options.logger,
   });
@@ -107,7 +113,10 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     policy,
     redactor: egress.redactor,
     egress: { guard: egress.guard, policies: egress.policies, proxy: egress.proxy, openChannel: egress.openChannel },
-    sandboxes: { manager: sandboxes.manager, isolate: sandboxes.isolate },
+    sandboxes: { manager: sandboxes.manager, isolate: sandboxes.isolate, container: sandboxes.container },
+    startSandboxes: async () => {
+      await sandboxes.container?.start();
+    },
     sessions,
     maxCallMs: sandboxes.maxCallMs,
     startEgressProxy: () => (proxyStarted ??= egress.proxy.start()),

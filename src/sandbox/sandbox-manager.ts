@@ -62,7 +62,7 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
 
   const backendFor = (profile: SandboxProfile): SandboxBackend => {
     const backend = options.backends.get(profile.backend);
-    if (backend === undefined) throw new CordonError('UNAVAILABLE', `sandbox profile "${profile.name}" needs the ${profile.backend} backend, which is not running here`, { details: { profile: profile.name } });
+    if (backend === undefined) throw new CordonError('SANDBOX_UNAVAILABLE', `sandbox profile "${profile.name}" needs the ${profile.backend} backend, which is not running here`, { details: { profile: profile.name } });
     return backend;
   };
 

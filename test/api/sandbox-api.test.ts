@@ -33,7 +33,8 @@ beforeAll(async () => {
       .replace(/maxPerPrincipal: \d+/, 'maxPerPrincipal: 2'),
   );
   env = makeTestEnv([coder, other, researcher], {
-    sandbox: { profileDir },
+    // No engine answers here: container profiles are refused, isolate profiles go on.
+    sandbox: { profileDir, container: { dockerHost: 'unix:///nonexistent/cordon-test/docker.sock' } },
     auth: { userIssuers: [{ issuer: idp.issuer, jwksUrl: idp.jwksUrl }] },
     users: [
       { id: 'alice@example.test', issuer: idp.issuer, groups: ['engineering'] },
@@ -229,12 +230,20 @@ describe('hostile and malformed requests', () => {
     expect(res.json.error.message).toContain('it offers: javascript');
   });
 
-  it('the shipped container profiles load, and with no container backend running a sandbox of one is refused, saying so', async () => {
+  it('with no Docker engine answering, a container sandbox or call is refused saying how to start one, nothing is created, and isolates go on', async () => {
     const before = server.runtime.sandboxes.manager.stats().sessions;
-    const refused = { status: 503, json: { error: { code: 'UNAVAILABLE', message: 'sandbox profile "python" needs the container backend, which is not running here' } } };
-    expect(await create(bearer(coder), 'python')).toMatchObject(refused);
-    expect(await call('POST', '/v1/invocations', bearer(coder), { tool: 'code', input: { language: 'python', source: '1' }, profile: 'python' })).toMatchObject(refused);
+    for (const res of [
+      await create(bearer(coder), 'python'),
+      await call('POST', '/v1/invocations', bearer(coder), { tool: 'code', input: { language: 'python', source: '1' }, profile: 'python' }),
+    ]) {
+      expect(res.status).toBe(503);
+      expect(res.json.error.code).toBe('SANDBOX_UNAVAILABLE');
+      expect(res.json.error.message).toContain('no Docker engine answers at unix:///nonexistent/cordon-test/docker.sock');
+      expect(res.json.error.message).toContain('dockerd');
+    }
     expect(server.runtime.sandboxes.manager.stats().sessions).toBe(before);
+    const js = await call('POST', '/v1/invocations', bearer(coder), { tool: 'code', input: { language: 'js', source: '6 * 7' } });
+    expect(js.json.output.value).toBe(42);
   });
 
   it('a call in a session sandbox may not name a different session', async () => {

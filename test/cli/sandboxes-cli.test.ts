@@ -28,7 +28,7 @@ describe('cordon sandboxes validate', () => {
     const r = await cordon(['sandboxes', 'validate', SHIPPED]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ok {2}js +isolate /m);
-    expect(r.stdout).toMatch(/^ok {2}python +container +languages python; /m);
+    expect(r.stdout).toMatch(/^ok {2}python +container +languages python,sh; /m);
     expect(r.stdout).toMatch(/^ok {2}python-gvisor +container +languages python; /m);
     expect(r.stdout).toMatch(/^ok {2}shell +container +languages sh; /m);
     expect(r.stdout).toContain('4 sandbox profiles in');

@@ -30,12 +30,14 @@ describeWith('a Docker engine', docker !== null, 'container garbage collection',
       const ls = await runCli(dir, ['sandboxes', 'ls', '--json']);
       expect(ls.code, ls.stderr).toBe(0);
       const listed = (JSON.parse(ls.stdout) as { containers: { sandbox: string; runnerAlive: boolean }[] }).containers;
-      expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ sandbox: 'sbx_gc_live', runnerAlive: true }), expect.objectContaining({ sandbox: 'sbx_gc_orphan', runnerAlive: false })]));
+      expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ sandbox: 'sbx_gc_live', runnerAlive: true })]));
+      // Any runner starting meanwhile (another test's `cordon serve`) removes the orphan too, as it
+      // should: it may be gone already, but it is never listed as a live runner's.
+      expect(listed.filter((c) => c.sandbox === 'sbx_gc_orphan').every((c) => !c.runnerAlive)).toBe(true);
 
       const gc = await runCli(dir, ['sandboxes', 'gc', '--json']);
       expect(gc.code, gc.stderr).toBe(0);
       const removed = (JSON.parse(gc.stdout) as { removed: { sandbox: string }[] }).removed.map((c) => c.sandbox);
-      expect(removed).toContain('sbx_gc_orphan');
       expect(removed).not.toContain('sbx_gc_live');
       await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
       expect((await live.inspect()).State.Running).toBe(true);

@@ -35,6 +35,7 @@ export function registerServeCommand(program: Command): void {
       let address: string;
       try {
         await runtime.startEgressProxy();
+        await runtime.startSandboxes();
         address = await app.listen({ host: config.server.host, port: config.server.port });
       } catch (err) {
         await runtime.close();

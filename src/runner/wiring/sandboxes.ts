@@ -9,14 +9,19 @@ import {
   HOST_BASE_MB,
   loadImageRecipes,
   loadSandboxProfiles,
+  type ContainerBackend,
   type IsolateBackend,
+  type SandboxBackend,
   type SandboxManager,
 } from '../../sandbox/index.ts';
 import type { ToolRegistry } from '../../tools/tool-registry.ts';
+import { wireContainers } from './containers.ts';
 
 export interface SandboxWiring {
   readonly manager: SandboxManager;
   readonly isolate: IsolateBackend;
+  /** Null when no profile is a container profile. */
+  readonly container: ContainerBackend | null;
   /** The longest wall-clock limit any profile allows a call. */
   readonly maxCallMs: number;
   close(): Promise<void>;
@@ -25,9 +30,9 @@ export interface SandboxWiring {
 /**
  * Where tools run: the sandbox profiles (a broken one, or one naming an unknown tool,
  * egress policy or image recipe, stops start-up with its file and line), the isolate
- * backend with its hosts, and the manager that owns every sandbox's life. Container
- * profiles load and are checked here; their sandboxes need a container backend, and
- * until one runs the manager refuses them (UNAVAILABLE).
+ * backend with its hosts, the container backend when a profile needs one (it connects to
+ * the engine on first use: no engine is SANDBOX_UNAVAILABLE for container profiles alone),
+ * and the manager that owns every sandbox's life.
  */
 export function wireSandboxes(
   config: CordonConfig,
@@ -69,14 +74,18 @@ export function wireSandboxes(
       deps.onHostExit?.(pid, owner, death);
     },
   });
-  const manager = createSandboxManager({ backends: new Map([['isolate', isolate]]), profiles: profileMap, trustDomain: config.egress.trustDomain, maxSessions: config.sandbox.maxSessions, maxSessionsPerAgent: config.sandbox.maxSessionsPerAgent });
+  const container = wireContainers(config, profiles, deps.logger);
+  const backends = new Map<string, SandboxBackend>([['isolate', isolate]]);
+  if (container !== null) backends.set('container', container);
+  const manager = createSandboxManager({ backends, profiles: profileMap, trustDomain: config.egress.trustDomain, maxSessions: config.sandbox.maxSessions, maxSessionsPerAgent: config.sandbox.maxSessionsPerAgent });
   return {
     manager,
     isolate,
+    container,
     maxCallMs: Math.max(0, ...profiles.map((p) => p.limits.maxTimeoutMs)),
     async close() {
       await manager.close();
-      await isolate.close();
+      await Promise.all([isolate.close(), container?.close()]);
     },
   };
 }

@@ -10,6 +10,7 @@ import { removeOrphanContainers } from './container-gc.ts';
 import { endedResult, maxReplyBytes, parseRunReply, ReplyError } from './container-run.ts';
 import { removeSlot, startSlot, type ContainerProfileSettings, type ContainerSlot } from './container-slot.ts';
 import { ExecutorLinkError } from './executor-link.ts';
+import { containerMemoryBytes } from './hardened-container.ts';
 import { createWarmPool, type WarmPool } from './warm-pool.ts';
 
 export interface ContainerBackendConfig {
@@ -36,12 +37,18 @@ export interface ContainerBackendOptions {
 
 export interface ContainerBackend extends SandboxBackend {
   readonly kind: 'container';
-  /** Starts the warm pools and the first orphan sweep; a missing engine is logged, not thrown. */
+  /**
+   * For a serving runner: removes orphans of runners that are gone, then starts the warm
+   * pools and the periodic sweep. A missing engine is logged, not thrown. Without it (a
+   * one-shot `cordon run`), no container is started ahead of need.
+   */
   start(): Promise<void>;
 }
 
 /** After the call's own limit, how long the executor has to report a timeout before the runner ends the container. */
 const BACKSTOP_GRACE_MS = 2000;
+/** How long a container whose executor went away has to stop before its state is read. */
+const DEATH_WAIT_MS = 5000;
 
 /**
  * Containers: every sandbox is one hardened container (hardened-container.ts) with an
@@ -153,6 +160,9 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
     /** Why the executor went away: the engine knows whether the kernel killed it for memory. */
     const deathOf = async (slot: ContainerSlot, started: number): Promise<CodeRunResult> => {
       const durationMs = performance.now() - started;
+      // The executor's socket closes before the engine has seen the container stop (and
+      // recorded why): wait for it to, briefly, then ask.
+      await Promise.race([slot.container.wait().catch(() => {}), new Promise((r) => setTimeout(r, DEATH_WAIT_MS).unref())]);
       const state = await slot.container.inspect().then((i) => i.State, () => null);
       if (state?.OOMKilled === true) return endedResult('oom', 'MemoryError', `the container ran out of memory (${slot.memoryMb} MB) and was killed`, durationMs);
       const how = state === null ? 'was removed' : state.Running ? 'lost its executor' : `exited with code ${state.ExitCode}`;
@@ -175,7 +185,7 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       const current = slot as unknown as ContainerSlot;
       // A per-call container takes the call's memory limit; a session's was fixed when it was made.
       if (!spec.persistent && request.memoryMb !== current.memoryMb) {
-        const bytes = request.memoryMb * 1024 * 1024;
+        const bytes = containerMemoryBytes({ ...current.settings.limits, memoryMb: request.memoryMb });
         await current.container.update({ Memory: bytes, MemorySwap: bytes });
         current.memoryMb = request.memoryMb;
       }
@@ -268,6 +278,7 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
     kind: 'container',
     create,
     async start() {
+      if (gcTimer !== null) return;
       await sweep();
       pools.fill();
       gcTimer = setInterval(() => void sweep(), options.config.gcIntervalMs);

@@ -13,7 +13,7 @@ describe('hardened container config', () => {
     expect(c.Labels).toEqual({ 'cordon.sandbox': 'sbx_1', 'cordon.runner': 'run_1' });
     expect(c.HostConfig).toMatchObject({
       Runtime: 'runc', NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'],
-      PidsLimit: 64, Memory: 128 * 1024 * 1024, MemorySwap: 128 * 1024 * 1024, NanoCpus: 500_000_000, Privileged: false, Binds: [], Devices: [],
+      PidsLimit: 64, Memory: (128 + 16 + 8) * 1024 * 1024, MemorySwap: (128 + 16 + 8) * 1024 * 1024, NanoCpus: 500_000_000, Privileged: false, Binds: [], Devices: [],
     });
     expect(c.HostConfig?.Tmpfs?.['/workspace']).toContain('size=16m,uid=1000,gid=1000');
     expect(c.HostConfig?.Mounts).toBeUndefined();

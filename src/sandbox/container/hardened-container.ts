@@ -34,6 +34,15 @@ export interface HardenedContainerSpec {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+/**
+ * The container's memory limit: its processes' `memoryMb` plus its tmpfs mounts, whose
+ * pages the kernel charges to the same cgroup. Without them, filling /workspace would end
+ * in the OOM killer instead of "no space left on device" at the workspace's size.
+ */
+export function containerMemoryBytes(limits: Pick<ContainerLimits, 'memoryMb' | 'workspaceMb' | 'tmpMb'>): number {
+  return (limits.memoryMb + limits.workspaceMb + limits.tmpMb) * 1024 * 1024;
+}
+
 export const CORDON_SANDBOX_LABEL = 'cordon.sandbox';
 export const CORDON_RUNNER_LABEL = 'cordon.runner';
 
@@ -46,7 +55,7 @@ export const CORDON_RUNNER_LABEL = 'cordon.runner';
  */
 export function hardenedContainerConfig(spec: HardenedContainerSpec): ContainerCreateOptions {
   if (!Number.isInteger(spec.uid) || spec.uid < 1000) throw new RangeError(`a sandbox user must be an unprivileged uid (>= 1000), got ${spec.uid}`);
-  const memoryBytes = spec.limits.memoryMb * 1024 * 1024;
+  const memoryBytes = containerMemoryBytes(spec.limits);
   return {
     Image: spec.image,
     Cmd: [...spec.cmd],

@@ -29,6 +29,8 @@ const RETRY_AFTER_MS = 30_000;
 export function createWarmPool(options: WarmPoolOptions): WarmPool {
   const ready = new Map<string, ContainerSlot[]>();
   const starting = new Set<string>();
+  /** Starts under way: close() waits for them and removes what they started. */
+  const inFlight = new Set<Promise<unknown>>();
   const failedAt = new Map<string, number>();
   let closed = false;
 
@@ -38,11 +40,14 @@ export function createWarmPool(options: WarmPoolOptions): WarmPool {
     if (closed || starting.has(settings.profile) || list.length >= settings.warmPool) return;
     if (Date.now() - (failedAt.get(settings.profile) ?? 0) < RETRY_AFTER_MS) return;
     starting.add(settings.profile);
-    options
+    const started = options
       .start(settings)
       .then(
-        (slot) => {
-          if (closed) return void options.remove(slot);
+        async (slot) => {
+          if (closed) {
+            await options.remove(slot);
+            return;
+          }
           list.push(slot);
           failedAt.delete(settings.profile);
         },
@@ -53,8 +58,10 @@ export function createWarmPool(options: WarmPoolOptions): WarmPool {
       )
       .finally(() => {
         starting.delete(settings.profile);
+        inFlight.delete(started);
         refill(settings);
       });
+    inFlight.add(started);
   };
 
   const byName = new Map(options.profiles.map((p) => [p.profile, p]));
@@ -78,6 +85,7 @@ export function createWarmPool(options: WarmPoolOptions): WarmPool {
     stats: () => ({ containersWarm: [...ready.values()].reduce((n, l) => n + l.length, 0) }),
     async close() {
       closed = true;
+      await Promise.all([...inFlight]);
       const all = [...ready.values()].flat();
       ready.clear();
       await Promise.all(all.map((s) => options.remove(s)));

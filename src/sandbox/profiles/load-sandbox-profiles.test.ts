@@ -54,7 +54,7 @@ describe('the shipped profiles', () => {
     const limits = { memoryMb: 256, maxMemoryMb: 1024, timeoutMs: 10000, maxTimeoutMs: 120000, outputBytes: 1048576, resultBytes: 1048576 };
     const session = { idleTtlMs: 600000, maxTtlMs: 3600000, maxPerPrincipal: 10 };
     const container = { image: 'python', runtime: 'runc', user: 1000, env: {}, cpus: 1, pids: 128, workspaceMb: 256, tmpMb: 64, warmPool: 1 };
-    const python = { description: expect.any(String), backend: 'container', languages: ['python'], tools: ['code'], egressPolicy: null, limits, session, container };
+    const python = { description: expect.any(String), backend: 'container', languages: ['python', 'sh'], tools: ['code'], egressPolicy: null, limits, session, container };
     const at = (name: string) => ({ name, file: join(BUNDLED_SANDBOX_PROFILE_DIR, `${name}.yaml`) });
     expect(shipped.get('python')).toEqual({ ...at('python'), ...python });
     expect(shipped.get('shell')).toEqual({ ...at('shell'), ...python, languages: ['sh'], container: { ...container, image: 'shell' } });
