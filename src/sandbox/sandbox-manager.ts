@@ -58,6 +58,8 @@ const SWEEP_MS = 1000;
 export function createSandboxManager(options: SandboxManagerOptions): SandboxManager {
   const now = options.now ?? Date.now;
   const sessions = new Map<string, Entry>();
+  /** Session sandboxes being made: counted against every quota until they are registered. */
+  const creating = new Set<SandboxIdentity>();
   const profileList = Object.freeze([...options.profiles.values()]);
 
   const backendFor = (profile: SandboxProfile): SandboxBackend => {
@@ -107,14 +109,16 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
 
     async createSession(principal, profile, egressPolicy, open) {
       const backend = backendFor(profile);
-      if (sessions.size >= options.maxSessions) {
+      if (sessions.size + creating.size >= options.maxSessions) {
         throw new CordonError('RATE_LIMITED', `too many live sandboxes in all (${options.maxSessions}, sandbox.maxSessions); delete some or wait for idle ones to expire`, { details: { quota: 'sandboxes', retryAfterSec: 10 } });
       }
+      // Sandboxes still being made count too: a container takes a second to start, and
+      // concurrent requests must not all pass the check before the first is registered.
       let mine = 0;
       let agents = 0;
-      for (const e of sessions.values()) {
-        if (e.sandbox.identity.agent === principal.agent) agents++;
-        if (e.profile.name === profile.name && owns(principal, e.sandbox.identity)) mine++;
+      for (const identity of [...[...sessions.values()].map((e) => e.sandbox.identity), ...creating]) {
+        if (identity.agent === principal.agent) agents++;
+        if (identity.profile === profile.name && owns(principal, identity)) mine++;
       }
       // An agent acting for many users still gets one share of the whole, not one per user.
       if (agents >= options.maxSessionsPerAgent) {
@@ -127,11 +131,14 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
       const identity = createSandboxIdentity({ principal, profile: profile.name, backend: backend.kind, egressPolicy, trustDomain: options.trustDomain, lifetimeMs: profile.session.maxTtlMs, now: t });
       const egress = open(identity);
       let sandbox: Sandbox;
+      creating.add(identity);
       try {
         sandbox = await backend.create({ identity, persistent: true, memoryMb: profile.limits.memoryMb, egress });
       } catch (err) {
         egress?.close();
         throw err;
+      } finally {
+        creating.delete(identity);
       }
       const entry: Entry = { sandbox, profile, createdAt: t, lastUsed: t };
       sessions.set(identity.id, entry);
