@@ -62,7 +62,7 @@ export function registerRunCommand(program: Command): void {
     .argument('<tool>', 'tool name (see: cordon tools)')
     .argument('[source]', "for the code tool: the source to run, or - to read it from stdin")
     .option('--input <json>', 'the tool input as JSON (- reads it from stdin)')
-    .option('--lang <language>', 'code tool shorthand: the language (js, javascript)')
+    .option('--lang <language>', 'code tool shorthand: the language (js, python, sh; the profile says which it offers)')
     .option('--timeout-ms <ms>', 'code tool shorthand: wall-clock limit')
     .option('--memory-mb <mb>', 'code tool shorthand: memory limit')
     .option('--profile <name>', 'the sandbox profile to run in (see sandboxes/); default: sandbox.defaultProfile')
