@@ -33,6 +33,23 @@ for (const runtime of ['runc', 'runsc'] as const satisfies readonly Runtime[]) {
       expect(err.stderr).toContain('File "<cell>", line 2');
     });
 
+    it('gives code no descriptor of the executor\'s: no socket, and its stdin is empty', async () => {
+      const s = await session();
+      const r = await s.run(runRequest('python', [
+        'import os, sys',
+        'kinds = set()',
+        'for f in os.listdir("/proc/self/fd"):',
+        '    try:\n        kinds.add(os.readlink("/proc/self/fd/" + f).split(":")[0])\n    except OSError:\n        pass',
+        'print(sorted(kinds))',
+        'print(repr(sys.stdin.read()))',
+      ].join('\n')));
+      expect(r.stdout).toMatch(/pipe/);
+      expect(r.stdout).not.toContain('socket');
+      expect(r.stdout).toMatch(/\n''\n$/);
+      const sh = await s.run(runRequest('sh', 'ls -l /proc/$$/fd 2>/dev/null | grep -c socket || true; cat'));
+      expect(sh.stdout).toBe('0\n');
+    });
+
     it('runs sh as the unprivileged user in /workspace, with its exit code and both streams', async () => {
       const s = await session(shell.profile);
       const r = await s.run(runRequest('sh', 'id -u; pwd; echo oops >&2; exit 3'));

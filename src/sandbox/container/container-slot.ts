@@ -18,7 +18,7 @@ export interface ContainerProfileSettings {
   readonly memoryMb: number;
   /** Started containers kept ready. */
   readonly warmPool: number;
-  /** Languages its code tool offers: a warm python container has its interpreter started. */
+  /** Languages its code tool offers: a python container has its interpreter started before it is ready. */
   readonly languages: readonly string[];
 }
 
@@ -82,7 +82,8 @@ export async function startSlot(options: StartSlotOptions): Promise<ContainerSlo
       sandboxId: id,
       runnerId: options.runnerId,
       runDir: dir,
-      cmd: ['python3', '-I', '-c', EXECUTOR_SOURCE],
+      // The languages it offers: a Python sandbox starts its interpreter before it reports ready.
+      cmd: ['python3', '-I', '-c', EXECUTOR_SOURCE, settings.languages.join(',')],
       env: { ...settings.env, ...BASE_ENV },
     });
     try {
@@ -93,7 +94,6 @@ export async function startSlot(options: StartSlotOptions): Promise<ContainerSlo
       throw err;
     }
     const link = await pending.ready;
-    if (settings.languages.includes('python')) await link.request({ op: 'warm', lang: 'python', id: 'warm' }, 1024);
     return { id, dir, container, link, settings, memoryMb: options.memoryMb };
   } catch (err) {
     if (container !== null) await container.remove({ force: true }).catch(() => {});

@@ -33,15 +33,19 @@ RUN_DIR = '/run/cordon'
 MAX_REQUEST = 8 << 20
 PROXY_PORT = 3128
 KERNEL_SOURCE = r'''
-import ast, os, struct, sys, traceback, json
+import ast, io, os, struct, sys, traceback, json
 try:
     with open('/proc/self/oom_score_adj', 'w') as f:
         f.write('1000')  # the interpreter, not the executor, is what the OOM killer takes
 except OSError:
     pass
-ctl = os.fdopen(0, 'rb', buffering=0)
+# argv: the reply pipe's descriptor, then the request pipe's. stdin is /dev/null, so code
+# that reads its input cannot take the interpreter's requests.
 out = os.fdopen(int(sys.argv[1]), 'wb', buffering=0)
-os.set_inheritable(out.fileno(), False)
+ctl = os.fdopen(int(sys.argv[2]), 'rb', buffering=0)
+sys.stdin = open(os.devnull)
+sys.stdout = io.TextIOWrapper(io.FileIO(1, 'w', closefd=False), encoding='utf-8', errors='backslashreplace', write_through=True)
+sys.stderr = io.TextIOWrapper(io.FileIO(2, 'w', closefd=False), encoding='utf-8', errors='backslashreplace', write_through=True)
 os.chdir('/workspace')
 g = {'__name__': '__main__', '__builtins__': __builtins__}
 def read_exact(n):
@@ -52,6 +56,7 @@ def read_exact(n):
             os._exit(0)
         b += c
     return b
+out.write(struct.pack('>I', 2) + b'{}')  # ready
 while True:
     n = struct.unpack('>I', read_exact(4))[0]
     req = json.loads(read_exact(n).decode('utf-8'))
@@ -192,34 +197,85 @@ def kill_everything_else():
 
 
 class Kernel:
-    """A Python interpreter whose globals live from call to call, like a notebook's."""
+    """A Python interpreter whose globals live from call to call, like a notebook's.
 
-    def __init__(self):
-        r_ctl, w_ctl = os.pipe()
-        r_res, w_res = os.pipe()
-        # The reply pipe keeps its number in the child (pass_fds); the interpreter is told it.
-        self.proc = subprocess.Popen(
-            [sys.executable, '-I', '-u', '-c', KERNEL_SOURCE, str(w_res)],
-            stdin=r_ctl, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(w_res,), cwd='/workspace', close_fds=True,
-        )
-        os.close(r_ctl)
-        os.close(w_res)
-        self.ctl = w_ctl
-        self.res = r_res
+    The first one is forked from the executor before it starts any thread (no second
+    interpreter start on a new container's first call); later ones, after a timeout or an
+    out-of-memory kill, are spawned afresh."""
+
+    def __init__(self, fork=False):
+        r_ctl, self.ctl = os.pipe()
+        self.res, w_res = os.pipe()
+        r_out, w_out = os.pipe()
+        r_err, w_err = os.pipe()
+        if fork:
+            self.pid = os.fork()
+            if self.pid == 0:
+                try:
+                    null = os.open(os.devnull, os.O_RDONLY)
+                    os.dup2(null, 0)
+                    os.dup2(w_out, 1)
+                    os.dup2(w_err, 2)
+                    keep = {0, 1, 2, w_res, r_ctl}
+                    for fd in range(3, max(keep) + 64):
+                        if fd not in keep:
+                            try:
+                                os.close(fd)
+                            except OSError:
+                                pass
+                    sys.argv = ['-c', str(w_res), str(r_ctl)]
+                    exec(compile(KERNEL_SOURCE, '<kernel>', 'exec'), {'__name__': '__main__', '__builtins__': __builtins__})
+                finally:
+                    os._exit(0)
+        else:
+            for fd in (w_res, r_ctl):
+                os.set_inheritable(fd, True)
+            actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_DUP2, w_out, 1), (os.POSIX_SPAWN_DUP2, w_err, 2)]
+            self.pid = os.posix_spawn(sys.executable, [sys.executable, '-I', '-u', '-c', KERNEL_SOURCE, str(w_res), str(r_ctl)], dict(os.environ), file_actions=actions)
+        for fd in (r_ctl, w_res, w_out, w_err):
+            os.close(fd)
+        self.out = r_out
+        self.err = r_err
+        self.returncode = None
         self.fresh = True
+        self.ready = False
+
+    def wait_ready(self, deadline):
+        """Reads the interpreter's ready frame; False if it died or the deadline passed first."""
+        buf = b''
+        while len(buf) < 6:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.res], [], [], left)[0]:
+                return False
+            chunk = os.read(self.res, 6 - len(buf))
+            if not chunk:
+                return False
+            buf += chunk
+        self.ready = buf == struct.pack('>I', 2) + b'{}'
+        return self.ready
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid != 0:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self):
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
     def alive(self):
-        return self.proc.poll() is None
+        return self.poll() is None
 
     def close(self):
-        for fd in (self.ctl, self.res):
+        for fd in (self.ctl, self.res, self.out, self.err):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self.proc.stdout.close()
-        self.proc.stderr.close()
 
 
 def run_python(state, req, output):
@@ -229,19 +285,12 @@ def run_python(state, req, output):
         kernel = None
     if kernel is None:
         kernel = state['kernel'] = Kernel()
-    fresh = kernel.fresh
+    result = {'fresh': kernel.fresh}
     kernel.fresh = False
-    body = json.dumps({'source': req['source'], 'resultChars': req['resultBytes']}).encode('utf-8')
     before = oom_kills()
     deadline = time.monotonic() + req['timeoutMs'] / 1000.0
-    try:
-        os.write(kernel.ctl, struct.pack('>I', len(body)) + body)
-    except OSError:
-        pass
+    names = {kernel.out: 'stdout', kernel.err: 'stderr'}
     reply_buf = bytearray()
-
-    def on_reply(data):
-        reply_buf.extend(data[: (req['resultBytes'] * 4 + 65536) - len(reply_buf)])
 
     def done():
         if len(reply_buf) >= 4:
@@ -249,13 +298,24 @@ def run_python(state, req, output):
             return len(reply_buf) >= 4 + n
         return False
 
-    streams = {kernel.proc.stdout.fileno(): 'stdout', kernel.proc.stderr.fileno(): 'stderr', kernel.res: on_reply}
-    names = {kernel.proc.stdout.fileno(): 'stdout', kernel.proc.stderr.fileno(): 'stderr'}
-    in_time = pump(streams, output, lambda: done() or kernel.res not in streams, deadline)
-    result = {'fresh': fresh}
+    if kernel.ready or kernel.wait_ready(deadline):
+        body = json.dumps({'source': req['source'], 'resultChars': req['resultBytes']}).encode('utf-8')
+        try:
+            os.write(kernel.ctl, struct.pack('>I', len(body)) + body)
+        except OSError:
+            pass
+
+        def on_reply(data):
+            reply_buf.extend(data[: (req['resultBytes'] * 4 + 65536) - len(reply_buf)])
+
+        streams = dict(names)
+        streams[kernel.res] = on_reply
+        in_time = pump(streams, output, lambda: done() or kernel.res not in streams, deadline)
+    else:
+        in_time = time.monotonic() < deadline
     if not in_time:
         kill_everything_else()
-        kernel.proc.wait()
+        kernel.wait()
         drain(names, output, names)
         kernel.close()
         state['kernel'] = None
@@ -277,7 +337,7 @@ def run_python(state, req, output):
                 result['value'] = reply['value']
         return result
     # The interpreter died under the call: killed (out of memory?) or it exited.
-    code = kernel.proc.wait()
+    code = kernel.wait()
     drain(names, output, names)
     kernel.close()
     state['kernel'] = None
@@ -428,21 +488,22 @@ def close_pair(peers, pending, s):
 
 
 def main():
+    state = {'kernel': None}
+    # The container's languages (argv): a Python sandbox forks its interpreter now, before any
+    # thread or socket exists, so its first call does not wait for a second interpreter to start.
+    if len(sys.argv) > 1 and 'python' in sys.argv[1].split(','):
+        state['kernel'] = Kernel(fork=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(os.path.join(RUN_DIR, 'executor.sock'))
     threading.Thread(target=forward_egress, daemon=True).start()
+    if state['kernel'] is not None:
+        state['kernel'].wait_ready(time.monotonic() + 30)
     send_frame(sock, {'op': 'hello', 'version': 1, 'pid': os.getpid()})
-    state = {'kernel': None}
     while True:
         try:
             req = recv_frame(sock)
         except (EOFError, OSError, ValueError):
             os._exit(0)
-        if req.get('op') == 'warm' and req.get('lang') == 'python':
-            if state['kernel'] is None:
-                state['kernel'] = Kernel()
-            send_frame(sock, {'id': req.get('id'), 'status': 'ok'})
-            continue
         if req.get('op') != 'run':
             send_frame(sock, {'id': req.get('id'), 'status': 'error', 'error': {'name': 'ExecutorError', 'message': 'unknown op'}})
             continue
