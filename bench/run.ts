@@ -11,6 +11,7 @@ for (const [name, file, fn] of [
   ['egress', './egress-bench.ts', 'runEgressBench'],
   ['limits', './limits-bench.ts', 'runLimitsBench'],
   ['api', './api-bench.ts', 'runApiBench'],
+  ['container', './container-bench.ts', 'runContainerBench'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     suites.push([name, async () => ((await import(file)) as Record<string, () => Promise<Record<string, number>>>)[fn]!()]);
