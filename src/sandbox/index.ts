@@ -3,7 +3,7 @@
  * profiles and the sandbox manager. Backends' internals (isolate hosts, their
  * IPC) stay behind this door.
  */
-export type { Sandbox, SandboxBackend, SandboxSpec, SandboxEgress, ChannelPlacement, CodeRunRequest, CodeRunResult, RunStatus } from './sandbox-backend.ts';
+export type { Sandbox, SandboxBackend, SandboxSpec, SandboxEgress, ChannelPlacement, CodeRunRequest, CodeRunResult, RunStatus, FileTransferCaps, WorkspaceArchive } from './sandbox-backend.ts';
 export type { HostFetch, HostFetchRequest, HostFetchResponse } from './sandbox-fetch.ts';
 export { createSandboxIdentity, type SandboxIdentity, type BackendKind } from './sandbox-identity.ts';
 export { createSandboxManager, type SandboxManager, type SandboxManagerOptions, type SessionSandboxInfo, type OpenEgress } from './sandbox-manager.ts';

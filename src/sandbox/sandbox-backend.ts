@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { SandboxChannel } from '../egress/index.ts';
 import type { HostFetch } from './sandbox-fetch.ts';
 import type { BackendKind, SandboxIdentity } from './sandbox-identity.ts';
@@ -60,6 +61,25 @@ export interface CodeRunResult {
   readonly exitCode?: number;
 }
 
+/** How much one move of files into or out of a sandbox's workspace may carry. */
+export interface FileTransferCaps {
+  /** File contents, summed. */
+  readonly maxBytes: number;
+  /** Entries, files and directories alike. */
+  readonly maxFiles: number;
+}
+
+/** Files read out of a workspace: a tar stream, and what it leaves out. */
+export interface WorkspaceArchive extends Readable {
+  /** Regular files in it, and their bytes. */
+  readonly files: number;
+  readonly bytes: number;
+  /** A cap left something out (more entries than maxFiles, or a file that did not fit: never cut, left out whole). */
+  readonly truncated: boolean;
+  /** What was not read and why (symlink, too_large, not_a_file, …); the first 100. */
+  readonly skipped: readonly { readonly path: string; readonly reason: string }[];
+}
+
 export interface Sandbox {
   readonly identity: SandboxIdentity;
   readonly persistent: boolean;
@@ -69,6 +89,14 @@ export interface Sandbox {
   alive(): boolean;
   /** Runs code; calls to one persistent sandbox run one at a time, in order. */
   run(request: CodeRunRequest): Promise<CodeRunResult>;
+  /**
+   * Writes a tar archive's files and directories into the workspace, in the sandbox's turn
+   * like a call. The whole archive is checked first: a bad one (a link, `..`, over a cap) is
+   * refused with INPUT_INVALID and changes nothing. Session sandboxes only.
+   */
+  writeFiles?(archive: Readable, caps: FileTransferCaps): Promise<{ files: number; bytes: number }>;
+  /** Reads a file or a directory tree of the workspace as a tar archive; links are not followed. Session sandboxes only. */
+  readFiles?(path: string, caps: FileTransferCaps): Promise<WorkspaceArchive>;
   dispose(): Promise<void>;
   /** Called once when the sandbox ends for any reason (disposed, its host died). */
   onEnd(listener: (reason: string) => void): void;

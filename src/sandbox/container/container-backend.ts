@@ -6,10 +6,11 @@ import { newId } from '../../core/ids.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
 import { createConcurrencyLimiter, defaultShare } from '../concurrency-limiter.ts';
 import type { CodeRunRequest, CodeRunResult, Sandbox, SandboxBackend, SandboxSpec } from '../sandbox-backend.ts';
+import { checkWorkspaceArchive, readWorkspaceArchive, sendWorkspaceFiles } from './container-files.ts';
 import { removeOrphanContainers } from './container-gc.ts';
 import { endedResult, maxReplyBytes, parseRunReply, ReplyError } from './container-run.ts';
 import { removeSlot, startSlot, type ContainerProfileSettings, type ContainerSlot } from './container-slot.ts';
-import { ExecutorLinkError } from './executor-link.ts';
+import { ExecutorLinkError, type ExecutorLink } from './executor-link.ts';
 import { containerMemoryBytes } from './hardened-container.ts';
 import { createWarmPool, type WarmPool } from './warm-pool.ts';
 
@@ -244,6 +245,26 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       }
     };
 
+    /**
+     * Files in or out, in the sandbox's turn and under the limiter like a call, so a transfer
+     * never interleaves with one. Only a session's workspace outlives a call.
+     */
+    const transfer = <T>(work: (link: ExecutorLink) => Promise<T>): Promise<T> => {
+      const next = queue.then(() =>
+        limiter.run(spec.identity.agent, async () => {
+          const current = slot;
+          if (!alive || current === null) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
+          return work(current.link);
+        }),
+      );
+      queue = next.catch(() => {});
+      return next;
+    };
+    const sessionOnly = () => {
+      if (!spec.persistent) throw new CordonError('INPUT_INVALID', 'files move in and out of session sandboxes; a per-call sandbox\'s workspace ends with its call', { details: { field: 'sandbox', sandbox: id } });
+      if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
+    };
+
     return {
       identity: spec.identity,
       persistent: spec.persistent,
@@ -262,6 +283,16 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
         );
         queue = next.catch(() => {});
         return next;
+      },
+      async writeFiles(archive, caps) {
+        sessionOnly();
+        // Read and checked before the sandbox's turn: a slow upload holds no slot, and a bad archive changes nothing.
+        const checked = await checkWorkspaceArchive(archive, caps);
+        return transfer((link) => sendWorkspaceFiles(link, checked));
+      },
+      async readFiles(path, caps) {
+        sessionOnly();
+        return transfer((link) => readWorkspaceArchive(link, path, caps));
       },
       dispose: async () => {
         end('disposed');

@@ -13,7 +13,8 @@ const MAX_ERROR_MESSAGE = 4096;
 /** The sandbox said something the runner will not take; the container is ended for it. */
 export class ReplyError extends Error {}
 
-function isBase64(v: unknown): v is string {
+/** Standard base64, padded: what the executor sends bytes as. */
+export function isBase64(v: unknown): v is string {
   return typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v) && v.length % 4 === 0;
 }
 
