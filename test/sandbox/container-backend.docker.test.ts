@@ -56,6 +56,9 @@ for (const runtime of ['runc', 'runsc'] as const satisfies readonly Runtime[]) {
       expect(r).toMatchObject({ status: 'error', exitCode: 3, stdout: '1000\n/workspace\n', stderr: 'oops\n', truncated: false });
       expect(await s.run(runRequest('sh', 'echo kept > notes.txt'))).toMatchObject({ status: 'ok', exitCode: 0 });
       expect((await s.run(runRequest('sh', 'cat notes.txt'))).stdout).toBe('kept\n');
+      // The workspace executes what code puts there (a built tool, a compiled extension); /tmp does not.
+      const exec = await s.run(runRequest('sh', "printf '#!/bin/sh\\necho ran\\n' > w.sh; chmod +x w.sh; ./w.sh; cp w.sh /tmp/w.sh; /tmp/w.sh 2>&1 | grep -o 'Permission denied'"));
+      expect(exec.stdout).toBe('ran\nPermission denied\n');
     });
 
     it('cuts output at the call\'s cap and says so', async () => {

@@ -82,7 +82,9 @@ export function hardenedContainerConfig(spec: HardenedContainerSpec): ContainerC
       NanoCpus: Math.round(spec.limits.cpus * 1e9),
       Tmpfs: {
         '/tmp': `rw,nosuid,nodev,noexec,size=${spec.limits.tmpMb}m,mode=1777`,
-        '/workspace': `rw,nosuid,nodev,size=${spec.limits.workspaceMb}m,uid=${spec.uid},gid=${spec.uid},mode=0700`,
+        // Executable, unlike /tmp: code builds and runs its own tools there, and Python loads the
+        // compiled extensions pip installs (Docker mounts a tmpfs noexec unless told otherwise).
+        '/workspace': `rw,exec,nosuid,nodev,size=${spec.limits.workspaceMb}m,uid=${spec.uid},gid=${spec.uid},mode=0700`,
       },
       // Nothing of the host but the sandbox's own sockets: no other binds, no volumes, no
       // devices, no Docker socket.
