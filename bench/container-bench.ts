@@ -21,6 +21,7 @@ import {
 } from '../src/sandbox/index.ts';
 import { BENCH_LABEL, dockerApiRun, dockerExec, dockerRun, PRINT_ONE, removeLabelled, startExecTarget } from './docker-baselines.ts';
 import { traceEngine, type EngineMarks, type EngineTrace } from './engine-trace.ts';
+import { runSandboxReadyBench } from './sandbox-ready-bench.ts';
 import { percentile } from './stats.ts';
 
 /**
@@ -77,6 +78,8 @@ export async function runContainerBench(): Promise<Record<string, number | strin
     process.stderr.write(`bench: container (${runtime})…\n`);
     Object.assign(out, await benchRuntime(docker, settingsFor(recipe, image, runtime), runtime));
   }
+  process.stderr.write('bench: container (sandbox ready, through cordon serve)…\n');
+  Object.assign(out, await runSandboxReadyBench());
   return out;
 }
 

@@ -36,6 +36,8 @@ export interface ServerSettings {
   readonly isolate: Record<string, number | string>;
   /** Live session sandboxes one principal may hold of profile `js`. */
   readonly maxSessionsPerPrincipal: number;
+  /** More shipped profiles to serve beside `js` (e.g. `python`, with its warm pool). */
+  readonly profiles?: readonly string[];
 }
 
 export async function startCordonServer(settings: ServerSettings): Promise<CordonServer> {
@@ -47,6 +49,7 @@ export async function startCordonServer(settings: ServerSettings): Promise<Cordo
   const raised = js.replace(/maxPerPrincipal: \d+/, `maxPerPrincipal: ${settings.maxSessionsPerPrincipal}`);
   if (raised === js) throw new Error('sandboxes/js.yaml has no session.maxPerPrincipal to raise');
   writeFileSync(join(profiles, 'js.yaml'), raised);
+  for (const name of settings.profiles ?? []) writeFileSync(join(profiles, `${name}.yaml`), readFileSync(join(ROOT, 'sandboxes', `${name}.yaml`), 'utf8'));
   const isolate = Object.entries(settings.isolate).map(([k, v]) => `    ${k}: ${v}\n`).join('');
   const config = join(dir, 'cordon.yaml');
   writeFileSync(config, `dataDir: data\nlog:\n  level: warn\nserver:\n  port: 0\nsandbox:\n  profileDir: sandboxes\n  isolate:\n${isolate}`);
