@@ -152,9 +152,13 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       if (slot !== null) removed = remove(slot);
       for (const l of listeners.splice(0)) l(reason);
     };
+    /** A call in flight ends the sandbox itself, once it has asked the engine why the container died. */
+    let calling = false;
     const bind = (s: ContainerSlot) => {
       slot = s;
-      s.link.onClose((e) => end(`its container's executor went away (${e.message})`));
+      s.link.onClose((e) => {
+        if (!calling) end(`its container's executor went away (${e.message})`);
+      });
     };
     if (acquired !== null) bind(acquired);
 
@@ -191,6 +195,7 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
         current.memoryMb = request.memoryMb;
       }
       const started = performance.now();
+      calling = true;
       let backstop: NodeJS.Timeout | undefined;
       let onAbort: (() => void) | undefined;
       const stopped = new Promise<'timeout' | 'cancelled'>((resolve) => {
@@ -240,8 +245,11 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
           return endedResult('error', 'ExecutorError', `the sandbox broke the executor protocol (${err.message}); the container was ended`, performance.now() - started);
         }
       } finally {
+        calling = false;
         clearTimeout(backstop);
         if (onAbort !== undefined) request.signal?.removeEventListener('abort', onAbort);
+        // The executor went away outside what this call could tell (after its answer): end now.
+        if (!current.link.open) end('its container\'s executor went away');
       }
     };
 
