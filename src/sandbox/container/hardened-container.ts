@@ -5,7 +5,10 @@ export interface ContainerLimits {
   readonly memoryMb: number;
   /** CPU time as a share of cores (0.5 = half a core). */
   readonly cpus: number;
-  /** Processes and threads at once: a fork bomb stops here. */
+  /**
+   * Processes and threads at once: a fork bomb stops here. Under runc this is the container's pids
+   * cgroup; under runsc it is RLIMIT_NPROC inside gVisor (see {@link runscHostTaskLimit}).
+   */
   readonly pids: number;
   /** The writable workspace (`/workspace`, tmpfs): a disk fill stops here. */
   readonly workspaceMb: number;
@@ -47,6 +50,25 @@ export const CORDON_SANDBOX_LABEL = 'cordon.sandbox';
 export const CORDON_RUNNER_LABEL = 'cordon.runner';
 
 /**
+ * The host pids cgroup limit of a runsc container whose code may run `guestTasks` tasks.
+ *
+ * Under gVisor the container's host cgroup holds gVisor itself, not the code: the Sentry's and the
+ * gofer's threads (about 40 when idle) and, on the ptrace platform, a stub process per guest address
+ * space with a stub thread for every Sentry thread that ran it. When a clone there fails the Sentry
+ * panics ("error initializing first thread: resource temporarily unavailable") and the whole sandbox
+ * dies: Docker then logs "shim disconnected". So `pids` (64) as the cgroup limit killed an idle
+ * sandbox after a few execs, and cannot bound the code's tasks. Measured (2026-11-29, runsc
+ * 20221219): 63 sleeping processes took ~450 host tasks, 56 busy threads in 8 processes ~560, 31
+ * processes with 2 busy threads each ~1,800 (multi-threaded processes cost most), 62 busy
+ * single-threaded processes ~380. The guest's tasks are bounded by RLIMIT_NPROC instead; this limit is
+ * the backstop that ends a sandbox whose gVisor grows past the usual (a Sentry panic, exit 2: the 31 × 2
+ * case above, after 14 s) before it eats the host's pid space (pid_max is 32,768 on many hosts).
+ */
+export function runscHostTaskLimit(guestTasks: number): number {
+  return 16 * guestTasks + 64;
+}
+
+/**
  * The Engine API (1.41) create body for a sandbox container. Every line is a security
  * invariant, each checked from inside a container by test/sandbox/hardening.docker.test.ts:
  * no network interface but loopback, read-only root, non-root user, no capabilities, no
@@ -56,6 +78,7 @@ export const CORDON_RUNNER_LABEL = 'cordon.runner';
 export function hardenedContainerConfig(spec: HardenedContainerSpec): ContainerCreateOptions {
   if (!Number.isInteger(spec.uid) || spec.uid < 1000) throw new RangeError(`a sandbox user must be an unprivileged uid (>= 1000), got ${spec.uid}`);
   const memoryBytes = containerMemoryBytes(spec.limits);
+  const runsc = spec.runtime === 'runsc';
   return {
     Image: spec.image,
     Cmd: [...spec.cmd],
@@ -75,9 +98,16 @@ export function hardenedContainerConfig(spec: HardenedContainerSpec): ContainerC
       CapDrop: ['ALL'],
       // Docker's default seccomp profile applies unless told otherwise; never say otherwise.
       SecurityOpt: ['no-new-privileges'],
-      PidsLimit: spec.limits.pids,
+      PidsLimit: runsc ? runscHostTaskLimit(spec.limits.pids) : spec.limits.pids,
+      // Under runsc the code's tasks are bounded inside gVisor: its kernel counts RLIMIT_NPROC per uid
+      // per sandbox and fails fork/clone with EAGAIN, as Linux does. Never under runc: there the
+      // kernel counts RLIMIT_NPROC per real uid across the whole host, so every uid-1000 sandbox
+      // would share one count and one sandbox could starve another.
+      ...(runsc ? { Ulimits: [{ Name: 'nproc', Soft: spec.limits.pids, Hard: spec.limits.pids }] } : {}),
       Memory: memoryBytes,
       // No swap beyond the memory limit: a memory bomb ends in the OOM killer, not in thrashing.
+      // Under runsc the limit holds gVisor and all the code's memory, and gVisor (20221219) has no OOM
+      // killer of its own: the host's kills the whole sandbox (exit 137) within about a second.
       MemorySwap: memoryBytes,
       NanoCpus: Math.round(spec.limits.cpus * 1e9),
       Tmpfs: {
