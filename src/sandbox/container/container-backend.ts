@@ -170,6 +170,11 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       await Promise.race([slot.container.wait().catch(() => {}), new Promise((r) => setTimeout(r, DEATH_WAIT_MS).unref())]);
       const state = await slot.container.inspect().then((i) => i.State, () => null);
       if (state?.OOMKilled === true) return endedResult('oom', 'MemoryError', `the container ran out of memory (${slot.memoryMb} MB) and was killed`, durationMs);
+      // gVisor has no OOM killer of its own: the host's kills the whole sandbox (exit 137), and the
+      // engine's OOMKilled event may come late or never (containerd drops it once the cgroup is gone).
+      if (slot.settings.runtime === 'runsc' && state?.Running === false && state.ExitCode === 137) {
+        return endedResult('oom', 'MemoryError', `the sandbox was killed (exit 137): under gVisor, that is running out of memory (${slot.memoryMb} MB)`, durationMs);
+      }
       const how = state === null ? 'was removed' : state.Running ? 'lost its executor' : `exited with code ${state.ExitCode}`;
       return endedResult('error', 'SandboxExit', `the sandbox's container ${how}; its state is gone`, durationMs);
     };

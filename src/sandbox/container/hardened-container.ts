@@ -63,9 +63,11 @@ export const CORDON_RUNNER_LABEL = 'cordon.runner';
  * single-threaded processes ~380. The guest's tasks are bounded by RLIMIT_NPROC instead; this limit is
  * the backstop that ends a sandbox whose gVisor grows past the usual (a Sentry panic, exit 2: the 31 × 2
  * case above, after 14 s) before it eats the host's pid space (pid_max is 32,768 on many hosts).
+ * 16 × was too tight for a dash fork bomb at 64 tasks (`f() { f | f & }`: the Sentry panicked, exit 2,
+ * three times of three); at 32 × the bomb meets EAGAIN and ends at the wall clock.
  */
 export function runscHostTaskLimit(guestTasks: number): number {
-  return 16 * guestTasks + 64;
+  return 32 * guestTasks + 64;
 }
 
 /**

@@ -58,7 +58,7 @@ describe('the shipped profiles', () => {
     const at = (name: string) => ({ name, file: join(BUNDLED_SANDBOX_PROFILE_DIR, `${name}.yaml`) });
     expect(shipped.get('python')).toEqual({ ...at('python'), ...python });
     expect(shipped.get('shell')).toEqual({ ...at('shell'), ...python, languages: ['sh'], container: { ...container, image: 'shell' } });
-    expect(shipped.get('python-gvisor')).toEqual({ ...at('python-gvisor'), ...python, container: { ...container, runtime: 'runsc', warmPool: 0 } });
+    expect(shipped.get('python-gvisor')).toEqual({ ...at('python-gvisor'), ...python, container: { ...container, runtime: 'runsc', warmPool: 0, pids: 64 } });
     expect(shipped.get('python-gvisor')?.description).toContain('gVisor');
     // Each image a shipped profile names has its recipe beside it (the loader of recipes sits a layer above).
     for (const p of shipped.values()) {
