@@ -29,7 +29,7 @@ describe('cordon sandboxes validate', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ok {2}js +isolate /m);
     expect(r.stdout).toMatch(/^ok {2}python +container +languages python,sh; /m);
-    expect(r.stdout).toMatch(/^ok {2}python-gvisor +container +languages python; /m);
+    expect(r.stdout).toMatch(/^ok {2}python-gvisor +container +languages python,sh; /m);
     expect(r.stdout).toMatch(/^ok {2}shell +container +languages sh; /m);
     expect(r.stdout).toContain('4 sandbox profiles in');
     expect(r.stderr).toBe('');
