@@ -112,7 +112,7 @@ async function benchRuntime(docker: Docker, settings: ContainerProfileSettings, 
     profiles: new Map([settings, pooled].map((p) => [p.profile, p])),
     runDir,
     runnerId,
-    config: { maxConcurrent: 4, maxQueued: 16, startTimeoutMs: 30_000, gcIntervalMs: 600_000 },
+    config: { maxConcurrent: 4, maxQueued: 16, startTimeoutMs: 30_000, gcIntervalMs: 600_000, maxSessions: 16, maxSessionsPerAgent: 16 },
   });
   const out: Record<string, number> = {};
   let execTarget: Docker.Container | null = null;

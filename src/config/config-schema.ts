@@ -129,6 +129,9 @@ export interface ContainerConfig {
   readonly startTimeoutMs: number;
   /** Containers of runners that are gone are removed at start-up and this often. */
   readonly gcIntervalMs: number;
+  /** Live container session sandboxes in all, and one agent's share (each holds a container). */
+  readonly maxSessions: number;
+  readonly maxSessionsPerAgent: number;
 }
 
 /** Call sessions: the facts (`session` in a call) that chain rules decide on. */
@@ -324,13 +327,15 @@ export const CONFIG_SCHEMA = {
         container: {
           type: 'object',
           additionalProperties: false,
-          required: ['dockerHost', 'maxConcurrent', 'maxQueued', 'startTimeoutMs', 'gcIntervalMs'],
+          required: ['dockerHost', 'maxConcurrent', 'maxQueued', 'startTimeoutMs', 'gcIntervalMs', 'maxSessions', 'maxSessionsPerAgent'],
           properties: {
             dockerHost: { type: ['string', 'null'], minLength: 1, maxLength: 300 },
             maxConcurrent: positiveInt(1024),
             maxQueued: { type: 'integer', minimum: 0, maximum: 100_000 },
             startTimeoutMs: { type: 'integer', minimum: 1000, maximum: 600_000 },
             gcIntervalMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+            maxSessions: positiveInt(100_000),
+            maxSessionsPerAgent: positiveInt(100_000),
           },
         },
       },

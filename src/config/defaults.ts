@@ -47,7 +47,8 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
       // of its global limit (at least 1), so they follow an operator's maxConcurrent/maxQueued.
     },
     // A container call holds a process tree of its own; two cores run a few at once.
-    container: { dockerHost: null, maxConcurrent: 4, maxQueued: 64, startTimeoutMs: 20_000, gcIntervalMs: 60_000 },
+    // Session containers hold memory for their life: a few dozen on one machine, a quarter per agent.
+    container: { dockerHost: null, maxConcurrent: 4, maxQueued: 64, startTimeoutMs: 20_000, gcIntervalMs: 60_000, maxSessions: 32, maxSessionsPerAgent: 8 },
   },
   // Call sessions (chain-rule facts). One agent gets a tenth of the table: ten busy agents
   // fill it, one cannot.

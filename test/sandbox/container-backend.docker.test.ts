@@ -101,6 +101,25 @@ for (const runtime of ['runc', 'runsc'] as const satisfies readonly Runtime[]) {
       await expect(s.run(runRequest('python', '1'))).rejects.toMatchObject({ code: 'SANDBOX_FAILED' });
     });
 
+    it('holds an agent to its share of session containers, counting those still starting, and frees a share when one ends', async () => {
+      const small = createTestContainerBackend([python], { maxSessionsPerAgent: 2 });
+      try {
+        const create = () => small.create({ identity: containerIdentity(python.profile, 'agent-quota'), persistent: true, memoryMb: 128, egress: null });
+        const results = await Promise.allSettled([create(), create(), create(), create()]);
+        const made = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+        expect(made).toHaveLength(2);
+        expect(results.filter((r) => r.status === 'rejected').map((r) => (r.reason as { details: { quota: string } }).details.quota)).toEqual(['agent_container_sessions', 'agent_container_sessions']);
+        // Another agent has its own share.
+        const other = await small.create({ identity: containerIdentity(python.profile, 'agent-other'), persistent: true, memoryMb: 128, egress: null });
+        await (made[0] as Sandbox).dispose();
+        const again = await create();
+        expect((await again.run(runRequest('python', 'print(3)'))).stdout).toBe('3\n');
+        await Promise.all([again.dispose(), other.dispose(), (made[1] as Sandbox).dispose()]);
+      } finally {
+        await small.close();
+      }
+    });
+
     it('removes a per-call sandbox\'s container after its call', async () => {
       const identity = containerIdentity(python.profile);
       const s = await backend.create({ identity, persistent: false, memoryMb: 128, egress: null });

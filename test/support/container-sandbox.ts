@@ -12,6 +12,7 @@ import {
   parseDockerHost,
   readDebianArchive,
   type ContainerBackend,
+  type ContainerBackendConfig,
   type ContainerProfileSettings,
   type ImageRecipe,
 } from '../../src/sandbox/index.ts';
@@ -40,14 +41,14 @@ export function testContainerSettings(recipe: 'python' | 'shell', runtime: Runti
 }
 
 /** A container backend over the test engine; close() it in afterAll. */
-export function createTestContainerBackend(profiles: readonly ContainerProfileSettings[]): ContainerBackend {
+export function createTestContainerBackend(profiles: readonly ContainerProfileSettings[], config: Partial<ContainerBackendConfig> = {}): ContainerBackend {
   return createContainerBackend({
     docker: async () => testDocker as Docker,
     profiles: new Map(profiles.map((p) => [p.profile, p])),
     runDir: mkdtempSync(join(tmpdir(), 'cordon-ctr-')),
     // This process's own runner id: a concurrent `sandboxes gc` leaves its containers be.
     runnerId: currentRunnerId(),
-    config: { maxConcurrent: 8, maxQueued: 32, startTimeoutMs: 30_000, gcIntervalMs: 600_000 },
+    config: { maxConcurrent: 8, maxQueued: 32, startTimeoutMs: 30_000, gcIntervalMs: 600_000, maxSessions: 32, maxSessionsPerAgent: 16, ...config },
   });
 }
 

@@ -22,6 +22,9 @@ export interface ContainerBackendConfig {
   readonly startTimeoutMs: number;
   /** Orphans of crashed runners are removed at start and this often. */
   readonly gcIntervalMs: number;
+  /** Live container session sandboxes in all, and one agent's share: each holds a container. */
+  readonly maxSessions: number;
+  readonly maxSessionsPerAgent: number;
 }
 
 export interface ContainerBackendOptions {
@@ -127,13 +130,45 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
     return slot;
   }
 
+  /** Live (or starting) session containers, by agent: a container is far dearer than an isolate. */
+  const sessionsByAgent = new Map<string, number>();
+  let sessionCount = 0;
+  const holdSession = (agent: string): (() => void) => {
+    const mine = sessionsByAgent.get(agent) ?? 0;
+    if (sessionCount >= options.config.maxSessions) {
+      throw new CordonError('RATE_LIMITED', `too many container sandboxes in all (${options.config.maxSessions}, sandbox.container.maxSessions); delete some or wait for idle ones to expire`, { details: { quota: 'container_sessions', retryAfterSec: 10 } });
+    }
+    if (mine >= options.config.maxSessionsPerAgent) {
+      throw new CordonError('RATE_LIMITED', `agent ${agent} already holds ${mine} container sandboxes, its share (sandbox.container.maxSessionsPerAgent); delete some first`, { details: { quota: 'agent_container_sessions', retryAfterSec: 10 } });
+    }
+    sessionCount++;
+    sessionsByAgent.set(agent, mine + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      sessionCount--;
+      const left = (sessionsByAgent.get(agent) ?? 1) - 1;
+      if (left === 0) sessionsByAgent.delete(agent);
+      else sessionsByAgent.set(agent, left);
+    };
+  };
+
   async function create(spec: SandboxSpec): Promise<Sandbox> {
     if (closed) throw new CordonError('SANDBOX_UNAVAILABLE', 'the container backend is shutting down');
     const settings = settingsFor(spec.identity.profile);
-    // A session's container starts now; a call's starts when the call gets its turn, so
-    // concurrent calls cannot start more containers than the limiter lets run.
-    const slot = spec.persistent ? await acquire(spec, settings) : null;
-    return containerSandbox(spec, slot, () => acquire(spec, settings));
+    if (!spec.persistent) return containerSandbox(spec, null, () => acquire(spec, settings));
+    // A session's container starts now, counted from before it starts; a call's starts when the
+    // call gets its turn, so concurrent calls cannot start more containers than the limiter lets run.
+    const release = holdSession(spec.identity.agent);
+    try {
+      const sandbox = containerSandbox(spec, await acquire(spec, settings), () => acquire(spec, settings));
+      sandbox.onEnd(release);
+      return sandbox;
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   function containerSandbox(spec: SandboxSpec, acquired: ContainerSlot | null, acquireSlot: () => Promise<ContainerSlot>): Sandbox {
@@ -328,7 +363,7 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       gcTimer = setInterval(() => void sweep(), options.config.gcIntervalMs);
       gcTimer.unref();
     },
-    stats: () => ({ containerActive: limiter.active, containerQueued: limiter.queued, containers: live.size, ...pools.stats() }),
+    stats: () => ({ containerActive: limiter.active, containerQueued: limiter.queued, containers: live.size, containerSessions: sessionCount, ...pools.stats() }),
     async close() {
       closed = true;
       if (gcTimer !== null) clearInterval(gcTimer);
