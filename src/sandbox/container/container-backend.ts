@@ -231,7 +231,12 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       // A per-call container takes the call's memory limit; a session's was fixed when it was made.
       if (!spec.persistent && request.memoryMb !== current.memoryMb) {
         const bytes = containerMemoryBytes({ ...current.settings.limits, memoryMb: request.memoryMb });
-        await current.container.update({ Memory: bytes, MemorySwap: bytes });
+        try {
+          await current.container.update({ Memory: bytes, MemorySwap: bytes });
+        } catch (err) {
+          end('its memory limit could not be set');
+          throw new CordonError('SANDBOX_FAILED', `could not give the container the call's memory limit (${request.memoryMb} MB); retry the call`, { cause: err, details: { sandbox: id, retryable: true } });
+        }
         current.memoryMb = request.memoryMb;
       }
       const started = performance.now();
