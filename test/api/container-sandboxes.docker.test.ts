@@ -88,6 +88,16 @@ describeWith('a Docker engine', testDocker !== null, 'container sandboxes throug
     expect(denied[0]).toMatchObject({ sandbox: refused.sandbox, decision: { result: 'deny' }, egress: { host: 'evil.test', channel: 'unix' } });
   });
 
+  it('gives pip the same way out: its index requests reach an allowed test host through the sandbox\'s socket', async () => {
+    const mark = server.audit.records.length;
+    const r = await code('python', 'sh', `pip download --disable-pip-version-check --no-deps -d /tmp/dl --trusted-host up.test --index-url http://up.test:${up.upstream.port}/simple/ cordon-probe 2>&1 | tail -3`);
+    // The test host is no package index (and plain http, hence --trusted-host): pip finds nothing
+    // there, but it asked it, through the proxy.
+    expect(r.stdout).toMatch(/No matching distribution found for cordon-probe/);
+    const egress = server.audit.records.slice(mark).filter((x) => x.kind === 'egress');
+    expect(egress).toEqual(expect.arrayContaining([expect.objectContaining({ sandbox: r.sandbox, decision: expect.objectContaining({ result: 'allow' }), egress: expect.objectContaining({ host: 'up.test', path: '/simple/cordon-probe/', channel: 'unix' }) })]));
+  });
+
   it('gives curl the same way out, and a direct connection has no route', async () => {
     const r = await code('shell', 'sh', `curl -s http://up.test:${up.upstream.port}/c; echo; curl -s --noproxy '*' --max-time 5 http://127.0.0.2:${up.upstream.port}/ || echo "direct: $?"`);
     expect(r.stdout).toBe('hello from 127.0.0.2\ndirect: 7\n');
