@@ -18,9 +18,12 @@
 # One program in parts, joined in this order by executor-link.ts: this file (imports and
 # constants), frames.py, run-code.py (output caps, timeouts, sh), python-kernel.py (the
 # notebook-like interpreter), workspace-files.py (put and get), egress-forwarder.py, main.py.
-# Ops: run (code), warm (start the Python interpreter), put and get (files in /workspace).
-import ast
-import base64
+# Ops: run (code), put and get (files in /workspace).
+#
+# Imports are few and cheap on purpose: under gVisor every module costs milliseconds to load,
+# and the executor's start is on a new container's path (subprocess loads at the first sh call).
+import _thread
+import binascii
 import errno
 import json
 import os
@@ -29,12 +32,17 @@ import signal
 import socket
 import stat
 import struct
-import subprocess
 import sys
-import threading
 import time
-import traceback
 
 RUN_DIR = '/run/cordon'
 MAX_REQUEST = 8 << 20
 PROXY_PORT = 3128
+
+
+def b64encode(data):
+    return binascii.b2a_base64(data, newline=False)
+
+
+def b64decode(text):
+    return binascii.a2b_base64(text, strict_mode=True)

@@ -9,7 +9,7 @@ def main():
         state['kernel'] = Kernel(fork=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(os.path.join(RUN_DIR, 'executor.sock'))
-    threading.Thread(target=forward_egress, daemon=True).start()
+    _thread.start_new_thread(forward_egress, ())
     if state['kernel'] is not None:
         state['kernel'].wait_ready(time.monotonic() + 30)
     send_frame(sock, {'op': 'hello', 'version': 1, 'pid': os.getpid()})

@@ -68,6 +68,7 @@ def kill_everything_else():
 
 
 def run_sh(req, output):
+    import subprocess  # noqa: PLC0415 - only sh needs it; a Python container's start skips it
     before = oom_kills()
     deadline = time.monotonic() + req['timeoutMs'] / 1000.0
     proc = subprocess.Popen(
@@ -107,8 +108,8 @@ def handle_run(state, req):
         result = run_sh(req, output)
     else:
         result = {'status': 'error', 'error': {'name': 'LanguageError', 'message': 'unknown language'}}
-    result['stdout'] = base64.b64encode(bytes(output.parts['stdout'])).decode('ascii')
-    result['stderr'] = base64.b64encode(bytes(output.parts['stderr'])).decode('ascii')
+    result['stdout'] = b64encode(bytes(output.parts['stdout'])).decode('ascii')
+    result['stderr'] = b64encode(bytes(output.parts['stderr'])).decode('ascii')
     result['truncated'] = output.truncated
     result['durationMs'] = (time.monotonic() - started) * 1000.0
     return result

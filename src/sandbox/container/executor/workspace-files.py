@@ -158,7 +158,7 @@ class PutBatch:
     def write(self, entry):
         fd, path = self.current
         try:
-            view = memoryview(base64.b64decode(entry.get('data') or '', validate=True))
+            view = memoryview(b64decode(entry.get('data') or ''))
         except (ValueError, TypeError):
             raise FileError('InvalidData', '%s: data is not base64' % path, path)
         try:
@@ -366,7 +366,7 @@ class Reader:
             os.close(fd)
         self.left -= len(data)
         self.parts.append(b'{"type":"file","path":' + json.dumps(rel).encode('ascii') + b',"mode":%d,"data":"' % (st.st_mode & PERMISSIONS)
-                          + base64.b64encode(data) + b'"}')
+                          + b64encode(data) + b'"}')
 
 
 def handle_get(sock, req):
