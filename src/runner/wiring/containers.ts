@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { CordonConfig } from '../../config/config-schema.ts';
 import { CordonError } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
 import type { Logger } from '../../core/logger.ts';
 import {
   BUNDLED_IMAGE_RECIPE_DIR,
@@ -19,8 +20,8 @@ import {
 
 /** sockaddr_un.sun_path holds 108 bytes on Linux, terminator included. */
 const MAX_SOCKET_PATH = 103;
-/** `<run dir>/ctr_<26 characters>/executor.sock` */
-const SOCKET_SUFFIX = '/ctr_01234567890123456789012345678901/executor.sock'.length;
+/** `<run dir>/<container slot id>/executor.sock`, the longest socket path under the run directory. */
+const SOCKET_SUFFIX = `/${newId('ctr')}/executor.sock`.length;
 /** Engine calls (create, start, remove) wait this long; a missing engine fails at once. */
 const DOCKER_TIMEOUT_MS = 60_000;
 
