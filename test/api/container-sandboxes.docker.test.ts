@@ -56,10 +56,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // Closing removes the containers still there (up to 10 s of waiting on the engine).
   await server?.close();
   await up?.close();
   env?.cleanup();
-});
+}, 60_000);
 
 describeWith('a Docker engine', testDocker !== null, 'container sandboxes through the API', () => {
   it('keeps a Python session\'s variables between calls in a session sandbox', async () => {

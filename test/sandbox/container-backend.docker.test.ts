@@ -19,10 +19,11 @@ for (const runtime of ['runc', 'runsc'] as const satisfies readonly Runtime[]) {
     beforeAll(() => {
       backend = createTestContainerBackend([python, shell]);
     });
+    // Removing containers gVisor is still tearing down can take a while on a loaded machine.
     afterAll(async () => {
       await Promise.all(made.map((s) => s.dispose()));
       await backend.close();
-    });
+    }, 60_000);
 
     it('keeps a Python session\'s variables from call to call, and returns a final expression\'s repr', async () => {
       const s = await session();

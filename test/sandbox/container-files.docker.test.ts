@@ -58,10 +58,11 @@ for (const runtime of ['runc', 'runsc'] as const satisfies readonly Runtime[]) {
     beforeAll(() => {
       backend = createTestContainerBackend([shell]);
     });
+    // Removing containers gVisor is still tearing down can take a while on a loaded machine.
     afterAll(async () => {
       await Promise.all(made.map((s) => s.dispose()));
       await backend.close();
-    });
+    }, 60_000);
 
     it('puts nested files that code reads, and gets them back with the same bytes and modes', async () => {
       const s = await session();

@@ -74,7 +74,7 @@ for (const runtime of ['runc', 'runsc'] as const) {
     }, 60_000);
     afterAll(async () => {
       await container?.remove({ force: true });
-    });
+    }, 60_000);
 
     it('runs as the unprivileged user, with no capabilities and no way to gain privileges', async () => {
       // runc's /proc must say NoNewPrivs 1. gVisor's /proc has no such line: runsc treats no_new_privs as

@@ -51,6 +51,8 @@ export interface ContainerBackend extends SandboxBackend {
 
 /** After the call's own limit, how long the executor has to report a timeout before the runner ends the container. */
 const BACKSTOP_GRACE_MS = 2000;
+/** How long close() waits for containers to be removed. */
+const CLOSE_WAIT_MS = 10_000;
 /** How long a container whose executor went away has to stop before its state is read. */
 const DEATH_WAIT_MS = 5000;
 
@@ -373,8 +375,13 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       closed = true;
       if (gcTimer !== null) clearInterval(gcTimer);
       await pools.close();
-      await Promise.all([...live].map((slot) => remove(slot)));
-      await Promise.all([...removing]);
+      for (const slot of [...live]) void remove(slot);
+      // Every removal has been asked of the engine, which finishes it whether or not we wait; a
+      // sandbox gVisor is still tearing down (thousands of host tasks after a fork bomb) must not
+      // hold a runner's stop for long.
+      const all = Promise.all([...removing]);
+      const waited = await Promise.race([all.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), CLOSE_WAIT_MS).unref())]);
+      if (!waited) logger.warn({ containers: removing.size }, 'stopped waiting for container removals; the engine finishes them');
     },
   };
 }
