@@ -68,11 +68,11 @@ describeWith('a Docker engine', testDocker !== null, 'containers of cordon serve
     process.kill(second.child.pid as number, 'SIGTERM');
     await stopped;
     // A stop waits up to 10 s for the engine; on a loaded machine the engine may finish after.
-    let left = await containersOf(second.runner);
-    for (let i = 0; i < 60 && left.length > 0; i++) {
+    let remaining = await containersOf(second.runner);
+    for (let i = 0; i < 60 && remaining.length > 0; i++) {
       await new Promise((r) => setTimeout(r, 500));
-      left = await containersOf(second.runner);
+      remaining = await containersOf(second.runner);
     }
-    expect(left).toEqual([]);
+    expect(remaining).toEqual([]);
   }, 120_000);
 });
