@@ -65,6 +65,22 @@ export async function openRoot(root: string): Promise<WorkspaceRoot> {
   return { real, handle };
 }
 
+/**
+ * A second descriptor for the root, which the caller may close. Reopened by its real
+ * path (host-configured, not hostile): `/proc/self/fd/<n>` itself is a symlink, so
+ * O_NOFOLLOW would refuse it.
+ */
+export async function reopenRoot(root: WorkspaceRoot): Promise<FileHandle> {
+  const handle = await open(root.real, DIR_FLAGS);
+  try {
+    await verifyHandle(root.real, handle, '', root.real);
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
 /** Checks that an open descriptor is `expected` (the root's real path plus the components walked). */
 export async function verifyHandle(rootReal: string, handle: FileHandle, path: string, expected: string): Promise<void> {
   const actual = await readlink(fdPath(handle));
@@ -104,7 +120,7 @@ export async function openDirAt(root: WorkspaceRoot, components: readonly string
       expected = `${expected}/${name}`;
     }
     await verifyHandle(root.real, current, shownPath, expected);
-    return current === root.handle ? await open(fdPath(root.handle), DIR_FLAGS) : current;
+    return current === root.handle ? await reopenRoot(root) : current;
   } catch (err) {
     if (current !== root.handle) await current.close();
     throw err;

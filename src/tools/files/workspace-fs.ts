@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { link, lstat, mkdir as mkdirAt, open, readlink, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { CordonError } from '../../core/errors.ts';
-import { DIR_FLAGS, fdPath, fsError, openChildDir, openRoot, outside, withParent, type ParentDir } from './workspace-dir.ts';
+import { fdPath, fsError, openChildDir, openRoot, outside, reopenRoot, withParent, type ParentDir } from './workspace-dir.ts';
 import { parseWorkspacePath } from './workspace-path.ts';
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'other';
@@ -167,7 +167,10 @@ export async function stat(root: string, pathInput: string): Promise<WorkspaceSt
 export async function mkdir(root: string, pathInput: string): Promise<void> {
   const path = parseWorkspacePath(pathInput);
   const ws = await openRoot(root);
-  let current = await open(fdPath(ws.handle), DIR_FLAGS);
+  let current = await reopenRoot(ws).catch(async (err: unknown) => {
+    await ws.handle.close();
+    throw err;
+  });
   try {
     for (const name of path.components) {
       try {
