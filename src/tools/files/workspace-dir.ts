@@ -152,11 +152,32 @@ export async function closeParent(parent: ParentDir): Promise<void> {
   await parent.root.handle.close();
 }
 
-/** Runs `fn` with the open parent of `path`, closing descriptors afterwards. */
+/**
+ * Runs `fn` with the open parent of `path`, then re-verifies that the parent is still
+ * inside the root, closing descriptors afterwards.
+ *
+ * Every operation `fn` does goes through `/proc/self/fd/<dir>/<name>` (open, lstat,
+ * rename, link, unlink, mkdir, rmdir), so no path is resolved again after the walk.
+ * What remains, stated honestly:
+ * - The held directory itself could be moved out of the root between the walk and
+ *   the operation by someone who can see both sides. The sandbox cannot (it sees only
+ *   the workspace), so only a host process could; the re-verification after `fn`
+ *   then reports it, but after the fact.
+ * - A hard link planted by the host inside the workspace to a file outside is read
+ *   like any file (its /proc path is inside). Writes never modify such a file in
+ *   place: they replace the name by rename. The sandbox cannot create one.
+ */
 export async function withParent<T>(rootDir: string, path: WorkspacePath, fn: (parent: ParentDir) => Promise<T>): Promise<T> {
   const parent = await openParent(rootDir, path);
   try {
-    return await fn(parent);
+    const result = await fn(parent);
+    const now = await readlink(fdPath(parent.dir));
+    if (now !== parent.root.real && !now.startsWith(`${parent.root.real}/`)) {
+      throw new CordonError('FS_OUTSIDE_WORKSPACE', `${JSON.stringify(path.relative)} was moved out of the workspace during the call`, {
+        details: { reason: 'moved' },
+      });
+    }
+    return result;
   } finally {
     await closeParent(parent);
   }

@@ -1,4 +1,5 @@
 import { readFile as readHost, readdir, stat as statHost, writeFile as writeHost, mkdir as mkdirHost } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTempWorkspace, type TempWorkspace } from '../../../test/support/temp-workspace.ts';
@@ -47,6 +48,12 @@ describe('readFile', () => {
     expect(await codeOf(readFile(ws.root, 'nope.txt', MAX))).toBe('FS_NOT_FOUND');
     expect(await codeOf(readFile(ws.root, 'missing/nope.txt', MAX))).toBe('FS_NOT_FOUND');
     expect(await codeOf(readFile(ws.root, 'digits.txt/x', MAX))).toBe('FS_NOT_A_DIRECTORY');
+  });
+
+  it('refuses a FIFO planted in the workspace instead of blocking on it', async () => {
+    execFileSync('mkfifo', [join(ws.root, 'pipe')]);
+    expect(await codeOf(readFile(ws.root, 'pipe', MAX))).toBe('FS_NOT_A_FILE');
+    expect(await stat(ws.root, 'pipe')).toMatchObject({ type: 'other' });
   });
 });
 
