@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { CordonError, ERROR_CODES, ExitCode, type ErrorCode } from './errors.ts';
+
+// The workspace file codes clients and the CLI rely on: status and exit code are API.
+const FS_CODES: Record<string, readonly [number, number]> = {
+  FS_INVALID_PATH: [400, ExitCode.usage],
+  FS_OUTSIDE_WORKSPACE: [403, ExitCode.denied],
+  FS_NOT_FOUND: [404, ExitCode.notFound],
+  FS_EXISTS: [409, ExitCode.conflict],
+  FS_NOT_A_FILE: [409, ExitCode.conflict],
+  FS_NOT_A_DIRECTORY: [409, ExitCode.conflict],
+  FS_TOO_LARGE: [413, ExitCode.usage],
+  FS_EDIT_NO_MATCH: [409, ExitCode.conflict],
+  FS_EDIT_AMBIGUOUS: [409, ExitCode.conflict],
+  FS_EDIT_CONFLICT: [409, ExitCode.conflict],
+};
+
+describe('error table', () => {
+  it.each(Object.entries(FS_CODES))('%s maps to its HTTP status and exit code', (code, [status, exit]) => {
+    const err = new CordonError(code as ErrorCode, 'x');
+    expect([err.httpStatus, err.exitCode]).toEqual([status, exit]);
+  });
+
+  it('every code is UPPER_SNAKE, documented, and exits with something other than "the tool failed"', () => {
+    for (const [code, spec] of Object.entries(ERROR_CODES)) {
+      expect(code).toMatch(/^[A-Z]+(?:_[A-Z]+)*$/u);
+      expect(spec.doc.length).toBeGreaterThan(10);
+      expect(spec.exitCode).not.toBe(ExitCode.toolFailed);
+    }
+  });
+});
