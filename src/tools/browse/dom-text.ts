@@ -1,7 +1,8 @@
 /**
  * Text of a DOM subtree with block elements as paragraph breaks. Iterative, so
  * depth cannot overflow the stack; `maxChars` stops the walk early on huge
- * documents (the caller still cuts the final string exactly).
+ * documents (the caller still cuts the final string exactly), and `complete`
+ * says whether it did.
  */
 
 // Minimal node shape shared by linkedom and the DOM lib types.
@@ -21,12 +22,12 @@ export const HIDDEN = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'IFRAM
 
 const BREAK = '\n\n';
 
-export function blockText(root: TextNodeLike, maxChars: number): string {
+export function blockText(root: TextNodeLike, maxChars: number): { text: string; complete: boolean } {
   const out: string[] = [];
   let length = 0;
   // Entries are nodes to visit, or a marker string to emit after a block closes.
   const todo: (TextNodeLike | string)[] = [root];
-  while (todo.length > 0 && length <= maxChars) {
+  while (todo.length > 0 && length < maxChars) {
     const item = todo.pop()!;
     if (typeof item === 'string') {
       out.push(item);
@@ -57,7 +58,7 @@ export function blockText(root: TextNodeLike, maxChars: number): string {
       if (child) todo.push(child);
     }
   }
-  return normaliseText(out.join(''));
+  return { text: normaliseText(out.join('')), complete: todo.length === 0 };
 }
 
 /** Collapses whitespace inside paragraphs and keeps one blank line between them. */

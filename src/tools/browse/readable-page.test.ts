@@ -5,15 +5,24 @@ const PAGE = 'https://site.test/dir/page?q=1';
 const caps = { maxTextChars: 5000, maxLinks: 50 };
 
 const article = (body: string, head = '<title>My Page</title>'): string =>
-  `<html><head>${head}</head><body><article><h1>Heading</h1><p>${'Readable words in a real paragraph, with commas, '.repeat(20)}</p>${body}</article></body></html>`;
+  `<html><head>${head}</head><body><nav class="menu"><a href="/nav">Navigation menu</a></nav><article><h1>Heading</h1><p>${'Readable words in a real paragraph, with commas, '.repeat(20)}</p>${body}</article></body></html>`;
 
 describe('readablePage', () => {
   it('returns the title, paragraph text and absolute links', () => {
     const page = readablePage(article('<p>Second <a href="../other#frag">other page</a> here.</p><p>Third</p>'), PAGE, caps);
     expect(page.title).toBe('My Page');
     expect(page.text).toContain('Second other page here.\n\nThird');
-    expect(page.links).toEqual([{ href: 'https://site.test/other', text: 'other page' }]);
+    expect(page.links).toEqual([
+      { href: 'https://site.test/nav', text: 'Navigation menu' },
+      { href: 'https://site.test/other', text: 'other page' },
+    ]);
     expect(page.truncated).toBe(false);
+  });
+
+  it('reads the article, not the page chrome around it', () => {
+    const page = readablePage(article('<p>Body</p>'), PAGE, caps);
+    expect(page.text).toMatch(/^Heading\n\nReadable words/);
+    expect(page.text).not.toContain('Navigation menu');
   });
 
   it('falls back to the body text when Readability finds no article', () => {
@@ -35,15 +44,15 @@ describe('readablePage', () => {
       <a href="file:///etc/passwd">file</a><a href="mailto:a@b.test">mail</a><a href="https://b.test/2#again">dup</a>
       <a href=" \n https://c.test/\t3 ">ws</a><a href="#top">top</a><a href="/abs">abs</a><a href="http://[bad">bad</a>`);
     const page = readablePage(html, PAGE, caps);
-    expect(page.links.map((link) => link.href)).toEqual(['https://b.test/2', 'https://c.test/3', 'https://site.test/abs']);
+    expect(page.links.map((link) => link.href)).toEqual(['https://site.test/nav', 'https://b.test/2', 'https://c.test/3', 'https://site.test/abs']);
     expect(JSON.stringify(page)).not.toContain('evil.test');
   });
 
   it('uses an http(s) <base href> and ignores a javascript: one', () => {
     const good = readablePage(article('<a href="x">x</a>', '<base href="https://cdn.test/root/">'), PAGE, caps);
-    expect(good.links[0]?.href).toBe('https://cdn.test/root/x');
+    expect(good.links.at(-1)?.href).toBe('https://cdn.test/root/x');
     const bad = readablePage(article('<a href="x">x</a>', '<base href="javascript:alert(1)//">'), PAGE, caps);
-    expect(bad.links[0]?.href).toBe('https://site.test/dir/x');
+    expect(bad.links.at(-1)?.href).toBe('https://site.test/dir/x');
   });
 
   it('caps text, links and link text, and says so', () => {

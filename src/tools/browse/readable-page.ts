@@ -2,7 +2,7 @@ import { Readability } from '@mozilla/readability';
 import { parseHTML } from 'linkedom';
 import { CordonError } from '../../core/errors.js';
 import { HIDDEN, blockText, cleanChars, cutText, normaliseText, type TextNodeLike } from './dom-text.js';
-import { limitDepth } from './limit-depth.js';
+import { limitMarkup } from './limit-markup.js';
 import { pageLinks, parseHttpUrl, type PageLink } from './page-links.js';
 
 export interface ReadablePage {
@@ -21,12 +21,19 @@ export interface ReadableCaps {
 
 /** Input beyond this is cut before parsing: the parse and Readability are the costly part. */
 export const MAX_HTML_CHARS = 5 * 1024 * 1024;
-/** Deeper markup is flattened (see limit-depth.ts); real pages stay far below this. */
+/** Deeper markup is flattened (see limit-markup.ts); real pages stay far below this. */
 export const MAX_DEPTH = 256;
-/** Past this many elements Readability's scoring gets slow (seconds); we read the whole body instead. */
-export const MAX_READABILITY_ELEMENTS = 10_000;
+/** Elements past this are flattened too (text kept, links lost): bounds the parse at ~0.5 s. */
+export const MAX_ELEMENTS = 50_000;
+/**
+ * Past this many elements Readability's scoring takes about a second or more; we read
+ * the whole document instead. (Its own maxElemsToParse counts with
+ * getElementsByTagName('*'), which linkedom answers with 0, so we count.)
+ */
+export const MAX_READABILITY_ELEMENTS = 20_000;
 export const MAX_TITLE_CHARS = 512;
 const DEFAULT_LINK_TEXT_CHARS = 200;
+const REMOVED_SELECTOR = [...HIDDEN].filter((name) => name !== 'HEAD' && name !== 'TITLE').map((name) => name.toLowerCase()).join(',');
 
 /**
  * Turns an HTML page into a title, readable text and absolute http(s) links.
@@ -41,14 +48,13 @@ export function readablePage(html: string, baseUrl: string, caps: ReadableCaps):
   const maxLinkTextChars = Math.max(0, Math.floor(caps.maxLinkTextChars ?? DEFAULT_LINK_TEXT_CHARS));
 
   let truncated = html.length > MAX_HTML_CHARS;
-  const limited = limitDepth(cutText(html, MAX_HTML_CHARS), MAX_DEPTH);
+  const limited = limitMarkup(cutText(html, MAX_HTML_CHARS), { maxDepth: MAX_DEPTH, maxElements: MAX_ELEMENTS });
   if (limited.droppedTags > 0) truncated = true;
 
   const { document } = parseHTML(limited.html);
-  for (const name of HIDDEN) {
-    if (name === 'HEAD' || name === 'TITLE') continue;
-    for (const element of [...document.querySelectorAll(name.toLowerCase())]) element.remove();
-  }
+  // One selector, one walk. Removed before links are read: a link inside <noscript> or
+  // <template> is not one a reader sees.
+  for (const element of [...document.querySelectorAll(REMOVED_SELECTOR)]) element.remove();
 
   const links = pageLinks(document, base, { maxLinks, maxLinkTextChars });
   truncated ||= links.truncated;
@@ -61,13 +67,14 @@ export function readablePage(html: string, baseUrl: string, caps: ReadableCaps):
   // Walk a little past the cap so "exactly at the cap" and "over it" stay distinguishable.
   // The whole document, not document.body: linkedom leaves a fragment's nodes outside <body>.
   // <head> and <title> are skipped by the walk.
-  const bodyText = blockText(document as unknown as TextNodeLike, maxTextChars + 1);
-  const article = readArticle(document, docTitle);
+  const documentText = blockText(document as unknown as TextNodeLike, maxTextChars + 1);
+  const article = limited.elements <= MAX_READABILITY_ELEMENTS ? readArticle(document, docTitle) : null;
   const title = cutText(normaliseText(article?.title ?? '') || docTitle, MAX_TITLE_CHARS);
 
-  const fullText = article ? blockText(article.content, maxTextChars + 1) || bodyText : bodyText;
-  const text = cutText(fullText, maxTextChars);
-  if (text.length < fullText.length) truncated = true;
+  const articleText = article && blockText(article.content, maxTextChars + 1);
+  const read = articleText?.text ? articleText : documentText;
+  const text = cutText(read.text, maxTextChars);
+  if (!read.complete || text.length < read.text.length) truncated = true;
 
   return { title, text, links: links.links, truncated };
 }
@@ -83,14 +90,13 @@ function readArticle(document: ReturnType<typeof parseHTML>['document'], docTitl
   const titleElement = document.querySelector('title');
   if (titleElement) titleElement.textContent = docTitle;
   const reader = new Readability(document as unknown as ConstructorParameters<typeof Readability>[0], {
-    maxElemsToParse: MAX_READABILITY_ELEMENTS,
     serializer: (node): TextNodeLike => node as unknown as TextNodeLike,
   });
   let article: ReturnType<typeof reader.parse>;
   try {
     article = reader.parse();
   } catch {
-    // Thrown when the page has more than maxElemsToParse elements: read the body instead.
+    // Hostile markup must cost the reader view, not the call: read the whole document instead.
     return null;
   }
   if (!article?.content) return null;

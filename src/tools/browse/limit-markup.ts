@@ -1,16 +1,18 @@
 import { Tokenizer } from 'htmlparser2';
 
 /**
- * Removes open tags that would nest deeper than `maxDepth`, before any tree
- * builder sees the markup. Why: htmlparser2's Parser (under linkedom) keeps its
+ * Removes open tags that would nest deeper than `maxDepth`, or that come after
+ * the first `maxElements`, before any tree builder sees the markup. Why: htmlparser2's Parser (under linkedom) keeps its
  * open-element stack with `unshift`, so 100k nested `<div>`s take ~15 s, and
- * Readability slows sharply past ~500 levels. The tokenizer is linear, and its
+ * Readability slows sharply past ~500 levels; and parse time grows with the
+ * element count (100k links take ~1 s). The tokenizer is linear, and its
  * indexes let us cut tags out of the original string without re-serialising.
  *
  * The depth model is approximate on purpose (no full tree-construction rules):
  * void elements never nest, a repeated `<p>`/`<li>`/`<td>`… closes its open
  * sibling, and a close tag pops to its match among the top entries. Over-counting
- * only flattens markup; the text between dropped tags is kept.
+ * only flattens markup; the text between dropped tags is kept. Close tags are
+ * left in place: a tree builder ignores the ones that match nothing.
  */
 
 const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'param', 'source', 'track', 'wbr', 'basefont', 'bgsound', 'frame', 'keygen']);
@@ -18,17 +20,25 @@ const SELF_SIBLING = new Set(['p', 'li', 'option', 'dt', 'dd', 'tr', 'td', 'th']
 /** How far down the stack a close tag looks for its match; bounds the work per tag. */
 const CLOSE_SEARCH = 64;
 
-export interface DepthLimited {
+export interface MarkupLimits {
+  maxDepth: number;
+  maxElements: number;
+}
+
+export interface LimitedMarkup {
   html: string;
-  /** Number of open tags removed. */
+  /** Open tags kept (void ones included): what the tree builder will create. */
+  elements: number;
+  /** Open tags removed. */
   droppedTags: number;
 }
 
-export function limitDepth(html: string, maxDepth: number): DepthLimited {
+export function limitMarkup(html: string, { maxDepth, maxElements }: MarkupLimits): LimitedMarkup {
   const stack: string[] = [];
   const cuts: [number, number][] = [];
   let name = '';
   let tagStart = 0;
+  let elements = 0;
   const noop = (): void => undefined;
 
   const tokenizer = new Tokenizer({ xmlMode: false, decodeEntities: false }, {
@@ -37,17 +47,18 @@ export function limitDepth(html: string, maxDepth: number): DepthLimited {
       tagStart = start - 1;
     },
     onopentagend(endIndex) {
-      if (VOID.has(name)) return;
       if (SELF_SIBLING.has(name) && stack.at(-1) === name) stack.pop();
-      if (stack.length >= maxDepth) {
+      if (elements >= maxElements || stack.length >= maxDepth) {
         cuts.push([tagStart, endIndex + 1]);
         return;
       }
-      stack.push(name);
+      elements += 1;
+      if (!VOID.has(name)) stack.push(name);
     },
     onselfclosingtag(endIndex) {
-      // `<x/>`: never opens anything we need to track.
-      void endIndex;
+      // `<x/>` opens nothing that needs tracking, but still counts as an element.
+      if (elements >= maxElements) cuts.push([tagStart, endIndex + 1]);
+      else elements += 1;
     },
     onclosetag(start, end) {
       const closing = html.slice(start, end).toLowerCase();
@@ -74,7 +85,7 @@ export function limitDepth(html: string, maxDepth: number): DepthLimited {
   tokenizer.write(html);
   tokenizer.end();
 
-  if (cuts.length === 0) return { html, droppedTags: 0 };
+  if (cuts.length === 0) return { html, elements, droppedTags: 0 };
   const parts: string[] = [];
   let at = 0;
   for (const [from, to] of cuts) {
@@ -82,5 +93,5 @@ export function limitDepth(html: string, maxDepth: number): DepthLimited {
     at = to;
   }
   parts.push(html.slice(at));
-  return { html: parts.join(''), droppedTags: cuts.length };
+  return { html: parts.join(''), elements, droppedTags: cuts.length };
 }
