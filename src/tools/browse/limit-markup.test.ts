@@ -6,7 +6,7 @@ const wide = { maxDepth: 1000, maxElements: 1000 };
 describe('limitMarkup', () => {
   it('returns ordinary markup unchanged, counting its elements', () => {
     const html = '<div><p>a<p>b<img src=x><br></div><ul><li>1<li>2</ul>';
-    expect(limitMarkup(html, wide)).toEqual({ html, elements: 8, droppedTags: 0 });
+    expect(limitMarkup(html, wide)).toEqual({ html, elements: 8, totalDepth: 1 + 2 + 2 + 3 + 3 + 1 + 2 + 2, droppedTags: 0 });
   });
 
   it('cuts open tags past maxDepth but keeps their text', () => {
@@ -28,7 +28,7 @@ describe('limitMarkup', () => {
 
   it('ignores tags inside scripts and comments', () => {
     const html = `<script>"${'<div>'.repeat(50)}"</script><!--${'<div>'.repeat(50)}--><p>x</p>`;
-    expect(limitMarkup(html, { maxDepth: 3, maxElements: 1000 })).toEqual({ html, elements: 2, droppedTags: 0 });
+    expect(limitMarkup(html, { maxDepth: 3, maxElements: 1000 })).toEqual({ html, elements: 2, totalDepth: 2, droppedTags: 0 });
   });
 
   it('handles 100k nested divs', () => {

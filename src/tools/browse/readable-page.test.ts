@@ -72,6 +72,13 @@ describe('readablePage', () => {
     expect(page.truncated).toBe(true);
   });
 
+  it('reads every paragraph of many deep chains (too much nesting for Readability, which took 2 s)', () => {
+    const chain = `${'<div>'.repeat(250)}<p>Chain paragraph.</p>${'</div>'.repeat(250)}`;
+    const page = readablePage(`<title>Chains</title><body>${chain.repeat(70)}</body>`, PAGE, caps);
+    expect(page.text.split('Chain paragraph.')).toHaveLength(71);
+    expect(page.truncated).toBe(false);
+  });
+
   it('caps 100k links', () => {
     const html = `<title>Links</title><body>${Array.from({ length: 100_000 }, (_, i) => `<a href="/x${i}">l${i}</a>`).join('')}</body>`;
     const page = readablePage(html, PAGE, { maxTextChars: 1000, maxLinks: 100 });
