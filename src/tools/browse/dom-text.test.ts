@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blockText, cleanChars, cutText, normaliseText } from './dom-text.js';
+import { blockText, cleanChars, cutText, normaliseText } from './dom-text.ts';
 
 describe('dom-text helpers', () => {
   it('normaliseText keeps paragraphs and single line breaks, collapsing other whitespace', () => {

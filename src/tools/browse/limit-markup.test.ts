@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { limitMarkup } from './limit-markup.js';
+import { limitMarkup } from './limit-markup.ts';
 
 const wide = { maxDepth: 1000, maxElements: 1000 };
 

@@ -1,4 +1,4 @@
-import { cleanChars, cutText } from './dom-text.js';
+import { cleanChars, cutText } from './dom-text.ts';
 
 export interface PageLink {
   href: string;

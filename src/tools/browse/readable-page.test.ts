@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readablePage } from './index.js';
+import { readablePage } from './index.ts';
 
 const PAGE = 'https://site.test/dir/page?q=1';
 const caps = { maxTextChars: 5000, maxLinks: 50 };

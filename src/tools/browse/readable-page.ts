@@ -1,9 +1,9 @@
 import { Readability } from '@mozilla/readability';
 import { parseHTML } from 'linkedom';
-import { CordonError } from '../../core/errors.js';
-import { HIDDEN, blockText, cleanChars, cutText, normaliseText, type TextNodeLike } from './dom-text.js';
-import { limitMarkup } from './limit-markup.js';
-import { pageLinks, parseHttpUrl, type PageLink } from './page-links.js';
+import { CordonError } from '../../core/errors.ts';
+import { HIDDEN, blockText, cleanChars, cutText, normaliseText, type TextNodeLike } from './dom-text.ts';
+import { limitMarkup } from './limit-markup.ts';
+import { pageLinks, parseHttpUrl, type PageLink } from './page-links.ts';
 
 export interface ReadablePage {
   title: string;

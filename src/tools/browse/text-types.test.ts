@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyContentType } from './text-types.js';
+import { classifyContentType } from './text-types.ts';
 
 describe('classifyContentType', () => {
   it.each([
