@@ -1,0 +1,3 @@
+export { readablePage, MAX_HTML_CHARS, MAX_DEPTH, MAX_ELEMENTS, MAX_TITLE_CHARS, type ReadablePage, type ReadableCaps } from './readable-page.ts';
+export type { PageLink } from './page-links.ts';
+export { classifyContentType, type TextType } from './text-types.ts';
