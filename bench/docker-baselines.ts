@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
+import type { ContainerCreateOptions } from 'dockerode';
 import { hardenedContainerConfig, type ContainerProfileSettings } from '../src/sandbox/index.ts';
 
 const run = promisify(execFile);
@@ -41,16 +42,7 @@ export interface ApiRunParts {
  * executor. Cold minus this, step by step, is what the executor and its protocol cost.
  */
 export async function dockerApiRun(docker: Docker, settings: ContainerProfileSettings, runnerId: string, tag: string): Promise<ApiRunParts> {
-  const config = hardenedContainerConfig({
-    image: settings.image,
-    runtime: settings.runtime,
-    uid: settings.uid,
-    limits: { ...settings.limits, memoryMb: settings.memoryMb },
-    sandboxId: `bench-api-${tag}`,
-    runnerId,
-    cmd: ['python3', '-c', PRINT_ONE],
-  });
-  config.Labels = { ...config.Labels, [BENCH_LABEL]: tag };
+  const config = benchContainerConfig(settings, runnerId, tag, `bench-api-${tag}`, ['python3', '-c', PRINT_ONE]);
   const t0 = performance.now();
   const container = await docker.createContainer(config);
   let removed = false;
@@ -71,21 +63,21 @@ export async function dockerApiRun(docker: Docker, settings: ContainerProfileSet
 }
 
 /**
+ * The profile's hardened create body for a bench container, labelled for the bench's cleanup.
+ * `runnerId` is this process's: a concurrent `sandboxes gc` leaves the container be.
+ */
+function benchContainerConfig(settings: ContainerProfileSettings, runnerId: string, tag: string, sandboxId: string, cmd: string[]): ContainerCreateOptions {
+  const config = hardenedContainerConfig({ image: settings.image, runtime: settings.runtime, uid: settings.uid, limits: { ...settings.limits, memoryMb: settings.memoryMb }, sandboxId, runnerId, cmd });
+  config.Labels = { ...config.Labels, [BENCH_LABEL]: tag };
+  return config;
+}
+
+/**
  * A running hardened container (the profile's flags and limits, `sleep infinity` as its
  * command) for the exec-per-call alternative the executor replaced. Remove it in `finally`.
  */
 export async function startExecTarget(docker: Docker, settings: ContainerProfileSettings, runnerId: string, tag: string): Promise<Docker.Container> {
-  const config = hardenedContainerConfig({
-    image: settings.image,
-    runtime: settings.runtime,
-    uid: settings.uid,
-    limits: { ...settings.limits, memoryMb: settings.memoryMb },
-    sandboxId: `bench-exec-${tag}`,
-    // This process's runner id: a concurrent `sandboxes gc` leaves the container be.
-    runnerId,
-    cmd: ['sleep', 'infinity'],
-  });
-  config.Labels = { ...config.Labels, [BENCH_LABEL]: tag };
+  const config = benchContainerConfig(settings, runnerId, tag, `bench-exec-${tag}`, ['sleep', 'infinity']);
   const container = await docker.createContainer(config);
   try {
     await container.start();

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { currentRunnerId } from '../../src/sandbox/index.ts';
-import { BIN } from '../support/cli.ts';
+import { startServe, type ServeProcess } from '../support/cli.ts';
 import { testDocker } from '../support/container-sandbox.ts';
 import { describeWith } from '../support/infrastructure.ts';
 
@@ -26,20 +26,10 @@ afterAll(async () => {
   rmSync(cwd, { recursive: true, force: true });
 });
 
-async function serve(): Promise<{ child: ChildProcess; url: string; token: string; runner: string }> {
-  const child = spawn(BIN, ['serve', '--port', '0'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CORDON_LOG_LEVEL: 'warn', ...(process.env.DOCKER_HOST === undefined ? {} : { DOCKER_HOST: process.env.DOCKER_HOST }) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let out = '';
-  const found = await new Promise<{ url: string; token: string }>((done, fail) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const url = /cordon listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-      const token = /Authorization: Bearer ([\w.-]+)/.exec(out)?.[1];
-      if (url !== undefined && token !== undefined) done({ url, token });
-    });
-    child.on('exit', (code) => fail(new Error(`serve exited ${code}`)));
-  });
-  return { child, ...found, runner: currentRunnerId(child.pid) };
+async function serve(): Promise<ServeProcess & { runner: string }> {
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CORDON_LOG_LEVEL: 'warn', ...(process.env.DOCKER_HOST === undefined ? {} : { DOCKER_HOST: process.env.DOCKER_HOST }) };
+  const served = await startServe(cwd, env, started);
+  return { ...served, runner: currentRunnerId(served.child.pid) };
 }
 
 async function containersOf(runner: string): Promise<string[]> {

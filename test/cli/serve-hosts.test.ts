@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN } from '../support/cli.ts';
+import { startServe, type ServeProcess } from '../support/cli.ts';
 
 // `cordon serve` as deployed: its isolate hosts are its children, and none outlives it,
 // whether it stops cleanly or is killed. Checked by PID.
@@ -45,20 +45,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function serve(): Promise<{ child: ChildProcess; url: string; token: string }> {
-  const child = spawn(BIN, ['serve', '--port', '0'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CORDON_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let out = '';
-  const found = await new Promise<{ url: string; token: string }>((done, fail) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const url = /cordon listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-      const token = /Authorization: Bearer ([\w.-]+)/.exec(out)?.[1];
-      if (url !== undefined && token !== undefined) done({ url, token });
-    });
-    child.on('exit', (code) => fail(new Error(`serve exited ${code}`)));
-  });
-  return { child, ...found };
+function serve(): Promise<ServeProcess> {
+  return startServe(cwd, { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CORDON_LOG_LEVEL: 'warn' }, started);
 }
 
 async function waitFor(check: () => boolean, ms: number): Promise<boolean> {

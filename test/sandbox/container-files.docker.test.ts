@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { extract, pack, type Headers } from 'tar-stream';
+import { pack, type Headers } from 'tar-stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ContainerBackend, FileTransferCaps, Sandbox } from '../../src/sandbox/index.ts';
 import { containerIdentity, createTestContainerBackend, runRequest, testContainerSettings, testDocker, type Runtime } from '../support/container-sandbox.ts';
 import { describeWith } from '../support/infrastructure.ts';
+import { readTarEntries, type TarEntry } from '../support/tar-entries.ts';
 
 type Entry = Headers & { body?: Buffer | string };
 
@@ -18,23 +19,9 @@ function tarOf(entries: readonly Entry[]): Readable {
   return Readable.from(p);
 }
 
-async function entriesOf(tar: Readable): Promise<Map<string, { type: string; mode: number; data: Buffer }>> {
-  const out = new Map<string, { type: string; mode: number; data: Buffer }>();
-  const ex = extract();
-  ex.on('entry', (h: Headers, body: Readable, next: () => void) => {
-    const chunks: Buffer[] = [];
-    body.on('data', (c: Buffer) => chunks.push(c));
-    body.on('end', () => {
-      out.set(h.name, { type: h.type ?? '', mode: h.mode ?? -1, data: Buffer.concat(chunks) });
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    ex.on('finish', () => resolve());
-    ex.on('error', reject);
-    tar.pipe(ex);
-  });
-  return out;
+/** A tar stream's entries by name. */
+async function entriesOf(tar: Readable): Promise<Map<string, TarEntry>> {
+  return new Map((await readTarEntries(tar)).map((e) => [e.name, e]));
 }
 
 const caps: FileTransferCaps = { maxBytes: 1024 * 1024, maxFiles: 100 };

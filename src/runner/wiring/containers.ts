@@ -5,16 +5,15 @@ import { CordonError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Logger } from '../../core/logger.ts';
 import {
-  BUNDLED_IMAGE_RECIPE_DIR,
   connectDocker,
   createContainerBackend,
   currentRunnerId,
   imageTag,
-  loadImageRecipes,
   parseDockerHost,
   readDebianArchive,
   type ContainerBackend,
   type ContainerProfileSettings,
+  type ImageRecipe,
   type SandboxProfile,
 } from '../../sandbox/index.ts';
 
@@ -31,7 +30,7 @@ const DOCKER_TIMEOUT_MS = 60_000;
  * images) is SANDBOX_UNAVAILABLE for container profiles only, saying how to fix it,
  * while isolate profiles go on as before.
  */
-export function wireContainers(config: CordonConfig, profiles: readonly SandboxProfile[], logger: Logger): ContainerBackend | null {
+export function wireContainers(config: CordonConfig, profiles: readonly SandboxProfile[], recipes: ReadonlyMap<string, ImageRecipe>, logger: Logger): ContainerBackend | null {
   const containerProfiles = profiles.filter((p) => p.container !== null);
   if (containerProfiles.length === 0) return null;
   const runDir = join(config.dataDir, 'containers');
@@ -46,7 +45,6 @@ export function wireContainers(config: CordonConfig, profiles: readonly SandboxP
   if (Buffer.byteLength(runDir) + SOCKET_SUFFIX > MAX_SOCKET_PATH) {
     unavailable = `the data directory ${config.dataDir} is too long for the containers' unix sockets (at most ${MAX_SOCKET_PATH - SOCKET_SUFFIX - '/containers'.length} bytes); use a shorter dataDir`;
   }
-  const recipes = loadImageRecipes(BUNDLED_IMAGE_RECIPE_DIR);
   const settings = new Map<string, ContainerProfileSettings>();
   for (const p of containerProfiles) {
     const c = p.container;

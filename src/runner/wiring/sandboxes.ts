@@ -39,10 +39,11 @@ export function wireSandboxes(
   deps: { tools: ToolRegistry; egressPolicies: ReadonlySet<string>; logger: Logger; onHostExit?: (pid: number, owner: string, death: unknown) => void },
 ): SandboxWiring {
   const profileMap = loadSandboxProfiles(config.sandbox.profileDir);
+  const recipes = loadImageRecipes(BUNDLED_IMAGE_RECIPE_DIR);
   checkProfileReferences(profileMap, {
     tools: new Set(deps.tools.list().map((t) => t.definition.name)),
     egressPolicies: deps.egressPolicies,
-    imageRecipes: new Set(loadImageRecipes(BUNDLED_IMAGE_RECIPE_DIR).keys()),
+    imageRecipes: new Set(recipes.keys()),
   });
   const profiles = [...profileMap.values()];
   const hostBudgetMb = config.sandbox.isolate.hostMemoryMb - HOST_BASE_MB;
@@ -74,7 +75,7 @@ export function wireSandboxes(
       deps.onHostExit?.(pid, owner, death);
     },
   });
-  const container = wireContainers(config, profiles, deps.logger);
+  const container = wireContainers(config, profiles, recipes, deps.logger);
   const backends = new Map<string, SandboxBackend>([['isolate', isolate]]);
   if (container !== null) backends.set('container', container);
   const manager = createSandboxManager({ backends, profiles: profileMap, trustDomain: config.egress.trustDomain, maxSessions: config.sandbox.maxSessions, maxSessionsPerAgent: config.sandbox.maxSessionsPerAgent });

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
+import type { ContainerConfig } from '../../config/config-schema.ts';
 import { CordonError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
@@ -14,18 +15,8 @@ import { ExecutorLinkError, type ExecutorLink } from './executor-link.ts';
 import { containerMemoryBytes } from './hardened-container.ts';
 import { createWarmPool, type WarmPool } from './warm-pool.ts';
 
-export interface ContainerBackendConfig {
-  /** Container calls running at once, across agents, and waiting beyond that (then 429). */
-  readonly maxConcurrent: number;
-  readonly maxQueued: number;
-  /** How long a new container's executor has to connect. */
-  readonly startTimeoutMs: number;
-  /** Orphans of crashed runners are removed at start and this often. */
-  readonly gcIntervalMs: number;
-  /** Live container session sandboxes in all, and one agent's share: each holds a container. */
-  readonly maxSessions: number;
-  readonly maxSessionsPerAgent: number;
-}
+/** `sandbox.container` of the config, less where the engine is (the caller connects to it). */
+export type ContainerBackendConfig = Omit<ContainerConfig, 'dockerHost'>;
 
 export interface ContainerBackendOptions {
   /** The engine, connected on first need; rejects with SANDBOX_UNAVAILABLE when none answers. */
@@ -88,9 +79,14 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
 
   const start = async (settings: ContainerProfileSettings, memoryMb: number): Promise<ContainerSlot> => {
     const docker = await options.docker();
-    const slot = await startSlot({ docker, runDir: options.runDir, runnerId: options.runnerId, settings, id: newId('ctr'), memoryMb, startTimeoutMs: options.config.startTimeoutMs });
-    live.add(slot);
-    return slot;
+    try {
+      const slot = await startSlot({ docker, runDir: options.runDir, runnerId: options.runnerId, settings, id: newId('ctr'), memoryMb, startTimeoutMs: options.config.startTimeoutMs });
+      live.add(slot);
+      return slot;
+    } catch (err) {
+      logger.warn({ err: (err as { cause?: unknown }).cause ?? err, profile: settings.profile }, 'a container did not start');
+      throw err;
+    }
   };
   /** Removals under way: close() waits for them, so no container outlives its runner's exit. */
   const removing = new Set<Promise<void>>();
@@ -278,7 +274,7 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
         }
         if (request.signal?.aborted === true) throw new CordonError('CALL_CANCELLED', 'the call was cancelled: its client went away while it ran', { details: { sandbox: id } });
         try {
-          const { fresh: _fresh, ...result } = parseRunReply(first.reply, request, performance.now() - started);
+          const result = parseRunReply(first.reply, request, performance.now() - started);
           if (result.error !== undefined || result.status === 'ok' || result.status === 'error') return result;
           // The executor stopped the code itself; the container, its files and the sandbox go on.
           const note = spec.persistent && request.language === 'python' ? ' (the Python session\'s variables are gone; its files stay)' : '';

@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
-import { extract, pack, type Headers } from 'tar-stream';
+import { pack, type Headers } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { CordonError } from '../../core/errors.ts';
 import { checkWorkspaceArchive, FRAME_DATA_BYTES, readWorkspaceArchive, sendWorkspaceFiles, writeWorkspaceArchive } from './container-files.ts';
 import { ExecutorLinkError, type ExecutorLink } from './executor-link.ts';
+import { readTarEntries } from '../../../test/support/tar-entries.ts';
 
 type Reply = Record<string, unknown>;
 
@@ -221,25 +222,6 @@ describe('writing an archive into a container workspace', () => {
   });
 });
 
-async function entriesOf(tar: Readable): Promise<{ name: string; type: string; mode: number; data: string }[]> {
-  const out: { name: string; type: string; mode: number; data: string }[] = [];
-  const ex = extract();
-  ex.on('entry', (h: Headers, body: Readable, next: () => void) => {
-    const chunks: Buffer[] = [];
-    body.on('data', (c: Buffer) => chunks.push(c));
-    body.on('end', () => {
-      out.push({ name: h.name, type: h.type ?? '', mode: h.mode ?? -1, data: Buffer.concat(chunks).toString() });
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    ex.on('finish', () => resolve());
-    ex.on('error', reject);
-    tar.pipe(ex);
-  });
-  return out;
-}
-
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('reading a container workspace as an archive', () => {
@@ -261,7 +243,7 @@ describe('reading a container workspace as an archive', () => {
       truncated: true,
       skipped: [{ path: 'src/link', reason: 'symlink' }, { path: 'src/huge', reason: 'too_large' }],
     });
-    expect(await entriesOf(tar)).toEqual([
+    expect((await readTarEntries(tar)).map((e) => ({ ...e, data: e.data.toString() }))).toEqual([
       { name: 'src', type: 'directory', mode: 0o755, data: '' },
       { name: 'src/a.txt', type: 'file', mode: 0o755, data: 'alpha' },
     ]);

@@ -24,8 +24,8 @@ export function isBase64(v: unknown): v is string {
  * call's cap is cut (and marked), a value past the result cap is cut, anything of the
  * wrong shape throws ReplyError. The duration is the runner's own measure.
  */
-export function parseRunReply(reply: Record<string, unknown>, request: Pick<CodeRunRequest, 'outputBytes' | 'resultBytes'>, durationMs: number): CodeRunResult & { fresh: boolean } {
-  const { status, stdout, stderr, truncated, value, error, exitCode, fresh } = reply;
+export function parseRunReply(reply: Record<string, unknown>, request: Pick<CodeRunRequest, 'outputBytes' | 'resultBytes'>, durationMs: number): CodeRunResult {
+  const { status, stdout, stderr, truncated, value, error, exitCode } = reply;
   if (typeof status !== 'string' || !STATUSES.has(status)) throw new ReplyError('a run reply needs a known status');
   if (!isBase64(stdout) || !isBase64(stderr)) throw new ReplyError('stdout and stderr must be base64');
   let out = Buffer.from(stdout, 'base64');
@@ -39,13 +39,12 @@ export function parseRunReply(reply: Record<string, unknown>, request: Pick<Code
     err = err.subarray(0, request.outputBytes - out.length);
     cut = true;
   }
-  const result: { -readonly [K in keyof CodeRunResult]: CodeRunResult[K] } & { fresh: boolean } = {
+  const result: { -readonly [K in keyof CodeRunResult]: CodeRunResult[K] } = {
     status: status as RunStatus,
     stdout: decoder.decode(out),
     stderr: decoder.decode(err),
     truncated: cut,
     durationMs,
-    fresh: fresh === true,
   };
   if (value !== undefined) {
     if (typeof value !== 'string') throw new ReplyError('a value must be a string (its repr)');

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { CordonError } from '../../core/errors.ts';
-import { EXECUTOR_SOURCE, listenForExecutor, type ExecutorLink } from './executor-link.ts';
+import { EXECUTOR_SOURCE, ExecutorLinkError, listenForExecutor, type ExecutorLink } from './executor-link.ts';
 import { hardenedContainerConfig, type ContainerLimits } from './hardened-container.ts';
 
 /** What a container profile says about its containers (sandboxes/<name>.yaml, backend: container). */
@@ -102,7 +102,10 @@ export async function startSlot(options: StartSlotOptions): Promise<ContainerSlo
     if (notBuilt) {
       throw new CordonError('SANDBOX_UNAVAILABLE', `sandbox profile "${settings.profile}" needs image ${settings.image}, which is not built; run: cordon sandboxes build (or make images)`, { cause: err, details: { profile: settings.profile, image: settings.image } });
     }
-    throw new CordonError('SANDBOX_FAILED', `could not start a container for sandbox profile "${settings.profile}": ${err instanceof Error ? err.message.slice(0, 300) : String(err)}`, { cause: err, details: { profile: settings.profile, retryable: true } });
+    // The engine's own words name host paths and settings: they go to the runner's log (the
+    // cause), not to the caller; the executor's are ours and say what happened.
+    const why = err instanceof ExecutorLinkError ? err.message : 'the Docker engine refused it (the runner\'s log says why)';
+    throw new CordonError('SANDBOX_FAILED', `could not start a container for sandbox profile "${settings.profile}": ${why}; retry the call`, { cause: err, details: { profile: settings.profile, retryable: true } });
   }
 }
 

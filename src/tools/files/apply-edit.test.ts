@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CordonError } from '../../core/errors.ts';
+import { thrownCordonError } from '../../../test/support/cordon-errors.ts';
 import { applyReplace } from './apply-edit.ts';
-
-function failure(fn: () => unknown): CordonError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CordonError) return err;
-    throw err;
-  }
-  throw new Error('expected a CordonError');
-}
 
 describe('applyReplace', () => {
   it('replaces exactly one occurrence, keeping $ patterns literal', () => {
@@ -18,16 +8,16 @@ describe('applyReplace', () => {
   });
 
   it('refuses a missing search text with FS_EDIT_NO_MATCH', () => {
-    expect(failure(() => applyReplace('abc', { search: 'x', replace: 'y' }))).toMatchObject({ code: 'FS_EDIT_NO_MATCH', details: { count: 0 } });
+    expect(thrownCordonError(() => applyReplace('abc', { search: 'x', replace: 'y' }))).toMatchObject({ code: 'FS_EDIT_NO_MATCH', details: { count: 0 } });
   });
 
   it('refuses a repeated search text with the count, unless replaceAll', () => {
-    expect(failure(() => applyReplace('x x x', { search: 'x', replace: 'y' }))).toMatchObject({ code: 'FS_EDIT_AMBIGUOUS', details: { count: 3 } });
+    expect(thrownCordonError(() => applyReplace('x x x', { search: 'x', replace: 'y' }))).toMatchObject({ code: 'FS_EDIT_AMBIGUOUS', details: { count: 3 } });
     expect(applyReplace('x x x', { search: 'x', replace: 'y', replaceAll: true })).toBe('y y y');
   });
 
   it('counts non-overlapping occurrences and refuses an empty search', () => {
-    expect(failure(() => applyReplace('aaaa', { search: 'aa', replace: 'b' }))).toMatchObject({ details: { count: 2 } });
-    expect(failure(() => applyReplace('abc', { search: '', replace: 'b' })).code).toBe('INPUT_INVALID');
+    expect(thrownCordonError(() => applyReplace('aaaa', { search: 'aa', replace: 'b' }))).toMatchObject({ details: { count: 2 } });
+    expect(thrownCordonError(() => applyReplace('abc', { search: '', replace: 'b' })).code).toBe('INPUT_INVALID');
   });
 });

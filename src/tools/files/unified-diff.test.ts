@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CordonError } from '../../core/errors.ts';
+import { thrownCordonError } from '../../../test/support/cordon-errors.ts';
 import { applyUnifiedDiff } from './unified-diff.ts';
-
-function failure(fn: () => unknown): CordonError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CordonError) return err;
-    throw err;
-  }
-  throw new Error('expected a CordonError');
-}
 
 const FILE = ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', ''].join('\n');
 
@@ -35,14 +25,14 @@ describe('applyUnifiedDiff', () => {
 
   it('names the first hunk that does not apply', () => {
     const diff = ['@@ -1,2 +1,2 @@', ' one', '-two', '+2', '@@ -5,2 +5,2 @@', ' five', '-SIX', '+6'].join('\n');
-    expect(failure(() => applyUnifiedDiff(FILE, diff))).toMatchObject({ code: 'FS_EDIT_CONFLICT', details: { hunk: 2, header: '@@ -5,2 +5,2 @@' } });
+    expect(thrownCordonError(() => applyUnifiedDiff(FILE, diff))).toMatchObject({ code: 'FS_EDIT_CONFLICT', details: { hunk: 2, header: '@@ -5,2 +5,2 @@' } });
   });
 
   it('refuses hunks out of order and a missing end-of-file newline the file does not have', () => {
     const backwards = ['@@ -5,1 +5,1 @@', '-five', '+5', '@@ -1,1 +1,1 @@', '-one', '+1'].join('\n');
-    expect(failure(() => applyUnifiedDiff(FILE, backwards))).toMatchObject({ code: 'FS_EDIT_CONFLICT', details: { hunk: 2 } });
+    expect(thrownCordonError(() => applyUnifiedDiff(FILE, backwards))).toMatchObject({ code: 'FS_EDIT_CONFLICT', details: { hunk: 2 } });
     const noEol = ['@@ -10,1 +10,1 @@', '-ten', '\\ No newline at end of file', '+TEN'].join('\n');
-    expect(failure(() => applyUnifiedDiff(FILE, noEol)).code).toBe('FS_EDIT_CONFLICT');
+    expect(thrownCordonError(() => applyUnifiedDiff(FILE, noEol)).code).toBe('FS_EDIT_CONFLICT');
   });
 
   it.each([
@@ -51,6 +41,6 @@ describe('applyUnifiedDiff', () => {
     ['a bad line', '@@ -1,1 +1,1 @@\n*one\n'],
     ['two files', '--- a/x\n+++ b/x\n@@ -1 +1 @@\n-one\n+1\n--- a/y\n+++ b/y\n@@ -1 +1 @@\n-one\n+1\n'],
   ])('refuses a malformed diff (%s) as INPUT_INVALID', (_name, diff) => {
-    expect(failure(() => applyUnifiedDiff(FILE, diff)).code).toBe('INPUT_INVALID');
+    expect(thrownCordonError(() => applyUnifiedDiff(FILE, diff)).code).toBe('INPUT_INVALID');
   });
 });

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTempWorkspace, type TempWorkspace } from '../../../test/support/temp-workspace.ts';
+import { rejectionCode } from '../../../test/support/cordon-errors.ts';
 import { mkdir, readFile, stat, writeFile } from './workspace-fs.ts';
 import { list, move, remove } from './workspace-tree.ts';
 
@@ -16,15 +17,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await ws.cleanup();
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-}
 
 describe('readFile', () => {
   beforeEach(async () => {
@@ -43,16 +35,16 @@ describe('readFile', () => {
 
   it('refuses directories, the root and missing files with their codes', async () => {
     await mkdirHost(join(ws.root, 'd'));
-    expect(await codeOf(readFile(ws.root, 'd', MAX))).toBe('FS_NOT_A_FILE');
-    expect(await codeOf(readFile(ws.root, '', MAX))).toBe('FS_NOT_A_FILE');
-    expect(await codeOf(readFile(ws.root, 'nope.txt', MAX))).toBe('FS_NOT_FOUND');
-    expect(await codeOf(readFile(ws.root, 'missing/nope.txt', MAX))).toBe('FS_NOT_FOUND');
-    expect(await codeOf(readFile(ws.root, 'digits.txt/x', MAX))).toBe('FS_NOT_A_DIRECTORY');
+    expect(await rejectionCode(readFile(ws.root, 'd', MAX))).toBe('FS_NOT_A_FILE');
+    expect(await rejectionCode(readFile(ws.root, '', MAX))).toBe('FS_NOT_A_FILE');
+    expect(await rejectionCode(readFile(ws.root, 'nope.txt', MAX))).toBe('FS_NOT_FOUND');
+    expect(await rejectionCode(readFile(ws.root, 'missing/nope.txt', MAX))).toBe('FS_NOT_FOUND');
+    expect(await rejectionCode(readFile(ws.root, 'digits.txt/x', MAX))).toBe('FS_NOT_A_DIRECTORY');
   });
 
   it('refuses a FIFO planted in the workspace instead of blocking on it', async () => {
     execFileSync('mkfifo', [join(ws.root, 'pipe')]);
-    expect(await codeOf(readFile(ws.root, 'pipe', MAX))).toBe('FS_NOT_A_FILE');
+    expect(await rejectionCode(readFile(ws.root, 'pipe', MAX))).toBe('FS_NOT_A_FILE');
     expect(await stat(ws.root, 'pipe')).toMatchObject({ type: 'other' });
   });
 });
@@ -69,17 +61,17 @@ describe('writeFile', () => {
 
   it('createOnly refuses an existing file without changing it', async () => {
     await writeFile(ws.root, 'a.txt', 'one', { ...MAX, createOnly: true });
-    expect(await codeOf(writeFile(ws.root, 'a.txt', 'two', { ...MAX, createOnly: true }))).toBe('FS_EXISTS');
+    expect(await rejectionCode(writeFile(ws.root, 'a.txt', 'two', { ...MAX, createOnly: true }))).toBe('FS_EXISTS');
     expect(await readHost(join(ws.root, 'a.txt'), 'utf8')).toBe('one');
     expect(await readdir(ws.root)).toEqual(['a.txt']);
   });
 
   it('refuses content over the limit, a directory at the name, the root and a missing parent', async () => {
     await mkdirHost(join(ws.root, 'd'));
-    expect(await codeOf(writeFile(ws.root, 'big.bin', Buffer.alloc(11), { maxBytes: 10 }))).toBe('FS_TOO_LARGE');
-    expect(await codeOf(writeFile(ws.root, 'd', 'x', MAX))).toBe('FS_NOT_A_FILE');
-    expect(await codeOf(writeFile(ws.root, '/workspace', 'x', MAX))).toBe('FS_NOT_A_FILE');
-    expect(await codeOf(writeFile(ws.root, 'missing/a.txt', 'x', MAX))).toBe('FS_NOT_FOUND');
+    expect(await rejectionCode(writeFile(ws.root, 'big.bin', Buffer.alloc(11), { maxBytes: 10 }))).toBe('FS_TOO_LARGE');
+    expect(await rejectionCode(writeFile(ws.root, 'd', 'x', MAX))).toBe('FS_NOT_A_FILE');
+    expect(await rejectionCode(writeFile(ws.root, '/workspace', 'x', MAX))).toBe('FS_NOT_A_FILE');
+    expect(await rejectionCode(writeFile(ws.root, 'missing/a.txt', 'x', MAX))).toBe('FS_NOT_FOUND');
     expect((await readdir(ws.root)).sort()).toEqual(['d']);
   });
 
@@ -111,7 +103,7 @@ describe('stat, mkdir, list', () => {
     await writeFile(ws.root, 'a.txt', 'abc', MAX);
     expect(await stat(ws.root, 'a.txt')).toMatchObject({ path: 'a.txt', type: 'file', sizeBytes: 3 });
     expect(await stat(ws.root, '/workspace')).toMatchObject({ path: '', type: 'directory' });
-    expect(await codeOf(stat(ws.root, 'nope'))).toBe('FS_NOT_FOUND');
+    expect(await rejectionCode(stat(ws.root, 'nope'))).toBe('FS_NOT_FOUND');
   });
 
   it('mkdir creates parents, accepts existing directories and refuses a file on the way', async () => {
@@ -119,7 +111,7 @@ describe('stat, mkdir, list', () => {
     await mkdir(ws.root, 'a/b');
     expect((await statHost(join(ws.root, 'a', 'b', 'c'))).isDirectory()).toBe(true);
     await writeFile(ws.root, 'a/f', 'x', MAX);
-    expect(await codeOf(mkdir(ws.root, 'a/f/g'))).toBe('FS_NOT_A_DIRECTORY');
+    expect(await rejectionCode(mkdir(ws.root, 'a/f/g'))).toBe('FS_NOT_A_DIRECTORY');
   });
 
   it('lists by depth and glob, and stops at maxEntries', async () => {
@@ -137,7 +129,7 @@ describe('stat, mkdir, list', () => {
     const under = await list(ws.root, 'src', { depth: 1, maxEntries: 100, glob: 'src/*.ts' });
     expect(under.entries.map((e) => e.path)).toEqual(['src/a.ts']);
     expect(await list(ws.root, '', { depth: 10, maxEntries: 2 })).toMatchObject({ truncated: true });
-    expect(await codeOf(list(ws.root, 'README.md', { depth: 1, maxEntries: 2 }))).toBe('FS_NOT_A_DIRECTORY');
+    expect(await rejectionCode(list(ws.root, 'README.md', { depth: 1, maxEntries: 2 }))).toBe('FS_NOT_A_DIRECTORY');
   });
 });
 
@@ -149,23 +141,23 @@ describe('move and remove', () => {
   });
 
   it('moves, and overwrites only when asked', async () => {
-    expect(await codeOf(move(ws.root, 'g.txt', 'd/e/f.txt'))).toBe('FS_EXISTS');
+    expect(await rejectionCode(move(ws.root, 'g.txt', 'd/e/f.txt'))).toBe('FS_EXISTS');
     expect(await readHost(join(ws.root, 'd', 'e', 'f.txt'), 'utf8')).toBe('f');
     await move(ws.root, 'g.txt', 'd/e/f.txt', { overwrite: true });
     expect(await readHost(join(ws.root, 'd', 'e', 'f.txt'), 'utf8')).toBe('g');
     await move(ws.root, 'd/e', 'e2');
     expect(await readdir(join(ws.root, 'e2'))).toEqual(['f.txt']);
-    expect(await codeOf(move(ws.root, 'nope', 'x'))).toBe('FS_NOT_FOUND');
-    expect(await codeOf(move(ws.root, 'd', 'd/inside'))).toBe('FS_INVALID_PATH');
-    expect(await codeOf(move(ws.root, '', 'x'))).toBe('FS_INVALID_PATH');
+    expect(await rejectionCode(move(ws.root, 'nope', 'x'))).toBe('FS_NOT_FOUND');
+    expect(await rejectionCode(move(ws.root, 'd', 'd/inside'))).toBe('FS_INVALID_PATH');
+    expect(await rejectionCode(move(ws.root, '', 'x'))).toBe('FS_INVALID_PATH');
   });
 
   it('removes files, and directories only when recursive', async () => {
-    expect(await codeOf(remove(ws.root, 'd'))).toBe('FS_NOT_A_FILE');
+    expect(await rejectionCode(remove(ws.root, 'd'))).toBe('FS_NOT_A_FILE');
     await remove(ws.root, 'g.txt');
     await remove(ws.root, 'd', { recursive: true });
     expect(await readdir(ws.root)).toEqual([]);
-    expect(await codeOf(remove(ws.root, 'd'))).toBe('FS_NOT_FOUND');
-    expect(await codeOf(remove(ws.root, '/workspace/', { recursive: true }))).toBe('FS_INVALID_PATH');
+    expect(await rejectionCode(remove(ws.root, 'd'))).toBe('FS_NOT_FOUND');
+    expect(await rejectionCode(remove(ws.root, '/workspace/', { recursive: true }))).toBe('FS_INVALID_PATH');
   });
 });

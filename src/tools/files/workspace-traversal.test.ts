@@ -2,6 +2,7 @@ import { lstat, mkdir as mkdirHost, readFile as readHost, readdir, rename, symli
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CANARY_TEXT, createTempWorkspace, type TempWorkspace } from '../../../test/support/temp-workspace.ts';
+import { rejectionCode } from '../../../test/support/cordon-errors.ts';
 import { editFile } from './edit-file.ts';
 import { fdPath, openParent, closeParent, verifyHandle } from './workspace-dir.ts';
 import { mkdir, readFile, stat, writeFile } from './workspace-fs.ts';
@@ -25,15 +26,6 @@ afterEach(async () => {
   await ws.cleanup();
 });
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-}
-
 async function expectOutsideUntouched(): Promise<void> {
   expect(await ws.outsideSnapshot()).toEqual({ entries: ['canary.txt'], canary: CANARY_TEXT });
 }
@@ -41,17 +33,17 @@ async function expectOutsideUntouched(): Promise<void> {
 describe('hostile path strings never reach outside the workspace', () => {
   const outsidePaths = ['..', '../outside/canary.txt', 'sub/../../outside/canary.txt', '/workspace/../outside/canary.txt', '/etc/passwd'];
   it.each(outsidePaths)('read, write, list, mkdir, move and remove of %j are refused', async (path) => {
-    expect(await codeOf(readFile(ws.root, path, MAX))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(writeFile(ws.root, path, 'pwned', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(list(ws.root, path, { depth: 1, maxEntries: 10 }))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(mkdir(ws.root, path))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(move(ws.root, 'sub/inner.txt', path))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(remove(ws.root, path, { recursive: true }))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(readFile(ws.root, path, MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(writeFile(ws.root, path, 'pwned', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(list(ws.root, path, { depth: 1, maxEntries: 10 }))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(mkdir(ws.root, path))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(move(ws.root, 'sub/inner.txt', path))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(remove(ws.root, path, { recursive: true }))).toBe('FS_OUTSIDE_WORKSPACE');
     await expectOutsideUntouched();
   });
 
   it('refuses the host path of the canary itself', async () => {
-    expect(await codeOf(readFile(ws.root, ws.canary, MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(readFile(ws.root, ws.canary, MAX))).toBe('FS_OUTSIDE_WORKSPACE');
   });
 
   it.each([
@@ -59,8 +51,8 @@ describe('hostile path strings never reach outside the workspace', () => {
     ['very long', `${'a/'.repeat(600)}x`],
     ['backslash', '..\\outside\\canary.txt'],
   ])('%s paths are refused as invalid', async (_name, path) => {
-    expect(await codeOf(readFile(ws.root, path, MAX))).toBe('FS_INVALID_PATH');
-    expect(await codeOf(writeFile(ws.root, path, 'x', MAX))).toBe('FS_INVALID_PATH');
+    expect(await rejectionCode(readFile(ws.root, path, MAX))).toBe('FS_INVALID_PATH');
+    expect(await rejectionCode(writeFile(ws.root, path, 'x', MAX))).toBe('FS_INVALID_PATH');
     await expectOutsideUntouched();
   });
 
@@ -75,24 +67,24 @@ describe('hostile path strings never reach outside the workspace', () => {
 
 describe('a symlink inside pointing outside', () => {
   it('is refused as a parent by every operation', async () => {
-    expect(await codeOf(readFile(ws.root, 'link-out/canary.txt', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(writeFile(ws.root, 'link-out/canary.txt', 'pwned', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(writeFile(ws.root, 'link-out/new.txt', 'pwned', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(editFile(ws.root, 'link-out/canary.txt', { kind: 'replace', search: 'canary', replace: 'x' }, MAX))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(stat(ws.root, 'link-out/canary.txt'))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(list(ws.root, 'link-out', { depth: 1, maxEntries: 10 }))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(mkdir(ws.root, 'link-out/x'))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(mkdir(ws.root, 'link-out'))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(move(ws.root, 'sub/inner.txt', 'link-out/stolen.txt'))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(move(ws.root, 'link-out/canary.txt', 'taken.txt'))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(remove(ws.root, 'link-out/canary.txt'))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(readFile(ws.root, 'link-out/canary.txt', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(writeFile(ws.root, 'link-out/canary.txt', 'pwned', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(writeFile(ws.root, 'link-out/new.txt', 'pwned', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(editFile(ws.root, 'link-out/canary.txt', { kind: 'replace', search: 'canary', replace: 'x' }, MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(stat(ws.root, 'link-out/canary.txt'))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(list(ws.root, 'link-out', { depth: 1, maxEntries: 10 }))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(mkdir(ws.root, 'link-out/x'))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(mkdir(ws.root, 'link-out'))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(move(ws.root, 'sub/inner.txt', 'link-out/stolen.txt'))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(move(ws.root, 'link-out/canary.txt', 'taken.txt'))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(remove(ws.root, 'link-out/canary.txt'))).toBe('FS_OUTSIDE_WORKSPACE');
     await expectOutsideUntouched();
     expect(await readHost(join(ws.root, 'sub', 'inner.txt'), 'utf8')).toBe('inner\n');
   });
 
   it('is refused as the final name when read or edited', async () => {
-    expect(await codeOf(readFile(ws.root, 'file-out', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(editFile(ws.root, 'file-out', { kind: 'replace', search: 'canary', replace: 'x' }, MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(readFile(ws.root, 'file-out', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(editFile(ws.root, 'file-out', { kind: 'replace', search: 'canary', replace: 'x' }, MAX))).toBe('FS_OUTSIDE_WORKSPACE');
     await expectOutsideUntouched();
   });
 
@@ -127,9 +119,9 @@ describe('a symlink inside pointing inside', () => {
   // Refused too: its target means one thing on the host and another in the sandbox,
   // and one rule ("no symlinks on the way") leaves no retargeting race to reason about.
   it('is refused like any other symlink on the way', async () => {
-    expect(await codeOf(readFile(ws.root, 'link-in/inner.txt', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(readFile(ws.root, 'file-in', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(writeFile(ws.root, 'link-in/new.txt', 'x', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(readFile(ws.root, 'link-in/inner.txt', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(readFile(ws.root, 'file-in', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(writeFile(ws.root, 'link-in/new.txt', 'x', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
     expect((await readFile(ws.root, 'sub/inner.txt', MAX)).content.toString()).toBe('inner\n');
   });
 });
@@ -143,8 +135,8 @@ describe('a directory swapped for a symlink', () => {
   it('after an earlier call is refused on the next one', async () => {
     expect((await readFile(ws.root, 'sub/inner.txt', MAX)).content.toString()).toBe('inner\n');
     await swapSubForOutsideLink();
-    expect(await codeOf(readFile(ws.root, 'sub/canary.txt', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
-    expect(await codeOf(writeFile(ws.root, 'sub/canary.txt', 'pwned', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(readFile(ws.root, 'sub/canary.txt', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
+    expect(await rejectionCode(writeFile(ws.root, 'sub/canary.txt', 'pwned', MAX))).toBe('FS_OUTSIDE_WORKSPACE');
     await expectOutsideUntouched();
   });
 
@@ -158,7 +150,7 @@ describe('a directory swapped for a symlink', () => {
       await expectOutsideUntouched();
       // And re-verification reports that the directory is no longer where the path said.
       const check = verifyHandle(parent.root.real, parent.dir, 'sub/inner.txt', `${parent.root.real}/sub`);
-      expect(await codeOf(check)).toBe('FS_OUTSIDE_WORKSPACE');
+      expect(await rejectionCode(check)).toBe('FS_OUTSIDE_WORKSPACE');
     } finally {
       await closeParent(parent);
     }
@@ -176,7 +168,7 @@ describe('a directory swapped for a symlink', () => {
     })();
     const codes = new Set<string>();
     for (let i = 0; i < 200; i += 1) {
-      const code = await codeOf(writeFile(ws.root, `sub/w-${i}.txt`, 'x', MAX));
+      const code = await rejectionCode(writeFile(ws.root, `sub/w-${i}.txt`, 'x', MAX));
       codes.add(code ?? 'ok');
     }
     swapping = false;

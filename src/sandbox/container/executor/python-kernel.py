@@ -109,7 +109,6 @@ class Kernel:
         self.out = r_out
         self.err = r_err
         self.returncode = None
-        self.fresh = True
         self.ready = False
 
     def wait_ready(self, deadline):
@@ -157,8 +156,7 @@ def run_python(state, req, output):
         kernel = None
     if kernel is None:
         kernel = state['kernel'] = Kernel()
-    result = {'fresh': kernel.fresh}
-    kernel.fresh = False
+    result = {}
     before = oom_kills()
     deadline = time.monotonic() + req['timeoutMs'] / 1000.0
     names = {kernel.out: 'stdout', kernel.err: 'stderr'}
