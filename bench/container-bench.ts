@@ -47,7 +47,7 @@ const COLD_ROUNDS = 15;
 const WARM_ROUNDS = 20;
 const POOLED_ROUNDS = 15;
 const WARMUP_ROUNDS = 3;
-const DOCKER_TIMEOUT_MS = 10_000;
+const DOCKER_PING_TIMEOUT_MS = 5_000;
 const POOL_REFILL_TIMEOUT_MS = 60_000;
 /** Long enough for a pooled container's interpreter to finish booting (about 30 ms under runc). */
 const SETTLE_MS = 250;
@@ -61,7 +61,7 @@ const KEYS = {
 } as const;
 
 export async function runContainerBench(): Promise<Record<string, number | string>> {
-  const docker = await connectDocker(parseDockerHost(process.env.DOCKER_HOST), DOCKER_TIMEOUT_MS).catch(() => null);
+  const docker = await connectDocker(parseDockerHost(process.env.DOCKER_HOST), DOCKER_PING_TIMEOUT_MS).catch(() => null);
   if (docker === null) return { container_bench: 'skipped: no Docker engine' };
   const recipe = loadImageRecipes().get('python') as ImageRecipe;
   const image = imageTag(recipe, readDebianArchive().suite);

@@ -21,8 +21,8 @@ import {
 const MAX_SOCKET_PATH = 103;
 /** `<run dir>/<container slot id>/executor.sock`, the longest socket path under the run directory. */
 const SOCKET_SUFFIX = `/${newId('ctr')}/executor.sock`.length;
-/** Engine calls (create, start, remove) wait this long; a missing engine fails at once. */
-const DOCKER_TIMEOUT_MS = 60_000;
+/** How long the engine has to answer its first ping; a missing socket fails at once. */
+const DOCKER_PING_TIMEOUT_MS = 5_000;
 
 /**
  * The container backend, when any profile uses one. Nothing here needs an engine:
@@ -67,7 +67,7 @@ export function wireContainers(config: CordonConfig, profiles: readonly SandboxP
   const connect = (): Promise<Docker> => {
     if (unavailable !== null) return Promise.reject(new CordonError('SANDBOX_UNAVAILABLE', unavailable));
     // A failed connection is not kept: the engine may be started later.
-    docker ??= connectDocker(parseDockerHost(config.sandbox.container.dockerHost ?? undefined), DOCKER_TIMEOUT_MS).catch((err: unknown) => {
+    docker ??= connectDocker(parseDockerHost(config.sandbox.container.dockerHost ?? undefined), DOCKER_PING_TIMEOUT_MS).catch((err: unknown) => {
       docker = null;
       throw err;
     });

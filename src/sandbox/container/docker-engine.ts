@@ -29,13 +29,21 @@ function describe(endpoint: DockerEndpoint): string {
 }
 
 /**
- * A client for the engine at `endpoint` that has answered a ping. No engine is no outage:
+ * How long any one request to the engine may go without a byte before it is dropped. Removing a
+ * gVisor sandbox after a fork bomb takes seconds; a wait for a container's exit is raced by callers.
+ */
+export const DOCKER_IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * A client for the engine at `endpoint` that has answered a ping within `pingTimeoutMs`. That
+ * bound is the ping's alone: later requests get DOCKER_IDLE_TIMEOUT_MS. No engine is no outage:
  * container profiles fail with SANDBOX_UNAVAILABLE, saying how to get one, and isolates go on.
  */
-export async function connectDocker(endpoint: DockerEndpoint, timeoutMs = 3000): Promise<Docker> {
-  const docker = new Docker({ ...endpoint, version: DOCKER_API_VERSION, timeout: timeoutMs });
+export async function connectDocker(endpoint: DockerEndpoint, pingTimeoutMs = 3000): Promise<Docker> {
+  const docker = new Docker({ ...endpoint, version: DOCKER_API_VERSION, timeout: DOCKER_IDLE_TIMEOUT_MS });
   try {
-    await docker.ping();
+    // dockerode's ping takes an abort signal; its type declarations do not say so.
+    await (docker.ping as unknown as (this: Docker, opts: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal: AbortSignal.timeout(pingTimeoutMs) });
   } catch (err) {
     throw new CordonError(
       'SANDBOX_UNAVAILABLE',
