@@ -1,4 +1,6 @@
-import { createIsolateBackend, createSandboxIdentity, type CodeRunRequest } from '../src/sandbox/index.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createIsolateBackend, createSandboxIdentity, hostWorkspaceLeases, type CodeRunRequest } from '../src/sandbox/index.ts';
 import { percentile } from './stats.ts';
 
 /**
@@ -21,6 +23,7 @@ export async function runLimitsBench(rounds = 8): Promise<Record<string, number>
     caps: { outputBytes: 65536, resultBytes: 1 << 20, requestBytes: 1 << 20 },
     maxResponseBytes: 1 << 20,
     label: `bench-${process.pid}`,
+    workspace: hostWorkspaceLeases(join(tmpdir(), `cordon-bench-workspaces-${process.pid}`), null),
   });
   const overrun: Record<string, number[]> = { sync: [], async: [], builtin: [] };
   const statuses = new Set<string>();

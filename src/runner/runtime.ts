@@ -67,6 +67,8 @@ export interface RuntimeOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** How egress resolves and dials; tests pass a static resolver and a loopback-only dialer. */
   egress?: EgressOptions;
+  /** `cordon run --workspace DIR`: every isolate sandbox of this runtime works in DIR (kept). */
+  workspaceRoot?: string;
   /** Called when an isolate host exits (tests, logs). */
   onHostExit?: (pid: number, owner: string, death: unknown) => void;
 }
@@ -84,6 +86,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     egressPolicies: new Set(egress.policies.keys()),
     logger: options.logger,
     ...(options.onHostExit === undefined ? {} : { onHostExit: options.onHostExit }),
+    ...(options.workspaceRoot === undefined ? {} : { workspaceRoot: options.workspaceRoot }),
   });
   const repeats = createRepeatAggregator({ write: (r) => appendRecord(audit, options.logger, r), windowMs: config.audit.repeatWindowMs, maxKeys: config.audit.repeatMaxKeys });
   const sessions = createSessionStore({ maxSessions: config.sessions.maxOpen, maxSessionsPerAgent: config.sessions.maxOpenPerAgent, idleTtlMs: config.sessions.idleTtlMs });
@@ -115,6 +118,8 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     egress: { guard: egress.guard, policies: egress.policies, proxy: egress.proxy, openChannel: egress.openChannel },
     sandboxes: { manager: sandboxes.manager, isolate: sandboxes.isolate, container: sandboxes.container },
     startSandboxes: async () => {
+      const swept = await sandboxes.sweepWorkspaces();
+      if (swept > 0) options.logger.info({ runners: swept }, 'removed host workspaces of runners that are gone');
       await sandboxes.container?.start();
     },
     sessions,

@@ -5,7 +5,7 @@ import type { AuthorizationRequest } from '../core/authorization.ts';
 import { allow, deny } from '../core/decision.ts';
 import { silentLogger } from '../core/logger.ts';
 import type { Principal } from '../core/principal.ts';
-import { BUNDLED_SANDBOX_PROFILE_DIR, createSandboxManager, loadSandboxProfiles, type Sandbox, type SandboxBackend } from '../sandbox/index.ts';
+import { BUNDLED_SANDBOX_PROFILE_DIR, createHostWorkspace, createSandboxManager, loadSandboxProfiles, type Sandbox, type SandboxBackend } from '../sandbox/index.ts';
 import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
 import { createRedactor } from './redaction.ts';
@@ -24,6 +24,7 @@ const backend: SandboxBackend = {
       identity: spec.identity,
       persistent: spec.persistent,
       egress: null,
+      workspace: createHostWorkspace('/nonexistent/cordon-unused-workspace'),
       alive: () => true,
       run: async () => ({ status: 'ok', value: 1, stdout: '', stderr: '', truncated: false, durationMs: 0 }),
       dispose: async () => {},

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { SandboxChannel } from '../egress/index.ts';
 import type { HostFetch } from './sandbox-fetch.ts';
 import type { BackendKind, SandboxIdentity } from './sandbox-identity.ts';
+import type { SandboxWorkspace } from './workspace/index.ts';
 
 /** The sandbox's way out, opened with it and closed with it (sandbox-manager.ts). */
 export interface SandboxEgress {
@@ -89,6 +90,8 @@ export interface Sandbox {
   alive(): boolean;
   /** Runs code; calls to one persistent sandbox run one at a time, in order. */
   run(request: CodeRunRequest): Promise<CodeRunResult>;
+  /** Its workspace root, for the file tools (a host folder for isolates, /workspace in a container). */
+  readonly workspace: SandboxWorkspace;
   /**
    * Writes a tar archive's files and directories into the workspace, in the sandbox's turn
    * like a call. The whole archive is checked first: a bad one (a link, `..`, over a cap) is

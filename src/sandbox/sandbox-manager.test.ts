@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Principal } from '../core/principal.ts';
 import type { Sandbox, SandboxBackend, SandboxSpec } from './sandbox-backend.ts';
 import { createSandboxManager } from './sandbox-manager.ts';
+import { createHostWorkspace } from './workspace/index.ts';
 import type { SandboxProfile } from './profiles/index.ts';
 
 /** A backend whose sandboxes take a while to make, as containers do. */
@@ -12,7 +13,7 @@ function slowBackend(): SandboxBackend & { made: number } {
     async create(spec: SandboxSpec): Promise<Sandbox> {
       await new Promise((r) => setTimeout(r, 20));
       backend.made++;
-      return { identity: spec.identity, persistent: true, egress: null, alive: () => true, run: () => Promise.reject(new Error('unused')), dispose: async () => {}, onEnd: () => {} };
+      return { identity: spec.identity, persistent: true, egress: null, workspace: createHostWorkspace('/nonexistent/cordon-unused-workspace'), alive: () => true, run: () => Promise.reject(new Error('unused')), dispose: async () => {}, onEnd: () => {} };
     },
     stats: () => ({}),
     close: async () => {},

@@ -1,4 +1,6 @@
-import { createIsolateBackend, createSandboxIdentity, type IsolateBackend, type IsolateHostsConfig } from '../../src/sandbox/index.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createIsolateBackend, createSandboxIdentity, hostWorkspaceLeases, type IsolateBackend, type IsolateHostsConfig } from '../../src/sandbox/index.ts';
 import type { CodeRunRequest, CodeRunResult, HostFetch, SandboxIdentity } from '../../src/sandbox/index.ts';
 
 export const TEST_HOSTS: IsolateHostsConfig = {
@@ -21,6 +23,7 @@ export function createTestIsolateBackend(overrides: Partial<IsolateHostsConfig> 
     caps: { outputBytes: 1024, resultBytes: 4096, requestBytes: 1024 * 1024 },
     maxResponseBytes: 5 * 1024 * 1024,
     label: `test-${process.pid}`,
+    workspace: hostWorkspaceLeases(join(tmpdir(), `cordon-test-workspaces-${process.pid}`), { maxBytes: 16 << 20, maxEntries: 1000 }),
     ...(extra.onHostExit === undefined ? {} : { onHostExit: extra.onHostExit }),
   });
 }

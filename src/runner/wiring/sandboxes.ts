@@ -1,3 +1,5 @@
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CordonConfig } from '../../config/config-schema.ts';
 import { CordonError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -5,6 +7,10 @@ import {
   BUNDLED_IMAGE_RECIPE_DIR,
   checkProfileReferences,
   createIsolateBackend,
+  currentRunnerId,
+  hostWorkspaceLeases,
+  isRunnerAlive,
+  sharedWorkspaceLease,
   createSandboxManager,
   HOST_BASE_MB,
   loadImageRecipes,
@@ -17,6 +23,17 @@ import {
 import type { ToolRegistry } from '../../tools/tool-registry.ts';
 import { wireContainers } from './containers.ts';
 
+/**
+ * What an isolate sandbox's host workspace may hold. Isolate profiles have no workspaceMb
+ * of their own (yet): one size for all of them, as big as the python profile's /workspace.
+ */
+const HOST_WORKSPACE_QUOTA = { maxBytes: 256 * 1024 * 1024, maxEntries: 10_000 };
+
+/** `<dataDir>/workspaces/<runner id>/<sandbox id>`: a runner's folder goes with the runner. */
+function workspacesDir(config: CordonConfig): string {
+  return join(config.dataDir, 'workspaces');
+}
+
 export interface SandboxWiring {
   readonly manager: SandboxManager;
   readonly isolate: IsolateBackend;
@@ -24,6 +41,8 @@ export interface SandboxWiring {
   readonly container: ContainerBackend | null;
   /** The longest wall-clock limit any profile allows a call. */
   readonly maxCallMs: number;
+  /** Removes the host workspaces runners that are gone left behind (a crash); serve calls it at start. */
+  sweepWorkspaces(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -36,7 +55,7 @@ export interface SandboxWiring {
  */
 export function wireSandboxes(
   config: CordonConfig,
-  deps: { tools: ToolRegistry; egressPolicies: ReadonlySet<string>; logger: Logger; onHostExit?: (pid: number, owner: string, death: unknown) => void },
+  deps: { tools: ToolRegistry; egressPolicies: ReadonlySet<string>; logger: Logger; onHostExit?: (pid: number, owner: string, death: unknown) => void; workspaceRoot?: string },
 ): SandboxWiring {
   const profileMap = loadSandboxProfiles(config.sandbox.profileDir);
   const recipes = loadImageRecipes(BUNDLED_IMAGE_RECIPE_DIR);
@@ -68,6 +87,7 @@ export function wireSandboxes(
     },
     maxResponseBytes: config.egress.maxResponseBytes,
     label: `${process.pid}`,
+    workspace: deps.workspaceRoot === undefined ? hostWorkspaceLeases(join(workspacesDir(config), currentRunnerId()), HOST_WORKSPACE_QUOTA) : sharedWorkspaceLease(deps.workspaceRoot),
     // What a host writes to stderr (V8's fatal errors, a failed memory cap) is for the operator.
     onStderr: (pid, text) => deps.logger.warn({ pid, stderr: text.slice(0, 1024) }, 'isolate host stderr'),
     onHostExit: (pid, owner, death) => {
@@ -84,6 +104,13 @@ export function wireSandboxes(
     isolate,
     container,
     maxCallMs: Math.max(0, ...profiles.map((p) => p.limits.maxTimeoutMs)),
+    async sweepWorkspaces() {
+      const dir = workspacesDir(config);
+      const runners = await readdir(dir).catch(() => [] as string[]);
+      const gone = runners.filter((r) => !isRunnerAlive(r));
+      await Promise.all(gone.map((r) => rm(join(dir, r), { recursive: true, force: true })));
+      return gone.length;
+    },
     async close() {
       await manager.close();
       await Promise.all([isolate.close(), container?.close()]);

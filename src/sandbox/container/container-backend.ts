@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { ContainerConfig } from '../../config/config-schema.ts';
 import { CordonError } from '../../core/errors.ts';
+import { executorWorkspace } from './container-workspace.ts';
 import { newId } from '../../core/ids.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
 import { createConcurrencyLimiter, defaultShare } from '../concurrency-limiter.ts';
@@ -320,6 +321,7 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       identity: spec.identity,
       persistent: spec.persistent,
       egress: spec.egress,
+      workspace: executorWorkspace(id),
       alive: () => alive,
       run(request) {
         // One call at a time per sandbox, in arrival order: a notebook's semantics.

@@ -5,6 +5,7 @@ import type { CodeRunRequest, CodeRunResult, Sandbox, SandboxBackend, SandboxSpe
 import { createHostPool, type HostPool } from './host-pool.ts';
 import { deathDetail, type HostDeath, type HostProcess, type HostRunOutcome } from './host-process.ts';
 import { createMemoryCap, type MemoryCapMode } from './memory-cap.ts';
+import type { WorkspaceLease } from '../workspace/index.ts';
 
 export interface IsolateHostsConfig {
   /** Unowned hosts kept ready (default: one per core). */
@@ -34,6 +35,8 @@ export interface IsolateBackendOptions {
   readonly maxResponseBytes: number;
   /** Names this runner's cgroup folder. */
   readonly label: string;
+  /** Each sandbox's workspace, made when the sandbox is; released when it ends. */
+  readonly workspace: (sandboxId: string) => WorkspaceLease;
   readonly onHostExit?: (pid: number, owner: string, death: HostDeath) => void;
   readonly onStderr?: (pid: number, text: string) => void;
 }
@@ -105,16 +108,19 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
   function perCall(spec: SandboxSpec): Sandbox {
     let alive = true;
     const listeners: ((reason: string) => void)[] = [];
+    const lease = options.workspace(spec.identity.id);
     const end = (reason: string) => {
       if (!alive) return;
       alive = false;
       spec.egress?.close();
+      void lease.release().catch(() => {});
       for (const l of listeners.splice(0)) l(reason);
     };
     return {
       identity: spec.identity,
       persistent: false,
       egress: spec.egress,
+      workspace: lease.workspace,
       alive: () => alive,
       run: (request) =>
         limiter.run(spec.identity.agent, async () => {
@@ -152,12 +158,14 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
     let endedWhy = '';
     let queue: Promise<unknown> = Promise.resolve();
     const listeners: ((reason: string) => void)[] = [];
+    const lease = options.workspace(id);
     const handle: SessionHandle = {
       end(reason) {
         if (!alive) return;
         alive = false;
         endedWhy = reason;
         spec.egress?.close();
+        void lease.release().catch(() => {});
         sessionsByHost.get(host)?.delete(handle);
         if (!host.dead) host.closeSession(id);
         for (const l of listeners.splice(0)) l(reason);
@@ -187,6 +195,7 @@ export function createIsolateBackend(options: IsolateBackendOptions): IsolateBac
       identity: spec.identity,
       persistent: true,
       egress: spec.egress,
+      workspace: lease.workspace,
       alive: () => alive,
       run(request) {
         // One call at a time per session, in arrival order: a REPL's semantics.

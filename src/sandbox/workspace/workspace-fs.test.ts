@@ -114,7 +114,7 @@ describe('stat, mkdir, list', () => {
     expect(await rejectionCode(mkdir(ws.root, 'a/f/g'))).toBe('FS_NOT_A_DIRECTORY');
   });
 
-  it('lists by depth and glob, and stops at maxEntries', async () => {
+  it('lists by depth in sorted walk order, and stops at maxEntries', async () => {
     await mkdir(ws.root, 'src/lib');
     await writeFile(ws.root, 'src/a.ts', 'x', MAX);
     await writeFile(ws.root, 'src/lib/b.ts', 'x', MAX);
@@ -124,10 +124,10 @@ describe('stat, mkdir, list', () => {
       ['README.md', 'file'],
       ['src', 'directory'],
     ]);
-    const ts = await list(ws.root, '', { depth: 10, maxEntries: 100, glob: '**/*.ts' });
-    expect(ts.entries.map((e) => e.path)).toEqual(['src/a.ts', 'src/lib/b.ts']);
-    const under = await list(ws.root, 'src', { depth: 1, maxEntries: 100, glob: 'src/*.ts' });
-    expect(under.entries.map((e) => e.path)).toEqual(['src/a.ts']);
+    const all = await list(ws.root, '', { depth: 10, maxEntries: 100 });
+    expect(all.entries.map((e) => e.path)).toEqual(['README.md', 'src', 'src/a.ts', 'src/lib', 'src/lib/b.ts']);
+    const under = await list(ws.root, 'src', { depth: 1, maxEntries: 100 });
+    expect(under.entries.map((e) => e.path)).toEqual(['src/a.ts', 'src/lib']);
     expect(await list(ws.root, '', { depth: 10, maxEntries: 2 })).toMatchObject({ truncated: true });
     expect(await rejectionCode(list(ws.root, 'README.md', { depth: 1, maxEntries: 2 }))).toBe('FS_NOT_A_DIRECTORY');
   });

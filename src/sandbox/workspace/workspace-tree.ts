@@ -1,32 +1,13 @@
 import { lstat, opendir, rename, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { CordonError } from '../../core/errors.ts';
-import { compileGlob } from './glob.ts';
 import { fdPath, fsError, openChildDir, openDirAt, openRoot, withParent, type ParentDir } from './workspace-dir.ts';
-import { entryType, type EntryType } from './workspace-fs.ts';
+import type { ListEntry, ListOptions, ListResult } from './sandbox-workspace.ts';
+import { entryType } from './workspace-fs.ts';
 import { parseWorkspacePath } from './workspace-path.ts';
-
-export interface ListOptions {
-  readonly glob?: string;
-  /** 1 lists the directory itself; each level more descends once. */
-  readonly depth: number;
-  readonly maxEntries: number;
-}
-
-export interface ListEntry {
-  readonly path: string;
-  readonly type: EntryType;
-  readonly sizeBytes: number;
-}
-
-export interface ListResult {
-  readonly entries: ListEntry[];
-  readonly truncated: boolean;
-}
 
 /** Lists a directory inside the workspace. Symlinks are reported as 'symlink' and never descended into. */
 export async function list(root: string, pathInput: string, options: ListOptions): Promise<ListResult> {
   const path = parseWorkspacePath(pathInput);
-  const matches = options.glob === undefined ? () => true : compileGlob(options.glob);
   const ws = await openRoot(root);
   const entries: ListEntry[] = [];
   let truncated = false;
@@ -40,13 +21,11 @@ export async function list(root: string, pathInput: string, options: ListOptions
       const st = await lstat(fdPath(dir, name)).catch(() => undefined);
       if (st === undefined) continue; // removed while listing
       const type = entryType(st);
-      if (matches(relative)) {
-        if (entries.length >= options.maxEntries) {
-          truncated = true;
-          return;
-        }
-        entries.push({ path: relative, type, sizeBytes: st.size });
+      if (entries.length >= options.maxEntries) {
+        truncated = true;
+        return;
       }
+      entries.push({ path: relative, type, sizeBytes: st.size });
       if (type === 'directory' && level < options.depth) {
         const child = await openChildDir(dir, name, relative).catch(() => undefined);
         if (child === undefined) continue; // swapped for a symlink or removed meanwhile: skip it

@@ -3,17 +3,8 @@ import { constants, type Stats } from 'node:fs';
 import { link, lstat, mkdir as mkdirAt, open, readlink, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { CordonError } from '../../core/errors.ts';
 import { fdPath, fsError, openChildDir, openRoot, outside, reopenRoot, withParent, type ParentDir } from './workspace-dir.ts';
+import type { EntryType, ReadOptions, ReadResult, WorkspaceStat, WriteOptions } from './sandbox-workspace.ts';
 import { parseWorkspacePath } from './workspace-path.ts';
-
-export type EntryType = 'file' | 'directory' | 'symlink' | 'other';
-
-export interface WorkspaceStat {
-  readonly path: string;
-  readonly type: EntryType;
-  readonly sizeBytes: number;
-  readonly mtimeMs: number;
-  readonly mode: number;
-}
 
 export function entryType(st: Stats): EntryType {
   if (st.isSymbolicLink()) return 'symlink';
@@ -53,19 +44,6 @@ async function openFile(parent: ParentDir): Promise<FileHandle> {
   }
 }
 
-export interface ReadOptions {
-  readonly offset?: number;
-  readonly limit?: number;
-  readonly maxBytes: number;
-}
-
-export interface ReadResult {
-  readonly content: Buffer;
-  readonly sizeBytes: number;
-  /** True when bytes remain after what was returned (limit or maxBytes cut it short). */
-  readonly truncated: boolean;
-}
-
 /** Reads up to min(limit, maxBytes) bytes from `offset` of a regular file inside the workspace. */
 export async function readFile(root: string, pathInput: string, options: ReadOptions): Promise<ReadResult> {
   const path = parseWorkspacePath(pathInput);
@@ -87,12 +65,6 @@ export async function readFile(root: string, pathInput: string, options: ReadOpt
       await handle.close();
     }
   });
-}
-
-export interface WriteOptions {
-  /** Refuse with FS_EXISTS (and write nothing) when something is already at the path. */
-  readonly createOnly?: boolean;
-  readonly maxBytes: number;
 }
 
 /**
