@@ -7,7 +7,7 @@ import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import { principalUserKey, type Principal } from '../core/principal.ts';
 import type { TokenVerifier } from '../identity/token-verifier.ts';
-import type { OpenEgress, SandboxManager, SessionSandboxInfo } from '../sandbox/index.ts';
+import type { BrowserHost, OpenEgress, SandboxManager, SessionSandboxInfo } from '../sandbox/index.ts';
 import type { ToolAnnotations, JsonSchema } from '../tools/tool.ts';
 import type { ToolRegistry } from '../tools/tool-registry.ts';
 import { authenticate } from './stages/authenticate.ts';
@@ -69,6 +69,8 @@ export interface RunnerDeps {
   readonly stats: () => Readonly<Record<string, number>>;
   /** Known secret values never leave in a result or a record. */
   readonly redactor: Redactor;
+  /** The shared browser for browse.page; null: the page tool answers SANDBOX_UNAVAILABLE. */
+  readonly browser: BrowserHost | null;
   readonly logger: Logger;
 }
 
@@ -176,7 +178,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         session.countCall();
         const sandbox = await call.start(deps.egressFor(principal, session));
         finish = () => call.finish(sandbox);
-        const result = await execute(tool, request.input, { sandbox, session: session.sink, limits: call.limits, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+        const result = await execute(tool, request.input, { sandbox, session: session.sink, limits: call.limits, browser: deps.browser, ...(options.signal === undefined ? {} : { signal: options.signal }) });
         const output = deps.redactor.value(result.output);
         const durationMs = performance.now() - started;
         record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });

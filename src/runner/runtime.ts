@@ -103,6 +103,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     egressFor: egress.opener,
     stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats() }),
     redactor: egress.redactor,
+    browser: null,
     logger: options.logger,
   });
   let proxyStarted: Promise<void> | null = null;

@@ -59,6 +59,7 @@ function setup(authorize: (request: AuthorizationRequest, sessions: ReturnType<t
     egressFor: () => () => null,
     stats: () => ({}),
     redactor: createRedactor([]),
+    browser: null,
     logger: silentLogger,
   });
   return { runner, sessions, seen, close: () => manager.close() };

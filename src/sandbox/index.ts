@@ -59,3 +59,4 @@ export {
   type WorkspacePath,
   type WorkspaceLease,
 } from './workspace/index.ts';
+export type { BrowserHost } from './browser/browser-host.ts';

@@ -1,5 +1,5 @@
 import type { SessionFactsSink } from '../core/session-facts.ts';
-import type { BackendKind, Sandbox, SandboxProfile } from '../sandbox/index.ts';
+import type { BackendKind, BrowserHost, Sandbox, SandboxProfile } from '../sandbox/index.ts';
 
 export type { BackendKind };
 
@@ -33,6 +33,8 @@ export interface ToolContext {
   /** Facts the tool observed (untrusted content ingested, sensitive reads, egress hosts). */
   readonly session: SessionFactsSink;
   readonly limits: CallLimits;
+  /** The shared browser (browse.page); null where Chromium is not set up. */
+  readonly browser: BrowserHost | null;
   /** Aborted when the caller went away: stop waiting and working, the answer has no reader. */
   readonly signal?: AbortSignal;
 }
