@@ -24,6 +24,9 @@ import { validate } from './stages/validate.ts';
 
 export { formatPolicyProblem, type PolicyTestReport, type PolicyValidation };
 
+/** What `policy test` and `policy explain` assume of the sandbox they have not got. */
+const OFFLINE = { egressTrusted: false };
+
 let registry: ToolRegistry | undefined;
 /** Compiled on first use: every CLI command imports this module, few of them need it. */
 const tools = (): ToolRegistry => (registry ??= createToolRegistry(BUILTIN_TOOLS));
@@ -31,7 +34,8 @@ const tools = (): ToolRegistry => (registry ??= createToolRegistry(BUILTIN_TOOLS
 /** What a tool call is to the policy engine: the same derivation the pipeline uses. */
 export function resolveToolCall(config: CordonConfig, name: string, input: unknown): ResolvedTool {
   const tool = validate(tools(), name, input);
-  const descriptor = tool.definition.resource(input);
+  // Offline there is no sandbox: a URL counts as untrusted, the stricter reading.
+  const descriptor = tool.definition.resource(input, OFFLINE);
   const resource = resourceFromDescriptor(descriptor);
   if (resource === null) throw new CordonError('INPUT_INVALID', `tool "${name}" derives a resource of type "${descriptor.type}" the policy engine cannot describe`);
   const a = tool.definition.annotationsFor?.(input) ?? tool.definition.annotations;
@@ -92,7 +96,7 @@ export function explainCall(config: CordonConfig, req: ExplainRequest): { text: 
     principal: { agent: req.agent, user, tokenId: 'explain', expiresAt: 0, scope: null },
     tool: tool.definition.name,
     action: tool.definition.action(req.input),
-    resource: tool.definition.resource(req.input),
+    resource: tool.definition.resource(req.input, OFFLINE),
     annotations: tool.definition.annotationsFor?.(req.input) ?? tool.definition.annotations,
     sandbox: { id: 'explain', profile: config.sandbox.defaultProfile },
     session: req.facts,

@@ -11,7 +11,7 @@ import type { BrowserHost, OpenEgress, SandboxManager, SessionSandboxInfo } from
 import type { ToolAnnotations, JsonSchema } from '../tools/tool.ts';
 import type { ToolRegistry } from '../tools/tool-registry.ts';
 import { authenticate } from './stages/authenticate.ts';
-import { authorize, enforce, toolCall } from './stages/authorize.ts';
+import { authorize, authorizeAll, enforce, toolCalls } from './stages/authorize.ts';
 import { execute } from './stages/execute.ts';
 import { buildRecord, record, repeatKey, type InvocationFacts } from './stages/record.ts';
 import { namedProfile, sandboxForCall, sandboxSessionKey, type SandboxSettings } from './stages/sandbox.ts';
@@ -151,15 +151,17 @@ export function createRunner(deps: RunnerDeps): Runner {
         deps.callRate.admit(principal.agent);
         const tool = validate(deps.tools, request.tool, request.input);
         facts.action = tool.definition.action(request.input);
-        const resource = tool.definition.resource(request.input);
-        facts.resource = `${resource.type}:${resource.id}`;
         const call = sandboxForCall(deps.manager, deps.sandboxes, principal, tool, request.input, request);
         facts.sandbox = call.identity.id;
+        const resourceContext = { egressTrusted: deps.sandboxes.egressTrusted(call.identity.egressPolicy) };
+        const resource = tool.definition.resource(request.input, resourceContext);
+        facts.resource = `${resource.type}:${resource.id}`;
         if (call.sessionKey !== null && request.session !== undefined) {
           throw new CordonError('INPUT_INVALID', 'body/session: a call in a session sandbox uses that sandbox\'s session; leave out "session"', { details: { field: '/session', reason: 'not with sandbox' } });
         }
         const sessionId = call.sessionKey ?? request.session ?? null;
-        const decide = (sessionFacts: SessionFactsSnapshot) => authorize(deps.authorizer, principal, toolCall(tool, request.input), call.identity, sessionFacts);
+        const actions = toolCalls(tool, request.input, resourceContext);
+        const decide = (sessionFacts: SessionFactsSnapshot) => authorizeAll(deps.authorizer, principal, actions, call.identity, sessionFacts);
         // Decided before the session is opened: a denied call leaves nothing behind, so denied
         // calls cannot fill the session table (nor an agent's share of it).
         const seen = deps.sessions.peek(principal.agent, principalUserKey(principal), sessionId);

@@ -99,7 +99,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     repeats,
     callRate: createAgentCallRate(config.calls),
     sessions,
-    sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor },
+    sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor, egressTrusted: (name) => (name === null ? false : egress.policies.get(name)?.trusted === true) },
     egressFor: egress.opener,
     stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats() }),
     redactor: egress.redactor,

@@ -55,7 +55,7 @@ function setup(authorize: (request: AuthorizationRequest, sessions: ReturnType<t
     repeats: createRepeatAggregator({ write: (r) => audit.append(r), windowMs: 0, maxKeys: 1 }),
     callRate: { admit: () => {} },
     sessions,
-    sandboxes: { defaultProfile: 'js', egressPolicyFor: () => null },
+    sandboxes: { defaultProfile: 'js', egressPolicyFor: () => null, egressTrusted: () => false },
     egressFor: () => () => null,
     stats: () => ({}),
     redactor: createRedactor([]),

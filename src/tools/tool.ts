@@ -19,6 +19,18 @@ export interface ToolResource {
   readonly attributes?: Readonly<Record<string, string | number | boolean>>;
 }
 
+/** What a resource may depend on besides the input: facts of the sandbox the call runs in. */
+export interface ResourceContext {
+  /** The sandbox's egress policy is marked trusted (a URL resource's `trusted`). */
+  readonly egressTrusted: boolean;
+}
+
+/** One more action a call takes, decided like its first (a move writes at both ends). */
+export interface ExtraAction {
+  readonly action: string;
+  readonly resource: ToolResource;
+}
+
 /** The limits one call runs under: what the tool asked for, within its profile's maximums. */
 export interface CallLimits {
   readonly timeoutMs: number;
@@ -56,7 +68,9 @@ export interface ToolDefinition<Input = unknown, Output = unknown> {
   /** The hints for this input (a file tool is destructive only when it deletes). */
   annotationsFor?(input: Input): ToolAnnotations;
   /** Derives the resource from input that already passed `inputSchema`. */
-  resource(input: Input): ToolResource;
+  resource(input: Input, context: ResourceContext): ToolResource;
+  /** Further actions this input takes; each must be allowed too (default: none). */
+  extraActions?(input: Input, context: ResourceContext): readonly ExtraAction[];
   /**
    * This call's limits within its profile's: throws INPUT_INVALID naming the field when the
    * input asks for more. The runner never reads a tool's input fields itself.

@@ -4,6 +4,7 @@ import { deny } from '../../core/decision.ts';
 import { CordonError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { SessionFactsSnapshot } from '../../core/session-facts.ts';
+import type { ResourceContext } from '../../tools/tool.ts';
 import type { RegisteredTool } from '../../tools/tool-registry.ts';
 
 /** One action as the authorizer sees it: a tool call, or a request a sandbox makes. */
@@ -15,9 +16,22 @@ export interface ActionCall {
   readonly annotations: AuthorizationRequest['annotations'];
 }
 
-export function toolCall(tool: RegisteredTool, input: unknown): ActionCall {
+/** Every action a tool call takes: its own, then any extra ones (all must be allowed). */
+export function toolCalls(tool: RegisteredTool, input: unknown, context: ResourceContext): ActionCall[] {
   const d = tool.definition;
-  return { tool: d.name, action: d.action(input), resource: () => d.resource(input), annotations: d.annotationsFor?.(input) ?? d.annotations };
+  const annotations = d.annotationsFor?.(input) ?? d.annotations;
+  const first: ActionCall = { tool: d.name, action: d.action(input), resource: () => d.resource(input, context), annotations };
+  return [first, ...(d.extraActions?.(input, context) ?? []).map((extra) => ({ tool: d.name, action: extra.action, resource: () => extra.resource, annotations }))];
+}
+
+/** Decides each action in turn; the first that is not allowed is the call's decision. */
+export async function authorizeAll(authorizer: Authorizer, principal: Principal, calls: readonly ActionCall[], sandbox: { id: string; profile: string }, session: SessionFactsSnapshot): Promise<Decision> {
+  let decision: Decision = deny('the call takes no action; denied (fail closed)');
+  for (const call of calls) {
+    decision = await authorize(authorizer, principal, call, sandbox, session);
+    if (decision.result !== 'allow') return decision;
+  }
+  return decision;
 }
 
 /** Stage 4: ask the authorizer; any failure inside it is a denial (fail closed). */

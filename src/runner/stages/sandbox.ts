@@ -16,6 +16,8 @@ export interface SandboxSettings {
   readonly defaultProfile: string;
   /** The egress policy for this principal and tool: the agent's override, else the tool's, else the profile's. */
   egressPolicyFor(agent: string, tool: string | null, profile: SandboxProfile): string | null;
+  /** Whether content under this egress policy counts as trusted (a URL resource's `trusted`). */
+  egressTrusted(policy: string | null): boolean;
 }
 
 /** The sandbox a call will run in: its identity now, the sandbox itself once the call is allowed. */
