@@ -13,6 +13,7 @@ const FS_CODES: Record<string, readonly [number, number]> = {
   FS_EDIT_NO_MATCH: [409, ExitCode.conflict],
   FS_EDIT_AMBIGUOUS: [409, ExitCode.conflict],
   FS_EDIT_CONFLICT: [409, ExitCode.conflict],
+  BROWSE_CONTENT_UNSUPPORTED: [422, ExitCode.usage],
 };
 
 describe('error table', () => {

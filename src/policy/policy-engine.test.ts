@@ -165,7 +165,7 @@ describe('both principals', () => {
   });
 
   it('denies when the agent may not, although the user may', () => {
-    const d = engine.decide(makeRequest({ agent: 'local', user: alice, action: 'fs.read', resource: '/workspace/src/app.ts' }));
+    const d = engine.decide(makeRequest({ agent: 'nobody', user: alice, action: 'fs.read', resource: '/workspace/src/app.ts' }));
     expect(d.result).toBe('deny');
     expect(d.agentDecision.result).toBe('deny');
     expect(d.userDecision).toMatchObject({ result: 'allow', policyIds: ['users-engineering-files'] });

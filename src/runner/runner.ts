@@ -180,7 +180,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         session.countCall();
         const sandbox = await call.start(deps.egressFor(principal, session));
         finish = () => call.finish(sandbox);
-        const result = await execute(tool, request.input, { sandbox, session: session.sink, limits: call.limits, browser: deps.browser, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+        const result = await execute(tool, request.input, { sandbox, profile: call.profile, session: session.sink, limits: call.limits, browser: deps.browser, ...(options.signal === undefined ? {} : { signal: options.signal }) });
         const output = deps.redactor.value(result.output);
         const durationMs = performance.now() - started;
         record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });

@@ -20,6 +20,11 @@ export interface HostFetchResponse {
   readonly text: string;
   readonly url: string;
   readonly redirected: boolean;
+  /**
+   * Set when Cordon refused (the response is Cordon's own, not the upstream's): host-side
+   * tools read this, never the `x-cordon-error` header, which an upstream could send too.
+   */
+  readonly refused?: { readonly code: string; readonly reason: string };
 }
 
 /** Aborted when the call ends, so no request outlives it; responses larger than maxResponseBytes are refused. */

@@ -22,7 +22,7 @@ function slowBackend(): SandboxBackend & { made: number } {
 }
 
 const profile = {
-  name: 'slow', file: '/p/slow.yaml', backend: 'container', description: '', languages: ['sh'], tools: ['code'], egressPolicy: null, container: null,
+  name: 'slow', file: '/p/slow.yaml', backend: 'container', description: '', languages: ['sh'], tools: ['code'], egressPolicy: null, sensitivePaths: [], container: null,
   limits: { memoryMb: 64, maxMemoryMb: 64, timeoutMs: 1000, maxTimeoutMs: 1000, outputBytes: 1, resultBytes: 1 },
   session: { idleTtlMs: 60_000, maxTtlMs: 60_000, maxPerPrincipal: 3 },
 } as SandboxProfile;

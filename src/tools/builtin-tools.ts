@@ -1,5 +1,18 @@
+import { browseFetchTool } from './browse/index.ts';
 import { codeTool } from './code/code-tool.ts';
+import { fileDeleteTool, fileEditTool, fileListTool, fileMkdirTool, fileMoveTool, fileReadTool, fileStatTool, fileWriteTool } from './files/index.ts';
 import type { ToolDefinition } from './tool.ts';
 
 /** Every tool Cordon ships. Adding a tool means adding it here and nothing outside tools/. */
-export const BUILTIN_TOOLS: readonly ToolDefinition[] = [codeTool as ToolDefinition];
+export const BUILTIN_TOOLS: readonly ToolDefinition[] = [
+  codeTool,
+  fileReadTool,
+  fileWriteTool,
+  fileEditTool,
+  fileListTool,
+  fileStatTool,
+  fileMkdirTool,
+  fileMoveTool,
+  fileDeleteTool,
+  browseFetchTool,
+] as unknown as readonly ToolDefinition[];

@@ -42,6 +42,8 @@ export interface CallLimits {
 /** What a tool gets to run with: its sandbox, the session's fact sink, and its call's limits. */
 export interface ToolContext {
   readonly sandbox: Sandbox;
+  /** The profile the sandbox was made from (its limits, its sensitive paths). */
+  readonly profile: SandboxProfile;
   /** Facts the tool observed (untrusted content ingested, sensitive reads, egress hosts). */
   readonly session: SessionFactsSink;
   readonly limits: CallLimits;

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger, type LogLevel } from '../../core/logger.ts';
 import type { CordonConfig } from '../../config/config-schema.ts';
@@ -16,6 +17,7 @@ interface RunOptions {
   timeoutMs?: string;
   memoryMb?: string;
   profile?: string;
+  workspace?: string;
 }
 
 /** Builds the tool input from --input, or from the `code` shorthand (`--lang js 'SOURCE'`, `-` for stdin). */
@@ -39,6 +41,15 @@ function buildInput(tool: string, source: string | undefined, opts: RunOptions):
     input[key] = Number(raw);
   }
   return input;
+}
+
+/** --workspace DIR: an existing directory, taken as the user's own (it is never removed). */
+function workspaceDir(dir: string): string {
+  const path = resolve(dir);
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st === undefined) throw usage(`--workspace ${JSON.stringify(dir)}: no such directory`);
+  if (!st.isDirectory()) throw usage(`--workspace ${JSON.stringify(dir)} is not a directory`);
+  return path;
 }
 
 function printHuman(result: InvocationResult): void {
@@ -66,20 +77,26 @@ export function registerRunCommand(program: Command): void {
     .option('--timeout-ms <ms>', 'code tool shorthand: wall-clock limit')
     .option('--memory-mb <mb>', 'code tool shorthand: memory limit')
     .option('--profile <name>', 'the sandbox profile to run in (see sandboxes/); default: sandbox.defaultProfile')
+    .option('--workspace <dir>', "file tools: use DIR as the sandbox's workspace root (isolate profiles; default: a fresh folder, removed after the run)")
     .option('--agent <name>', 'run as this local agent (its key signs the token)', 'local')
     .option('--user <name>', 'act for this local user: the agent exchanges a user token for a delegated one (RFC 8693)')
     .option('--json', 'print the whole result as JSON')
-    .addHelpText('after', "\nExamples:\n  cordon run code --lang js 'console.log(1+1)'\n  echo '2**10' | cordon run code --lang js -\n  cordon run code --input '{\"language\":\"javascript\",\"source\":\"1+1\"}' --json\n\nExit codes: 0 ok, 1 the tool ran and failed (error, timeout, oom), 2 bad usage or input,\n3 bad config, 4 authentication, 5 denied by policy, 7 busy, 8 not found, 10 internal.")
+    .addHelpText('after', "\nExamples:\n  cordon run code --lang js 'console.log(1+1)'\n  echo '2**10' | cordon run code --lang js -\n  cordon run code --input '{\"language\":\"javascript\",\"source\":\"1+1\"}' --json\n  cordon run file.read --workspace . --input '{\"path\": \"notes.md\"}' --json\n\nExit codes: 0 ok, 1 the tool ran and failed (error, timeout, oom), 2 bad usage or input,\n3 bad config, 4 authentication, 5 denied by policy, 7 busy, 8 not found, 10 internal.")
     .action(async (tool: string, source: string | undefined, opts: RunOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const loaded = loadCliConfig(globals);
       const input = buildInput(tool, source, opts);
+      const workspaceRoot = opts.workspace === undefined ? undefined : workspaceDir(opts.workspace);
       // A one-shot run needs one isolate host and no spare isolates.
       const config: CordonConfig = { ...loaded, sandbox: { ...loaded.sandbox, isolate: { ...loaded.sandbox.isolate, hosts: 1, warmIsolatesPerHost: 0 } } };
       const logger = createLogger((globals.logLevel ?? 'warn') as LogLevel);
       const { createRuntime } = await import('../../runner/runtime.ts');
-      const runtime = createRuntime(config, { logger, env: process.env });
+      const runtime = createRuntime(config, { logger, env: process.env, ...(workspaceRoot === undefined ? {} : { workspaceRoot }) });
       try {
+        const profile = runtime.sandboxes.manager.profile(opts.profile ?? config.sandbox.defaultProfile);
+        if (workspaceRoot !== undefined && profile?.backend === 'container') {
+          throw usage(`--workspace works with isolate profiles; profile "${profile.name}" keeps its /workspace inside its container`);
+        }
         const token =
           opts.user === undefined
             ? await mintLocalToken(config, opts.agent, Math.min(60, config.auth.maxTokenLifetimeSec))

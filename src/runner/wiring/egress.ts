@@ -183,7 +183,7 @@ function boundFetch(guarded: GuardedFetch, identity: SandboxIdentity, hooks: Egr
     if (r.refused !== null && errorCodeFor(r.refused.code) === 'EGRESS_LIMITED') {
       throw new CordonError('EGRESS_LIMITED', `EGRESS_LIMITED (${r.refused.code}): ${r.refused.reason}`, { details: { reason: r.refused.code } });
     }
-    return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, text: decoder.decode(r.body), url: r.url, redirected: r.redirected };
+    return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, text: decoder.decode(r.body), url: r.url, redirected: r.redirected, ...(r.refused === null ? {} : { refused: { code: r.refused.code, reason: r.refused.reason } }) };
   };
 }
 

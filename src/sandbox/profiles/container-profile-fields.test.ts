@@ -73,6 +73,7 @@ describe('a container profile', () => {
       languages: ['python', 'sh'],
       tools: ['code'],
       egressPolicy: null,
+      sensitivePaths: [],
       limits: { memoryMb: 256, maxMemoryMb: 1024, timeoutMs: 10000, maxTimeoutMs: 120000, outputBytes: 1048576, resultBytes: 1048576 },
       session: { idleTtlMs: 600000, maxTtlMs: 3600000, maxPerPrincipal: 10 },
       container: { image: 'python', runtime: 'runc', user: 1000, env: { LANG: 'C.UTF-8', GREETING: 'hello\tworld' }, cpus: 1.5, pids: 128, workspaceMb: 256, tmpMb: 64, warmPool: 1 },

@@ -9,6 +9,8 @@ import { BUNDLED_SANDBOX_PROFILE_DIR, loadSandboxProfiles, MAX_PROFILE_FILE_BYTE
 const SHIPPED_JS = readFileSync(join(BUNDLED_SANDBOX_PROFILE_DIR, 'js.yaml'), 'utf8');
 /** The shipped js profile under another name. */
 const profileNamed = (name: string): string => SHIPPED_JS.replace(/^name: js$/m, `name: ${name}`);
+/** The 1-based line of the shipped js profile that starts with `start`. */
+const shippedLine = (start: string): number => SHIPPED_JS.split('\n').findIndex((l) => l.trimStart().startsWith(start)) + 1;
 
 let dir: string;
 beforeEach(() => {
@@ -39,8 +41,9 @@ describe('the shipped profiles', () => {
       backend: 'isolate',
       description: expect.any(String),
       languages: ['javascript'],
-      tools: ['code'],
+      tools: ['code', 'file.read', 'file.write', 'file.edit', 'file.list', 'file.stat', 'file.mkdir', 'file.move', 'file.delete'],
       egressPolicy: null,
+      sensitivePaths: ['.env', '.env.*', '*.pem', '*.key', 'id_rsa*', 'id_ed25519*', '.netrc', '**/.ssh/**', '**/.git/config'],
       limits: { memoryMb: 64, maxMemoryMb: 512, timeoutMs: 5000, maxTimeoutMs: 60000, outputBytes: 65536, resultBytes: 1048576 },
       session: { idleTtlMs: 600000, maxTtlMs: 3600000, maxPerPrincipal: 50 },
       container: null,
@@ -48,18 +51,19 @@ describe('the shipped profiles', () => {
     expect(Object.isFrozen(js?.limits)).toBe(true);
   });
 
-  it('all load: js, and the python, shell and python-gvisor container profiles with the documented values', () => {
+  it('all load: browser, js, and the python, shell and python-gvisor container profiles with the documented values', () => {
     const shipped = loadSandboxProfiles(BUNDLED_SANDBOX_PROFILE_DIR);
-    expect([...shipped.keys()]).toEqual(['js', 'python-gvisor', 'python', 'shell']);
+    expect([...shipped.keys()]).toEqual(['browser', 'js', 'python-gvisor', 'python', 'shell']);
     const limits = { memoryMb: 256, maxMemoryMb: 1024, timeoutMs: 10000, maxTimeoutMs: 120000, outputBytes: 1048576, resultBytes: 1048576 };
     const session = { idleTtlMs: 600000, maxTtlMs: 3600000, maxPerPrincipal: 10 };
     const container = { image: 'python', runtime: 'runc', user: 1000, env: {}, cpus: 1, pids: 128, workspaceMb: 256, tmpMb: 64, warmPool: 1 };
-    const python = { description: expect.any(String), backend: 'container', languages: ['python', 'sh'], tools: ['code'], egressPolicy: null, limits, session, container };
+    const python = { description: expect.any(String), backend: 'container', languages: ['python', 'sh'], tools: ['code', 'file.read', 'file.write', 'file.edit', 'file.list', 'file.stat', 'file.mkdir', 'file.move', 'file.delete'], egressPolicy: null, sensitivePaths: ['.env', '.env.*', '*.pem', '*.key', 'id_rsa*', 'id_ed25519*', '.netrc', '**/.ssh/**', '**/.git/config'], limits, session, container };
     const at = (name: string) => ({ name, file: join(BUNDLED_SANDBOX_PROFILE_DIR, `${name}.yaml`) });
     expect(shipped.get('python')).toEqual({ ...at('python'), ...python });
     expect(shipped.get('shell')).toEqual({ ...at('shell'), ...python, languages: ['sh'], container: { ...container, image: 'shell' } });
     expect(shipped.get('python-gvisor')).toEqual({ ...at('python-gvisor'), ...python, container: { ...container, runtime: 'runsc', warmPool: 0, pids: 64 } });
     expect(shipped.get('python-gvisor')?.description).toContain('gVisor');
+    expect(shipped.get('browser')).toMatchObject({ backend: 'isolate', tools: ['browse.fetch'], egressPolicy: 'browse-open', sensitivePaths: [] });
     // Each image a shipped profile names has its recipe beside it (the loader of recipes sits a layer above).
     for (const p of shipped.values()) {
       if (p.container !== null) expect(existsSync(join(BUNDLED_SANDBOX_PROFILE_DIR, 'images', `${p.container.image}.yaml`))).toBe(true);
@@ -144,8 +148,8 @@ describe('validateSandboxProfiles', () => {
     expect(report.dir).toBe(dir);
     expect(report.profiles.map((p) => p.name)).toEqual(['good']);
     expect(report.problems.map((p) => [p.file.slice(dir.length + 1), p.line, p.field])).toEqual([
-      ['bad.yaml', 9, 'backend'],
-      ['bad.yaml', 19, 'limits.memoryMb'],
+      ['bad.yaml', shippedLine('backend:'), 'backend'],
+      ['bad.yaml', shippedLine('memoryMb:'), 'limits.memoryMb'],
       ['worse.yaml', 1, 'description'],
       ['worse.yaml', 1, 'languages'],
       ['worse.yaml', 1, 'tools'],
@@ -156,10 +160,10 @@ describe('validateSandboxProfiles', () => {
   });
 
   it('checks tool and policy names when given the registries', () => {
-    writeFileSync(join(dir, 'js.yaml'), SHIPPED_JS.replace('tools: [code]', 'tools: [code, fetch]'));
+    writeFileSync(join(dir, 'js.yaml'), SHIPPED_JS.replace(/^tools: \[.*\]$/m, 'tools: [code, fetch]'));
     expect(validateSandboxProfiles(dir).ok).toBe(true);
     const report = validateSandboxProfiles(dir, { tools: new Set(['code']), egressPolicies: new Set() });
-    expect(report.problems).toEqual([{ file: join(dir, 'js.yaml'), line: 14, field: 'tools[1]', reason: '"fetch" is not a registered tool; known tools: code' }]);
+    expect(report.problems).toEqual([{ file: join(dir, 'js.yaml'), line: shippedLine('tools:'), field: 'tools[1]', reason: '"fetch" is not a registered tool; known tools: code' }]);
   });
 
   it('reports a missing directory instead of throwing', () => {

@@ -49,6 +49,7 @@ describe('parseSandboxProfile', () => {
       languages: ['javascript'],
       tools: ['code'],
       egressPolicy: null,
+      sensitivePaths: [],
       limits: { memoryMb: 64, maxMemoryMb: 512, timeoutMs: 5000, maxTimeoutMs: 60000, outputBytes: 65536, resultBytes: 1048576 },
       session: { idleTtlMs: 600000, maxTtlMs: 3600000, maxPerPrincipal: 50 },
       container: null,

@@ -12,7 +12,9 @@ const TOOL_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
 const MAX_DESCRIPTION_CHARS = 1024;
 const MIB = 1024 * 1024;
 
-const COMMON_FIELDS = ['name', 'backend', 'description', 'languages', 'tools', 'egressPolicy', 'limits', 'session'] as const;
+const COMMON_FIELDS = ['name', 'backend', 'description', 'languages', 'tools', 'egressPolicy', 'sensitivePaths', 'limits', 'session'] as const;
+/** A sensitive-path glob: workspace-relative, no '..', no NUL or control characters, no backslash. */
+const MAX_GLOB_CHARS = 256;
 const LIMITS: Readonly<Record<keyof SandboxProfile['limits'], NumberRange>> = {
   memoryMb: { min: 8, max: 4096, integer: true },
   maxMemoryMb: { min: 8, max: 4096, integer: true },
@@ -92,6 +94,8 @@ export function compileSandboxProfile(text: string, file: string): { profile: Sa
   const languages = r.languages(fields, root, spec);
   const tools = r.names(fields, root, 'tools', TOOL_NAME, 'a tool name: lower case letters, digits, ".", "_" or "-", starting with a letter');
   const egressPolicy = r.egressPolicy(fields, root);
+  // The one optional field: a profile that names no sensitive paths has none.
+  const sensitivePaths = fields.has('sensitivePaths') ? r.list(fields, root, 'sensitivePaths', checkSensitiveGlob) : [];
   const allLimits = r.numbers(fields, root, 'limits', { ...LIMITS, ...spec?.limits }, extraLimits, what, backend);
   const session = r.numbers(fields, root, 'session', SESSION, [], what, backend);
   const extra: Record<string, unknown> = {};
@@ -101,7 +105,7 @@ export function compileSandboxProfile(text: string, file: string): { profile: Sa
   }
 
   if (at.problems.length > 0) return { problems: byLine(at.problems) };
-  if (backend === null || spec === undefined || name === null || description === null || languages === null || tools === null || egressPolicy === undefined || allLimits === null || session === null) {
+  if (backend === null || spec === undefined || name === null || description === null || languages === null || tools === null || egressPolicy === undefined || sensitivePaths === null || allLimits === null || session === null) {
     // Every reader reports before it returns nothing; fail loudly if one did not.
     throw new Error(`sandbox profile ${file}: a field was refused without a reason`);
   }
@@ -117,12 +121,22 @@ export function compileSandboxProfile(text: string, file: string): { profile: Sa
     languages,
     tools,
     egressPolicy,
+    sensitivePaths,
     limits: limits as unknown as SandboxProfile['limits'],
     session: session as unknown as SandboxProfile['session'],
     ...spec.settings(extra, backendLimits),
   });
   FIELD_LINES.set(profile, r.lines);
   return { profile };
+}
+
+function checkSensitiveGlob(v: string): string | null {
+  if (v === '' || v.length > MAX_GLOB_CHARS) return `must be a glob of 1 to ${MAX_GLOB_CHARS} characters`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f\\]/u.test(v)) return `"${v}" holds a control character or a backslash; use "/" between parts`;
+  if (v.startsWith('/')) return `"${v}" is absolute; sensitive paths are relative to the workspace (".env", "**/*.pem", ".git/config")`;
+  if (v.split('/').some((part) => part === '..' || part === '.' || part === '')) return `"${v}" must not hold empty, "." or ".." parts`;
+  return null;
 }
 
 function unknownField(key: string, known: readonly string[], what: string, owner: ProfileBackend | undefined): string {

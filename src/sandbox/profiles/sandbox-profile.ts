@@ -19,6 +19,11 @@ export interface SandboxProfile {
   readonly tools: readonly string[];
   /** Name of an egress policy, or null: no network at all. */
   readonly egressPolicy: string | null;
+  /**
+   * Workspace paths whose reading sets the session fact `sensitive_read` (globs: `*`, `**`, `?`;
+   * a pattern without a slash matches a name at any depth, like `.env`). Empty: none.
+   */
+  readonly sensitivePaths: readonly string[];
   readonly limits: SandboxLimits;
   readonly session: SandboxSessionLimits;
   /** The container backend's settings; null for other backends. */

@@ -40,6 +40,10 @@ describe('parseWorkspacePath', () => {
     ['a/\0/b', 'FS_INVALID_PATH'],
     ['a\nb', 'FS_INVALID_PATH'],
     ['a\u0085b', 'FS_INVALID_PATH'],
+    // Bidirectional overrides and isolates: a name that reads differently from what it is.
+    ['invoice\u202egpj.exe', 'FS_INVALID_PATH'],
+    ['a\u2066b', 'FS_INVALID_PATH'],
+    ['a\u200fb', 'FS_INVALID_PATH'],
     ['a\\b', 'FS_INVALID_PATH'],
     ['..\\x', 'FS_INVALID_PATH'],
     ['x'.repeat(1025), 'FS_INVALID_PATH'],

@@ -15,10 +15,12 @@ export interface WorkspacePath {
   readonly relative: string;
 }
 
-// C0 controls and DEL, plus C1 controls: no legitimate file name needs them, and they
-// let a name render differently in logs, approvals and terminals than on disk.
+// C0 controls and DEL, plus C1 controls, plus the bidirectional formatting characters
+// (the "Trojan Source" set): no legitimate file name needs them, and they let a name
+// render differently in logs, approvals and terminals than on disk ("txt.exe" shown as
+// "exe.txt" to the operator who approves a write).
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 function invalid(reason: string, message: string): CordonError {
   return new CordonError('FS_INVALID_PATH', message, { details: { reason } });
