@@ -79,8 +79,9 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const { policy, authorizer } = wirePolicy(config, identity);
   const auditPath = join(config.dataDir, 'audit', 'audit.jsonl');
   const audit = options.audit ?? createJsonlAuditLog(auditPath);
-  const egress = wireEgress(config, { audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {} });
   const tools = createToolRegistry(BUILTIN_TOOLS);
+  const offlineTools = new Set(tools.list().filter((t) => t.definition.offline === true).map((t) => t.definition.name));
+  const egress = wireEgress(config, { audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });
   const sandboxes = wireSandboxes(config, {
     tools,
     egressPolicies: new Set(egress.policies.keys()),

@@ -65,6 +65,8 @@ export interface ToolDefinition<Input = unknown, Output = unknown> {
   /** The action the authorization step sees for this input, e.g. `code.exec` or `fs.delete`. */
   action(input: Input): string;
   readonly backends: readonly BackendKind[];
+  /** The tool never reaches the network (the file tools): a session sandbox's egress is not chosen for it. */
+  readonly offline?: boolean;
   /** The tool's hints as listed (GET /v1/tools, MCP). */
   readonly annotations: ToolAnnotations;
   /** The hints for this input (a file tool is destructive only when it deletes). */

@@ -11,6 +11,7 @@ import { testTls } from '../support/test-tls.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
+import { makeEgressPolicyDir } from '../support/egress-dir.ts';
 
 // Code in an isolate fetching through the EgressGuard, over real loopback sockets.
 // Test hosts (*.test) resolve through a static table to 127.0.0.x; the dialer refuses anything else.
@@ -31,7 +32,7 @@ beforeAll(async () => {
   secure = await startUpstream('127.0.0.1', { tls: true });
   plain = await startUpstream('127.0.0.2');
   evil = await startUpstream('127.0.0.3');
-  policyDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
+  policyDir = makeEgressPolicyDir();
   writeFileSync(
     join(policyDir, 'test-api.yaml'),
     [

@@ -10,6 +10,7 @@ import { startUpstream, type LoopbackUpstream } from '../support/loopback-fixtur
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
+import { makeEgressPolicyDir } from '../support/egress-dir.ts';
 
 // Regression (issue 8, item 5): Cedar saw `[::ffff:7f00:1]` while the guard dialled
 // 127.0.0.1, so a Cedar `forbid` on the IPv4 host was bypassed by another spelling.
@@ -27,7 +28,7 @@ let logged = '';
 beforeAll(async () => {
   upstream = await startUpstream('127.0.0.4');
   upstream6 = await startUpstream('::1');
-  policyDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
+  policyDir = makeEgressPolicyDir();
   // The egress policy lets the upstream through by name and by address: only Cedar stands in the way.
   writeFileSync(
     join(policyDir, 'loopback.yaml'),

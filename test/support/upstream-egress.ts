@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLoopbackOnlyDialer, createStaticResolver } from '../../src/egress/index.ts';
 import { startUpstream, type LoopbackUpstream } from './loopback-fixture.ts';
+import { makeEgressPolicyDir } from './egress-dir.ts';
 
 const SHIPPED_POLICIES = resolve(import.meta.dirname, '..', '..', 'policies');
 
@@ -22,7 +23,7 @@ export interface UpstreamEgress {
 
 export async function startUpstreamEgress(): Promise<UpstreamEgress> {
   const upstream = await startUpstream('127.0.0.2');
-  const egressDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
+  const egressDir = makeEgressPolicyDir();
   writeFileSync(join(egressDir, 'up.yaml'), ['name: up', 'mode: enforce', 'allow:', `  - host: up.test:${upstream.port}`, 'allow_cidrs: [127.0.0.0/8]', ''].join('\n'));
   const cedarDir = mkdtempSync(join(tmpdir(), 'cordon-cedar-'));
   cpSync(SHIPPED_POLICIES, cedarDir, { recursive: true });

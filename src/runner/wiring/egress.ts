@@ -64,7 +64,10 @@ export interface EgressWiring {
  * request through the guard, and around every request, hop and channel the hooks
  * that make it a `net.fetch` for the policy engine and a fact for the session.
  */
-export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; authorizer: Authorizer; logger: Logger; env: Readonly<Record<string, string | undefined>>; options: EgressOptions }): EgressWiring {
+export function wireEgress(
+  config: CordonConfig,
+  deps: { audit: AuditSink; authorizer: Authorizer; logger: Logger; env: Readonly<Record<string, string | undefined>>; options: EgressOptions; offlineTools?: ReadonlySet<string> },
+): EgressWiring {
   const policies = loadEgressPolicies(config.egress.policyDir);
   for (const p of policies.values()) for (const w of p.warnings) deps.logger.warn({ file: w.file, line: w.line }, w.reason);
   checkEgressPolicyNames(config, policies);
@@ -102,8 +105,9 @@ export function wireEgress(config: CordonConfig, deps: { audit: AuditSink; autho
     policyFor: (agent, tool, profile) => {
       if (agentPolicy.has(agent)) return agentPolicy.get(agent) ?? null;
       if (tool !== null) return config.egress.toolPolicies[tool] ?? profile.egressPolicy;
-      // A session sandbox serves every tool of its profile: the tools' policy if they all agree on one.
-      const named = new Set(profile.tools.map((t) => config.egress.toolPolicies[t] ?? null));
+      // A session sandbox serves every tool of its profile that reaches the network: their
+      // policy if they all agree on one. Tools that never do (the file tools) have no say.
+      const named = new Set(profile.tools.filter((t) => deps.offlineTools?.has(t) !== true).map((t) => config.egress.toolPolicies[t] ?? null));
       const [only] = named;
       return named.size === 1 && only !== null && only !== undefined ? only : profile.egressPolicy;
     },

@@ -71,7 +71,7 @@ export const browseFetchTool: ToolDefinition<BrowseFetchInput, BrowseFetchOutput
     required: ['url', 'status', 'contentType', 'title', 'text', 'links', 'truncated'],
     properties: {
       url: { type: 'string' }, status: { type: 'integer' }, contentType: { type: 'string' }, title: { type: 'string' }, text: { type: 'string' },
-      links: { type: 'array', items: { type: 'object', required: ['url', 'text'], properties: { url: { type: 'string' }, text: { type: 'string' } } } },
+      links: { type: 'array', items: { type: 'object', required: ['href', 'text'], properties: { href: { type: 'string' }, text: { type: 'string' } } } },
       truncated: { type: 'boolean' },
     },
   },

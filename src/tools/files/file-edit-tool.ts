@@ -44,6 +44,7 @@ export const fileEditTool: ToolDefinition<FileEditInput, { path: string; sizeByt
   actions: ['fs.write'],
   action: () => 'fs.write',
   backends: ['isolate', 'container'],
+  offline: true,
   annotations: { title: 'Edit a file', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   resource: (input) => fileResource(inputPath(input as unknown as Record<string, unknown>, 'path')),
   limits(input, profile) {

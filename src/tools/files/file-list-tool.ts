@@ -41,6 +41,7 @@ export const fileListTool: ToolDefinition<FileListInput, { path: string; entries
   actions: ['fs.read'],
   action: () => 'fs.read',
   backends: ['isolate', 'container'],
+  offline: true,
   annotations: { title: 'List files', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   resource: (input) => fileResource(inputPath({ path: input.path ?? '' }, 'path')),
   limits: (_input, profile) => fileCallLimits(profile),

@@ -67,6 +67,7 @@ export const fileReadTool: ToolDefinition<FileReadInput, FileReadOutput> = {
   actions: ['fs.read'],
   action: () => 'fs.read',
   backends: ['isolate', 'container'],
+  offline: true,
   annotations: { title: 'Read a file', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   resource: (input) => fileResource(inputPath(input as unknown as Record<string, unknown>, 'path')),
   limits: (_input, profile) => fileCallLimits(profile),

@@ -37,6 +37,7 @@ export const fileWriteTool: ToolDefinition<FileWriteInput, { path: string; sizeB
   actions: ['fs.write'],
   action: () => 'fs.write',
   backends: ['isolate', 'container'],
+  offline: true,
   annotations: { title: 'Write a file', readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   resource: (input) => fileResource(inputPath(input as unknown as Record<string, unknown>, 'path')),
   limits: (_input, profile) => fileCallLimits(profile),
