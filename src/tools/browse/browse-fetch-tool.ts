@@ -3,7 +3,7 @@ import { EGRESS_REASONS, errorCodeFor, type EgressReasonCode } from '../../egres
 import type { HostFetchResponse } from '../../sandbox/index.ts';
 import type { ToolDefinition } from '../tool.ts';
 import type { PageLink } from './page-links.ts';
-import { readablePage } from './readable-page.ts';
+import { createReadablePool, type ReadablePool } from './readable-pool.ts';
 import { classifyContentType } from './text-types.ts';
 import { MAX_URL_CHARS, urlResource, urlTarget } from './url-resource.ts';
 
@@ -29,6 +29,12 @@ const DEFAULT_MAX_BYTES = 2 * 1024 * 1024;
 /** A response over maxBytes is refused by the guard (EGRESS_UPSTREAM_FAILED, byte_limit), never half-read. */
 const MAX_MAX_BYTES = 16 * 1024 * 1024;
 const MAX_LINKS = 500;
+/** The most a page may take to read, within the call's own time. */
+const MAX_READ_MS = 10_000;
+
+/** Two readers at most (this machine class has two cores); made on first use. */
+let pool: ReadablePool | null = null;
+const readers = (): ReadablePool => (pool ??= createReadablePool(2));
 
 /** A refusal by the guard or the policy engine, as the error the caller sees. */
 function refusalError(url: string, refused: NonNullable<HostFetchResponse['refused']>): CordonError {
@@ -92,6 +98,7 @@ export const browseFetchTool: ToolDefinition<BrowseFetchInput, BrowseFetchOutput
     if (egress === null) {
       throw new CordonError('EGRESS_DENIED', `browse.fetch: sandbox profile "${context.profile.name}" has no network (egressPolicy: null); use a profile with an egress policy`, { details: { reason: 'no_egress', profile: context.profile.name } });
     }
+    const started = performance.now();
     const deadline = AbortSignal.timeout(context.limits.timeoutMs);
     const signal = context.signal === undefined ? deadline : AbortSignal.any([deadline, context.signal]);
     let r: HostFetchResponse;
@@ -112,7 +119,8 @@ export const browseFetchTool: ToolDefinition<BrowseFetchInput, BrowseFetchOutput
     const body = decodeBody(r.body, contentType);
     let output: BrowseFetchOutput;
     if (kind === 'html' && input.format !== 'html') {
-      const page = readablePage(body, r.url, { maxTextChars, maxLinks: MAX_LINKS });
+      const left = Math.max(1, Math.min(MAX_READ_MS, context.limits.timeoutMs - (performance.now() - started)));
+      const page = await readers().read(body, r.url, { maxTextChars, maxLinks: MAX_LINKS }, left);
       output = { url: r.url, status: r.status, contentType, title: page.title, text: page.text, links: page.links, truncated: page.truncated };
     } else {
       const cut = body.length > maxTextChars;
