@@ -38,6 +38,10 @@ export interface ServerSettings {
   readonly maxSessionsPerPrincipal: number;
   /** More shipped profiles to serve beside `js` (e.g. `python`, with its warm pool). */
   readonly profiles?: readonly string[];
+  /** Files to write into the server's directory first (relative path → content): profiles, policies. */
+  readonly files?: Readonly<Record<string, string>>;
+  /** Top-level YAML appended to cordon.yaml (e.g. `policyDir:` and `egress:` for the files above). */
+  readonly configExtra?: string;
 }
 
 export async function startCordonServer(settings: ServerSettings): Promise<CordonServer> {
@@ -50,9 +54,13 @@ export async function startCordonServer(settings: ServerSettings): Promise<Cordo
   if (raised === js) throw new Error('sandboxes/js.yaml has no session.maxPerPrincipal to raise');
   writeFileSync(join(profiles, 'js.yaml'), raised);
   for (const name of settings.profiles ?? []) writeFileSync(join(profiles, `${name}.yaml`), readFileSync(join(ROOT, 'sandboxes', `${name}.yaml`), 'utf8'));
+  for (const [path, content] of Object.entries(settings.files ?? {})) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
   const isolate = Object.entries(settings.isolate).map(([k, v]) => `    ${k}: ${v}\n`).join('');
   const config = join(dir, 'cordon.yaml');
-  writeFileSync(config, `dataDir: data\nlog:\n  level: warn\nserver:\n  port: 0\nsandbox:\n  profileDir: sandboxes\n  isolate:\n${isolate}`);
+  writeFileSync(config, `dataDir: data\nlog:\n  level: warn\nserver:\n  port: 0\nsandbox:\n  profileDir: sandboxes\n  isolate:\n${isolate}${settings.configExtra ?? ''}`);
 
   // CORDON_BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server under the bench's load.
   const extra = process.env.CORDON_BENCH_SERVER_ARGS?.split(' ').filter((a) => a !== '') ?? [];

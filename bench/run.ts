@@ -11,6 +11,7 @@ for (const [name, file, fn] of [
   ['egress', './egress-bench.ts', 'runEgressBench'],
   ['limits', './limits-bench.ts', 'runLimitsBench'],
   ['api', './api-bench.ts', 'runApiBench'],
+  ['tools', './tools-bench.ts', 'runToolsBench'],
   ['container', './container-bench.ts', 'runContainerBench'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
