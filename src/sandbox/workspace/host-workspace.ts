@@ -32,7 +32,12 @@ function full(message: string, reason: string): CordonError {
  */
 export function createHostWorkspace(root: string, quota: HostWorkspaceQuota | null = null): HostWorkspace {
   let made: Promise<void> | null = null;
-  const ready = () => (made ??= mkdirHost(root, { recursive: true, mode: 0o700 }).then(() => undefined));
+  let destroyed = false;
+  const ready = async (): Promise<void> => {
+    // A call that arrives after its sandbox ended must not make the folder again (it would leak).
+    if (destroyed) throw new CordonError('SANDBOX_FAILED', 'this sandbox has ended; its workspace is gone', { details: { reason: 'ended' } });
+    await (made ??= mkdirHost(root, { recursive: true, mode: 0o700 }).then(() => undefined));
+  };
 
   const usage = async (): Promise<{ bytes: number; entries: number }> => {
     const walk = await list(root, '', { depth: MAX_DEPTH, maxEntries: (quota?.maxEntries ?? 0) + 1 });
@@ -64,7 +69,10 @@ export function createHostWorkspace(root: string, quota: HostWorkspaceQuota | nu
     },
     move: async (from, to, options) => (await ready(), move(root, from.relative, to.relative, options)),
     remove: async (path, options) => (await ready(), remove(root, path.relative, options)),
-    destroy: () => rm(root, { recursive: true, force: true }),
+    destroy: () => {
+      destroyed = true;
+      return rm(root, { recursive: true, force: true });
+    },
   };
 }
 

@@ -6,6 +6,8 @@ import { createTempWorkspace, type TempWorkspace } from '../../../test/support/t
 import { rejectionCode } from '../../../test/support/cordon-errors.ts';
 import { mkdir, readFile, stat, writeFile } from './workspace-fs.ts';
 import { list, move, remove } from './workspace-tree.ts';
+import { createHostWorkspace } from './host-workspace.ts';
+import { parseWorkspacePath } from './workspace-path.ts';
 
 const MAX = { maxBytes: 1 << 20 };
 let ws: TempWorkspace;
@@ -159,5 +161,38 @@ describe('move and remove', () => {
     expect(await readdir(ws.root)).toEqual([]);
     expect(await rejectionCode(remove(ws.root, 'd'))).toBe('FS_NOT_FOUND');
     expect(await rejectionCode(remove(ws.root, '/workspace/', { recursive: true }))).toBe('FS_INVALID_PATH');
+  });
+});
+
+describe('a host workspace that has ended', () => {
+  it('refuses calls and never makes its folder again', async () => {
+    const base = await createTempWorkspace();
+    const root = join(base.base, 'sandbox-ws');
+    const host = createHostWorkspace(root);
+    await host.write(parseWorkspacePath('a.txt'), Buffer.from('a'), MAX);
+    await host.destroy();
+    expect(await rejectionCode(host.write(parseWorkspacePath('b.txt'), Buffer.from('b'), MAX))).toBe('SANDBOX_FAILED');
+    expect(await rejectionCode(host.list(parseWorkspacePath(''), { depth: 1, maxEntries: 1 }))).toBe('SANDBOX_FAILED');
+    expect(await statHost(root).then(() => 'exists', () => 'gone')).toBe('gone');
+    await base.cleanup();
+  });
+});
+
+describe('a host workspace quota', () => {
+  it('refuses a write past its bytes or entries with FS_TOO_LARGE, and writes nothing', async () => {
+    const base = await createTempWorkspace();
+    const host = createHostWorkspace(join(base.base, 'q'), { maxBytes: 10, maxEntries: 3 });
+    await host.write(parseWorkspacePath('a'), Buffer.from('12345'), MAX);
+    // Replacing a file counts its new size only.
+    await host.write(parseWorkspacePath('a'), Buffer.from('1234567890'), MAX);
+    const full = await host.write(parseWorkspacePath('b'), Buffer.from('x'), MAX).catch((e: { code: string; details: unknown }) => [e.code, e.details]);
+    expect(full).toEqual(['FS_TOO_LARGE', { reason: 'workspace_full' }]);
+    await host.write(parseWorkspacePath('a'), Buffer.from('1'), MAX);
+    await host.mkdir(parseWorkspacePath('d'));
+    await host.write(parseWorkspacePath('b'), Buffer.from('2'), MAX);
+    const many = await host.mkdir(parseWorkspacePath('e')).catch((e: { code: string; details: unknown }) => [e.code, e.details]);
+    expect(many).toEqual(['FS_TOO_LARGE', { reason: 'too_many_entries' }]);
+    expect((await host.list(parseWorkspacePath(''), { depth: 1, maxEntries: 10 })).entries.map((e) => e.path)).toEqual(['a', 'b', 'd']);
+    await base.cleanup();
   });
 });
