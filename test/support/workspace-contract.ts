@@ -69,6 +69,20 @@ export function workspaceContract(make: () => Promise<WorkspaceFixture>): void {
     expect((await ws.list(p(''), { depth: 1, maxEntries: 10 })).entries.map((e) => e.path)).toEqual(['a.txt', 'b.txt']);
   });
 
+  it('a reader racing writers sees the old bytes or the new, never a mix', async () => {
+    const a = Buffer.alloc(256 * 1024, 'a');
+    const b = Buffer.alloc(256 * 1024, 'b');
+    await ws.write(p('race.txt'), a, MAX);
+    const seen = new Set<string>();
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < 30; i += 1) {
+      calls.push(ws.write(p('race.txt'), i % 2 === 0 ? b : a, MAX));
+      calls.push(ws.read(p('race.txt'), MAX).then((r) => void seen.add(r.content.equals(a) ? 'a' : r.content.equals(b) ? 'b' : `mixed ${r.content.length}`)));
+    }
+    await Promise.all(calls);
+    expect([...seen].filter((v) => v !== 'a' && v !== 'b')).toEqual([]);
+  }, 60_000);
+
   it('keeps an existing file\'s permission bits when it replaces it', async () => {
     await fx.sh('printf x > run.sh && chmod 755 run.sh');
     await ws.write(p('run.sh'), Buffer.from('echo hi\n'), MAX);
