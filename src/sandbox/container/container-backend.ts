@@ -213,11 +213,8 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       return endedResult('error', 'SandboxExit', `the sandbox's container ${how}; its state is gone`, durationMs);
     };
 
-    const runOne = async (request: CodeRunRequest): Promise<CodeRunResult> => {
-      if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
-      if (request.language !== 'python' && request.language !== 'sh') {
-        throw new CordonError('INPUT_INVALID', `a container runs python or sh, not ${JSON.stringify(request.language.slice(0, 32))}`, { details: { field: '/language' } });
-      }
+    /** The sandbox's container: a per-call sandbox's starts at its first call or workspace op. */
+    const ensureSlot = async (): Promise<ContainerSlot> => {
       if (slot === null) {
         const s = await acquireSlot();
         if (!alive) {
@@ -226,7 +223,15 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
         }
         bind(s);
       }
-      const current = slot as unknown as ContainerSlot;
+      return slot as unknown as ContainerSlot;
+    };
+
+    const runOne = async (request: CodeRunRequest): Promise<CodeRunResult> => {
+      if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
+      if (request.language !== 'python' && request.language !== 'sh') {
+        throw new CordonError('INPUT_INVALID', `a container runs python or sh, not ${JSON.stringify(request.language.slice(0, 32))}`, { details: { field: '/language' } });
+      }
+      const current = await ensureSlot();
       // A per-call container takes the call's memory limit; a session's was fixed when it was made.
       if (!spec.persistent && request.memoryMb !== current.memoryMb) {
         const bytes = containerMemoryBytes({ ...current.settings.limits, memoryMb: request.memoryMb });
@@ -312,6 +317,27 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       queue = next.catch(() => {});
       return next;
     };
+    /**
+     * The file tools' workspace ops, in the sandbox's turn under the limiter like a call. Unlike
+     * files in and out, a per-call sandbox has them too: its container starts for the first op (or
+     * call) and its /workspace lasts until the sandbox ends.
+     */
+    const workspaceTurn = <T>(work: (link: ExecutorLink) => Promise<T>): Promise<T> => {
+      const next = queue.then(() =>
+        limiter.run(spec.identity.agent, async () => {
+          if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
+          const current = await ensureSlot();
+          try {
+            return await work(current.link);
+          } finally {
+            // The executor went away during the op (or was closed for a breach): the sandbox ends now.
+            if (!current.link.open) end('its container\'s executor went away');
+          }
+        }),
+      );
+      queue = next.catch(() => {});
+      return next;
+    };
     const sessionOnly = () => {
       if (!spec.persistent) throw new CordonError('INPUT_INVALID', 'files move in and out of session sandboxes; a per-call sandbox\'s workspace ends with its call', { details: { field: 'sandbox', sandbox: id } });
       if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
@@ -321,7 +347,7 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       identity: spec.identity,
       persistent: spec.persistent,
       egress: spec.egress,
-      workspace: executorWorkspace(id),
+      workspace: executorWorkspace({ sandboxId: id, turn: workspaceTurn }),
       alive: () => alive,
       run(request) {
         // One call at a time per sandbox, in arrival order: a notebook's semantics.
