@@ -303,34 +303,21 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
     };
 
     /**
-     * Files in or out, in the sandbox's turn and under the limiter like a call, so a transfer
-     * never interleaves with one. Only a session's workspace outlives a call.
+     * Files in or out, and the file tools' workspace ops, in the sandbox's turn and under the
+     * limiter like a call, so neither ever interleaves with one. `start`: a per-call sandbox's
+     * container starts for it if it has none yet (workspace ops; files in and out are a
+     * session's only, since only a session's workspace outlives a call).
      */
-    const transfer = <T>(work: (link: ExecutorLink) => Promise<T>): Promise<T> => {
-      const next = queue.then(() =>
-        limiter.run(spec.identity.agent, async () => {
-          const current = slot;
-          if (!alive || current === null) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
-          return work(current.link);
-        }),
-      );
-      queue = next.catch(() => {});
-      return next;
-    };
-    /**
-     * The file tools' workspace ops, in the sandbox's turn under the limiter like a call. Unlike
-     * files in and out, a per-call sandbox has them too: its container starts for the first op (or
-     * call) and its /workspace lasts until the sandbox ends.
-     */
-    const workspaceTurn = <T>(work: (link: ExecutorLink) => Promise<T>): Promise<T> => {
+    const transfer = <T>(work: (link: ExecutorLink) => Promise<T>, start = false): Promise<T> => {
       const next = queue.then(() =>
         limiter.run(spec.identity.agent, async () => {
           if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
-          const current = await ensureSlot();
+          const current = start ? await ensureSlot() : slot;
+          if (current === null) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
           try {
             return await work(current.link);
           } finally {
-            // The executor went away during the op (or was closed for a breach): the sandbox ends now.
+            // The executor went away during the work (or was closed for breaking the protocol): the sandbox ends now.
             if (!current.link.open) end('its container\'s executor went away');
           }
         }),
@@ -347,7 +334,7 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       identity: spec.identity,
       persistent: spec.persistent,
       egress: spec.egress,
-      workspace: executorWorkspace({ sandboxId: id, turn: workspaceTurn }),
+      workspace: executorWorkspace({ sandboxId: id, turn: (work) => transfer(work, true) }),
       alive: () => alive,
       run(request) {
         // One call at a time per sandbox, in arrival order: a notebook's semantics.
