@@ -81,5 +81,35 @@ for (const [recipe, runtime] of runs) {
       expect(await shIn(s, 'ls -A')).toBe('big.bin\n');
       expect(s.alive()).toBe(true);
     }, 120_000);
+
+    it('lists names as the host does: non-ASCII names whole, one that is not UTF-8 left out, and the sandbox goes on', async () => {
+      const s = await create(true);
+      // printf's octal escapes: "caf\303\251", an emoji (4 bytes in UTF-8), and a lone \377 byte.
+      await shIn(s, String.raw`printf a > "$(printf 'caf\303\251')" && printf bb > "$(printf '\360\237\246\212')" && printf c > "$(printf 'bad\377name')" && printf d > plain`);
+      expect(await shIn(s, `python3 -c 'import os; print(sorted(os.listdir(b".")))'`)).toBe(String.raw`[b'bad\xffname', b'caf\xc3\xa9', b'plain', b'\xf0\x9f\xa6\x8a']` + '\n');
+      const listed = await s.workspace.list(p(''), { depth: 1, maxEntries: 10 });
+      // JavaScript's order (UTF-16 code units): the emoji's surrogates sort after "é".
+      expect(listed).toEqual({
+        entries: [
+          { path: 'café', type: 'file', sizeBytes: 1 },
+          { path: 'plain', type: 'file', sizeBytes: 1 },
+          { path: '🦊', type: 'file', sizeBytes: 2 },
+        ],
+        truncated: false,
+      });
+      expect((await s.workspace.read(p('🦊'), { maxBytes: 10 })).content.toString()).toBe('bb');
+      expect(s.alive()).toBe(true);
+    }, 60_000);
+
+    it('a sandbox whose executor its code killed: a workspace op fails with SANDBOX_FAILED, and the backend goes on', async () => {
+      const s = await create(true);
+      // SIGTERM to the executor (the shell's parent), as code in the sandbox may do.
+      await s.run(runRequest('sh', 'kill -TERM $PPID; sleep 5', { timeoutMs: 20_000 })).catch(() => undefined);
+      expect(await rejectionCode(s.workspace.write(p('a'), Buffer.from('x'), { maxBytes: 10 }))).toBe('SANDBOX_FAILED');
+      expect(s.alive()).toBe(false);
+      const next = await create(true);
+      await next.workspace.write(p('a'), Buffer.from('x'), { maxBytes: 10 });
+      expect(await shIn(next, 'cat a')).toBe('x');
+    }, 60_000);
   });
 }
