@@ -101,6 +101,26 @@ for (const [recipe, runtime] of runs) {
       expect(s.alive()).toBe(true);
     }, 60_000);
 
+    it('nothing reaches a directory outside through a link, as find sees it (ls fails under this gVisor: statx)', async () => {
+      const s = await create(true);
+      await shIn(s, 'mkdir -p /tmp/out2 && printf canary > /tmp/out2/canary.txt && ln -s /tmp/out2 out && ln -s /tmp/out2/canary.txt c && mkdir sub && printf x > sub/x');
+      const ws = s.workspace;
+      const codes = await Promise.all([
+        ws.write(p('out/new.txt'), Buffer.from('pwned'), { maxBytes: 10 }),
+        ws.write(p('out/canary.txt'), Buffer.from('pwned'), { maxBytes: 10 }),
+        ws.mkdir(p('out/dir')),
+        ws.move(p('sub/x'), p('out/x'), {}),
+        ws.move(p('out/canary.txt'), p('stolen'), {}),
+        ws.remove(p('out/canary.txt'), {}),
+        ws.list(p('out'), { depth: 2, maxEntries: 10 }),
+        ws.read(p('c'), { maxBytes: 100 }),
+      ].map((call) => rejectionCode(call)));
+      expect(codes).toEqual(Array(8).fill('FS_OUTSIDE_WORKSPACE'));
+      await ws.remove(p('out'), {});
+      await ws.write(p('c'), Buffer.from('mine'), { maxBytes: 10 });
+      expect(await shIn(s, 'find /tmp/out2 -mindepth 1; cat /tmp/out2/canary.txt; echo; test -L out || echo gone; cat c')).toBe('/tmp/out2/canary.txt\ncanary\ngone\nmine');
+    }, 60_000);
+
     it('a sandbox whose executor its code killed: a workspace op fails with SANDBOX_FAILED, and the backend goes on', async () => {
       const s = await create(true);
       // SIGTERM to the executor (the shell's parent), as code in the sandbox may do.
