@@ -1,6 +1,5 @@
 import { CordonError } from '../../core/errors.ts';
-import type { ListResult, ReadResult, SandboxWorkspace, WorkspacePath } from '../workspace/index.ts';
-import { MAX_DEPTH } from '../workspace/index.ts';
+import { MAX_DEPTH, type ListResult, type ReadResult, type SandboxWorkspace, type WorkspacePath } from '../workspace/index.ts';
 import { ExecutorLinkError, type ExecutorLink } from './executor-link.ts';
 import { listReply, readReply, ReplyBreach, replyOutcome, statReply, type OpContext } from './workspace-replies.ts';
 import { MAX_PATH_BYTES } from './workspace-path.ts';
