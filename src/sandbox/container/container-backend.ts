@@ -213,11 +213,8 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       return endedResult('error', 'SandboxExit', `the sandbox's container ${how}; its state is gone`, durationMs);
     };
 
-    const runOne = async (request: CodeRunRequest): Promise<CodeRunResult> => {
-      if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
-      if (request.language !== 'python' && request.language !== 'sh') {
-        throw new CordonError('INPUT_INVALID', `a container runs python or sh, not ${JSON.stringify(request.language.slice(0, 32))}`, { details: { field: '/language' } });
-      }
+    /** The sandbox's container: a per-call sandbox's starts at its first call or workspace op. */
+    const ensureSlot = async (): Promise<ContainerSlot> => {
       if (slot === null) {
         const s = await acquireSlot();
         if (!alive) {
@@ -226,7 +223,15 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
         }
         bind(s);
       }
-      const current = slot as unknown as ContainerSlot;
+      return slot as unknown as ContainerSlot;
+    };
+
+    const runOne = async (request: CodeRunRequest): Promise<CodeRunResult> => {
+      if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
+      if (request.language !== 'python' && request.language !== 'sh') {
+        throw new CordonError('INPUT_INVALID', `a container runs python or sh, not ${JSON.stringify(request.language.slice(0, 32))}`, { details: { field: '/language' } });
+      }
+      const current = await ensureSlot();
       // A per-call container takes the call's memory limit; a session's was fixed when it was made.
       if (!spec.persistent && request.memoryMb !== current.memoryMb) {
         const bytes = containerMemoryBytes({ ...current.settings.limits, memoryMb: request.memoryMb });
@@ -298,15 +303,23 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
     };
 
     /**
-     * Files in or out, in the sandbox's turn and under the limiter like a call, so a transfer
-     * never interleaves with one. Only a session's workspace outlives a call.
+     * Files in or out, and the file tools' workspace ops, in the sandbox's turn and under the
+     * limiter like a call, so neither ever interleaves with one. `start`: a per-call sandbox's
+     * container starts for it if it has none yet (workspace ops; files in and out are a
+     * session's only, since only a session's workspace outlives a call).
      */
-    const transfer = <T>(work: (link: ExecutorLink) => Promise<T>): Promise<T> => {
+    const transfer = <T>(work: (link: ExecutorLink) => Promise<T>, start = false): Promise<T> => {
       const next = queue.then(() =>
         limiter.run(spec.identity.agent, async () => {
-          const current = slot;
-          if (!alive || current === null) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
-          return work(current.link);
+          if (!alive) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
+          const current = start ? await ensureSlot() : slot;
+          if (current === null) throw new CordonError('SANDBOX_FAILED', `this sandbox has ended: ${endedWhy}`, { details: { sandbox: id } });
+          try {
+            return await work(current.link);
+          } finally {
+            // The executor went away during the work (or was closed for breaking the protocol): the sandbox ends now.
+            if (!current.link.open) end('its container\'s executor went away');
+          }
         }),
       );
       queue = next.catch(() => {});
@@ -321,7 +334,7 @@ export function createContainerBackend(options: ContainerBackendOptions): Contai
       identity: spec.identity,
       persistent: spec.persistent,
       egress: spec.egress,
-      workspace: executorWorkspace(id),
+      workspace: executorWorkspace({ sandboxId: id, turn: (work) => transfer(work, true) }),
       alive: () => alive,
       run(request) {
         // One call at a time per sandbox, in arrival order: a notebook's semantics.

@@ -3,7 +3,7 @@ import { chmod, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 
 /** The executor's parts, in order: one program, split by concern (executor/executor.py says what it is). */
-const EXECUTOR_PARTS = ['executor.py', 'frames.py', 'run-code.py', 'python-kernel.py', 'workspace-files.py', 'egress-forwarder.py', 'main.py'];
+const EXECUTOR_PARTS = ['executor.py', 'frames.py', 'run-code.py', 'python-kernel.py', 'workspace-files.py', 'workspace-ops.py', 'workspace-tree-ops.py', 'egress-forwarder.py', 'main.py'];
 
 /** The executor's source: the container's command line runs it (`python3 -I -c <source> <languages>`). */
 export const EXECUTOR_SOURCE = EXECUTOR_PARTS.map((part) => readFileSync(new URL(`./executor/${part}`, import.meta.url), 'utf8')).join('\n');

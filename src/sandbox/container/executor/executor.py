@@ -17,8 +17,10 @@
 #
 # One program in parts, joined in this order by executor-link.ts: this file (imports and
 # constants), frames.py, run-code.py (output caps, timeouts, sh), python-kernel.py (the
-# notebook-like interpreter), workspace-files.py (put and get), egress-forwarder.py, main.py.
-# Ops: run (code), put and get (files in /workspace).
+# notebook-like interpreter), workspace-files.py (put and get), workspace-ops.py and
+# workspace-tree-ops.py (the file tools' fs.* ops), egress-forwarder.py, main.py.
+# Ops: run (code), put and get (files in /workspace), fs.read, fs.write, fs.stat, fs.list,
+# fs.mkdir, fs.move, fs.remove (the file tools on /workspace).
 #
 # Imports are few and cheap on purpose: under gVisor every module costs milliseconds to load,
 # and the executor's start is on a new container's path (subprocess loads at the first sh call).

@@ -2,7 +2,7 @@
 # executor-link.ts lists them.
 
 def main():
-    state = {'kernel': None, 'put': None}
+    state = {'kernel': None, 'put': None, 'ws_write': None}
     # The container's languages (argv): a Python sandbox forks its interpreter now, before any
     # thread or socket exists, so its first call does not wait for a second interpreter to start.
     if len(sys.argv) > 1 and 'python' in sys.argv[1].split(','):
@@ -22,6 +22,13 @@ def main():
         if req.get('op') != 'put' and state['put'] is not None:
             state['put'].rollback()
             state['put'] = None
+        # A write in several frames goes on only with its own next frame (handle_fs).
+        if req.get('op') != 'fs.write' and state.get('ws_write') is not None:
+            state['ws_write'].abort()
+            state['ws_write'] = None
+        if isinstance(req.get('op'), str) and req['op'].startswith('fs.'):
+            handle_fs(state, sock, req)
+            continue
         if req.get('op') == 'put':
             reply = handle_put(state, req)
             reply['id'] = req.get('id')
