@@ -39,36 +39,51 @@ export function createHostWorkspace(root: string, quota: HostWorkspaceQuota | nu
     await (made ??= mkdirHost(root, { recursive: true, mode: 0o700 }).then(() => undefined));
   };
 
+  // What the workspace holds, counted by a walk when first needed and then kept up to date by
+  // the calls themselves: nothing else writes here (isolate code has no file system), so a
+  // write costs one stat, not a walk. Calls whose effect is not known exactly (mkdir of parents,
+  // a recursive remove) drop the count, and the next write walks again.
+  let held: { bytes: number; entries: number } | null = null;
   const usage = async (): Promise<{ bytes: number; entries: number }> => {
+    if (held !== null) return held;
     const walk = await list(root, '', { depth: MAX_DEPTH, maxEntries: (quota?.maxEntries ?? 0) + 1 });
-    return { bytes: walk.entries.reduce((sum, e) => sum + (e.type === 'file' ? e.sizeBytes : 0), 0), entries: walk.entries.length };
+    held = { bytes: walk.entries.reduce((sum, e) => sum + (e.type === 'file' ? e.sizeBytes : 0), 0), entries: walk.entries.length };
+    return held;
   };
-  const checkRoom = async (relative: string, addBytes: number, addsEntry: boolean): Promise<void> => {
+  /** The size of the file at `relative` (0 for another kind of entry), or null when nothing is there. */
+  const existing = (relative: string) => stat(root, relative).then((s) => (s.type === 'file' ? s.sizeBytes : 0), () => null);
+  const checkRoom = async (now: { bytes: number; entries: number }, replaced: number | null, addBytes: number): Promise<void> => {
     if (quota === null) return;
-    const now = await usage();
-    const replaced = addsEntry ? 0 : await stat(root, relative).then((s) => (s.type === 'file' ? s.sizeBytes : 0), () => 0);
-    if (addsEntry && now.entries >= quota.maxEntries) throw full(`the workspace already holds ${quota.maxEntries} entries, its most; remove some first`, 'too_many_entries');
-    if (now.bytes - replaced + addBytes > quota.maxBytes) throw full(`the workspace would hold more than ${quota.maxBytes} bytes, its size; remove files first`, 'workspace_full');
+    if (replaced === null && now.entries >= quota.maxEntries) throw full(`the workspace already holds ${quota.maxEntries} entries, its most; remove some first`, 'too_many_entries');
+    if (now.bytes - (replaced ?? 0) + addBytes > quota.maxBytes) throw full(`the workspace would hold more than ${quota.maxBytes} bytes, its size; remove files first`, 'workspace_full');
   };
-  const exists = (relative: string) => stat(root, relative).then(() => true, () => false);
 
   return {
     root,
     read: async (path, options) => (await ready(), readFile(root, path.relative, options)),
     async write(path, content, options) {
       await ready();
-      await checkRoom(path.relative, content.length, !(await exists(path.relative)));
-      return writeFile(root, path.relative, content, options);
+      if (quota === null) return writeFile(root, path.relative, content, options);
+      const now = await usage();
+      const replaced = await existing(path.relative);
+      await checkRoom(now, replaced, content.length);
+      await writeFile(root, path.relative, content, options);
+      if (held !== null) held = { bytes: held.bytes - (replaced ?? 0) + content.length, entries: held.entries + (replaced === null ? 1 : 0) };
     },
     stat: async (path) => (await ready(), stat(root, path.relative)),
     list: async (path, options) => (await ready(), list(root, path.relative, options)),
     async mkdir(path) {
       await ready();
-      if (!(await exists(path.relative))) await checkRoom(path.relative, 0, true);
+      if (quota !== null && (await existing(path.relative)) === null) await checkRoom(await usage(), null, 0);
+      held = null;
       return mkdir(root, path.relative);
     },
     move: async (from, to, options) => (await ready(), move(root, from.relative, to.relative, options)),
-    remove: async (path, options) => (await ready(), remove(root, path.relative, options)),
+    async remove(path, options) {
+      await ready();
+      held = null;
+      return remove(root, path.relative, options);
+    },
     destroy: () => {
       destroyed = true;
       return rm(root, { recursive: true, force: true });
