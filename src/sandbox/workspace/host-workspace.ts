@@ -27,8 +27,9 @@ function full(message: string, reason: string): CordonError {
  * The folder is made on first use, owner-only, so a sandbox that never touches a file
  * costs nothing. The root itself is host-configured; everything below it is hostile.
  *
- * The quota is checked by walking the workspace before each write or mkdir: exact for
- * one call at a time, and calls that race can overshoot by at most one write each.
+ * The quota: what the workspace holds is counted by one walk, then kept by the calls
+ * themselves (see `usage`); each write claims its bytes before it runs. A mkdir or remove
+ * racing writes may let them overshoot by what is in flight when it recounts.
  */
 export function createHostWorkspace(root: string, quota: HostWorkspaceQuota | null = null): HostWorkspace {
   let made: Promise<void> | null = null;
@@ -43,20 +44,14 @@ export function createHostWorkspace(root: string, quota: HostWorkspaceQuota | nu
   // the calls themselves: nothing else writes here (isolate code has no file system), so a
   // write costs one stat, not a walk. Calls whose effect is not known exactly (mkdir of parents,
   // a recursive remove) drop the count, and the next write walks again.
-  let held: { bytes: number; entries: number } | null = null;
-  const usage = async (): Promise<{ bytes: number; entries: number }> => {
-    if (held !== null) return held;
-    const walk = await list(root, '', { depth: MAX_DEPTH, maxEntries: (quota?.maxEntries ?? 0) + 1 });
-    held = { bytes: walk.entries.reduce((sum, e) => sum + (e.type === 'file' ? e.sizeBytes : 0), 0), entries: walk.entries.length };
-    return held;
-  };
+  let held: Promise<{ bytes: number; entries: number }> | null = null;
+  const usage = (): Promise<{ bytes: number; entries: number }> =>
+    (held ??= list(root, '', { depth: MAX_DEPTH, maxEntries: (quota?.maxEntries ?? 0) + 1 }).then((walk) => ({
+      bytes: walk.entries.reduce((sum, e) => sum + (e.type === 'file' ? e.sizeBytes : 0), 0),
+      entries: walk.entries.length,
+    })));
   /** The size of the file at `relative` (0 for another kind of entry), or null when nothing is there. */
   const existing = (relative: string) => stat(root, relative).then((s) => (s.type === 'file' ? s.sizeBytes : 0), () => null);
-  const checkRoom = async (now: { bytes: number; entries: number }, replaced: number | null, addBytes: number): Promise<void> => {
-    if (quota === null) return;
-    if (replaced === null && now.entries >= quota.maxEntries) throw full(`the workspace already holds ${quota.maxEntries} entries, its most; remove some first`, 'too_many_entries');
-    if (now.bytes - (replaced ?? 0) + addBytes > quota.maxBytes) throw full(`the workspace would hold more than ${quota.maxBytes} bytes, its size; remove files first`, 'workspace_full');
-  };
 
   return {
     root,
@@ -64,17 +59,32 @@ export function createHostWorkspace(root: string, quota: HostWorkspaceQuota | nu
     async write(path, content, options) {
       await ready();
       if (quota === null) return writeFile(root, path.relative, content, options);
-      const now = await usage();
       const replaced = await existing(path.relative);
-      await checkRoom(now, replaced, content.length);
-      await writeFile(root, path.relative, content, options);
-      if (held !== null) held = { bytes: held.bytes - (replaced ?? 0) + content.length, entries: held.entries + (replaced === null ? 1 : 0) };
+      const now = await usage();
+      // What this write adds is claimed before it runs, so writes racing each other are counted
+      // against one another (an overshoot would otherwise be one write per racing call); a
+      // shrinking replacement gives its bytes back only once it is done.
+      const claim = { bytes: Math.max(0, content.length - (replaced ?? 0)), entries: replaced === null ? 1 : 0 };
+      if (claim.entries > 0 && now.entries + claim.entries > quota.maxEntries) throw full(`the workspace already holds ${quota.maxEntries} entries, its most; remove some first`, 'too_many_entries');
+      if (now.bytes + claim.bytes > quota.maxBytes) throw full(`the workspace would hold more than ${quota.maxBytes} bytes, its size; remove files first`, 'workspace_full');
+      now.bytes += claim.bytes;
+      now.entries += claim.entries;
+      try {
+        await writeFile(root, path.relative, content, options);
+      } catch (err) {
+        now.bytes -= claim.bytes;
+        now.entries -= claim.entries;
+        throw err;
+      }
+      now.bytes -= Math.max(0, (replaced ?? 0) - content.length);
     },
     stat: async (path) => (await ready(), stat(root, path.relative)),
     list: async (path, options) => (await ready(), list(root, path.relative, options)),
     async mkdir(path) {
       await ready();
-      if (quota !== null && (await existing(path.relative)) === null) await checkRoom(await usage(), null, 0);
+      if (quota !== null && (await existing(path.relative)) === null && (await usage()).entries >= quota.maxEntries) {
+        throw full(`the workspace already holds ${quota.maxEntries} entries, its most; remove some first`, 'too_many_entries');
+      }
       held = null;
       return mkdir(root, path.relative);
     },

@@ -196,3 +196,15 @@ describe('a host workspace quota', () => {
     await base.cleanup();
   });
 });
+
+describe('a host workspace quota under racing writes', () => {
+  it('counts writes racing each other against one another: the quota holds exactly', async () => {
+    const base = await createTempWorkspace();
+    const host = createHostWorkspace(join(base.base, 'race'), { maxBytes: 100, maxEntries: 1000 });
+    const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => host.write(parseWorkspacePath(`f${i}`), Buffer.alloc(10, 'x'), MAX).then(() => 'ok', (e: { code: string }) => e.code)));
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(10);
+    expect(outcomes.filter((o) => o !== 'ok').every((o) => o === 'FS_TOO_LARGE')).toBe(true);
+    expect((await host.list(parseWorkspacePath(''), { depth: 1, maxEntries: 100 })).entries).toHaveLength(10);
+    await base.cleanup();
+  });
+});
