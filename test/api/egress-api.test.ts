@@ -32,6 +32,8 @@ beforeAll(async () => {
   plain = await startUpstream('127.0.0.2');
   evil = await startUpstream('127.0.0.3');
   policyDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
+  // The bundled profiles name bundled egress policies (browser.yaml: browse-open).
+  cpSync(resolve(import.meta.dirname, '..', '..', 'egress-policies'), policyDir, { recursive: true });
   writeFileSync(
     join(policyDir, 'test-api.yaml'),
     [

@@ -28,6 +28,8 @@ beforeAll(async () => {
   upstream = await startUpstream('127.0.0.4');
   upstream6 = await startUpstream('::1');
   policyDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
+  // The bundled profiles name bundled egress policies (browser.yaml: browse-open).
+  cpSync(resolve(import.meta.dirname, '..', '..', 'egress-policies'), policyDir, { recursive: true });
   // The egress policy lets the upstream through by name and by address: only Cedar stands in the way.
   writeFileSync(
     join(policyDir, 'loopback.yaml'),

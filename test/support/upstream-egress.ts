@@ -5,6 +5,8 @@ import { createLoopbackOnlyDialer, createStaticResolver } from '../../src/egress
 import { startUpstream, type LoopbackUpstream } from './loopback-fixture.ts';
 
 const SHIPPED_POLICIES = resolve(import.meta.dirname, '..', '..', 'policies');
+// The bundled profiles name bundled egress policies (browser.yaml: browse-open), so they come along.
+const BUNDLED_EGRESS_POLICIES = resolve(import.meta.dirname, '..', '..', 'egress-policies');
 
 /**
  * A loopback upstream `up.test` (127.0.0.2) that the `code` tool may fetch: an egress policy
@@ -23,6 +25,7 @@ export interface UpstreamEgress {
 export async function startUpstreamEgress(): Promise<UpstreamEgress> {
   const upstream = await startUpstream('127.0.0.2');
   const egressDir = mkdtempSync(join(tmpdir(), 'cordon-egress-'));
+  cpSync(BUNDLED_EGRESS_POLICIES, egressDir, { recursive: true });
   writeFileSync(join(egressDir, 'up.yaml'), ['name: up', 'mode: enforce', 'allow:', `  - host: up.test:${upstream.port}`, 'allow_cidrs: [127.0.0.0/8]', ''].join('\n'));
   const cedarDir = mkdtempSync(join(tmpdir(), 'cordon-cedar-'));
   cpSync(SHIPPED_POLICIES, cedarDir, { recursive: true });
