@@ -108,6 +108,31 @@ describeWith('Chromium', existsSync(CHROMIUM_PATH), 'browse.page in Chromium', (
     expect(audit.records.some((a) => a.kind === 'egress' && a.sandbox === sandbox && a.decision?.result === 'allow' && a.resource === `http://site.test:${sites.site.port}/leaky`)).toBe(true);
   });
 
+  it('lists an https subresource whose tunnel the proxy refused, audited as a refused CONNECT of the sandbox', async () => {
+    const r = await browse({ url: `${sites.siteUrl}/tunnel` });
+    expect(r.output.status).toBe('ok');
+    expect(r.output.blocked).toContainEqual({ kind: 'request', url: `https://forbidden.test:${sites.forbidden.port}/pixel.png`, code: 'tunnel_refused', reason: expect.stringContaining('CONNECT') });
+    const sandbox = sandboxOf(r.id, '/tunnel');
+    expect(audit.records).toContainEqual(expect.objectContaining({ kind: 'egress', sandbox, action: 'egress.connect', outcome: 'no_matching_rule' }));
+    expect(sites.forbidden.seen).toEqual([]);
+  });
+
+  it("closes a sandbox's browser context when the sandbox ends", async () => {
+    const contexts = () => runtime.runner.stats().browserContexts ?? 0;
+    const settled = async (n: number) => {
+      for (let i = 0; i < 50 && contexts() !== n; i++) await new Promise((done) => setTimeout(done, 50));
+      return contexts();
+    };
+    const before = await settled(0);
+    await browse({ url: `${sites.siteUrl}/plain` });
+    expect(await settled(before)).toBe(before);
+    const id = await session();
+    await browse({ url: `${sites.siteUrl}/plain` }, { sandbox: id });
+    expect(contexts()).toBe(before + 1);
+    await runtime.runner.deleteSandbox(await principal(), id);
+    expect(await settled(before)).toBe(before);
+  });
+
   it('gives each sandbox its own cookies: a session logged in on one is not seen from another, nor from a per-call sandbox', async () => {
     const [one, two] = [await session(), await session()];
     await browse({ url: `${sites.siteUrl}/login` }, { sandbox: one });
@@ -238,6 +263,13 @@ describeWith('Chromium', existsSync(CHROMIUM_PATH), 'browse.page in Chromium', (
     const r = await browse({ url: `${sites.siteUrl}/direct-ip` });
     expect(r.output.blocked).toContainEqual(expect.objectContaining({ url: `http://127.0.0.2:${sites.site.port}/by-ip`, code: 'ip_literal_not_listed' }));
     expect(sites.site.seen).not.toContain('/by-ip');
+  });
+
+  it('lets WebRTC send no UDP: STUN to a loopback address never arrives', async () => {
+    const r = await browse({ url: `${sites.siteUrl}/webrtc`, waitFor: '#rtc-done' });
+    expect(r.output.status).toBe('ok');
+    expect(r.output.text).toContain('gathered');
+    expect(sites.udp.datagrams).toBe(0);
   });
 
   it('returns a PNG screenshot, and leaves one out over the size cap', async () => {

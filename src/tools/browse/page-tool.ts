@@ -56,8 +56,8 @@ export const pageTool: ToolDefinition<PageInput, PageOutput> = {
       throw new CordonError('EGRESS_DENIED', `browse.page: sandbox profile "${context.sandbox.identity.profile}" gives this sandbox no network (no egress policy); use a profile with one, such as "browser"`, { details: { reason: 'no_egress_policy' } });
     }
     const deadline = Date.now() + context.limits.timeoutMs;
-    const browserContext = await context.browser.contextFor(context.sandbox);
-    const output = await inTurn(browserContext, () => browse(browserContext, input, context, deadline));
+    const browserContext = await context.browser.contextFor(context.sandbox).catch(browserFailed);
+    const output = await inTurn(browserContext, () => browse(browserContext, input, context, deadline)).catch(browserFailed);
     const result: PageOutput = { ...output, durationMs: Math.round(performance.now() - started) };
     return { output: result, status: result.status, failed: result.status !== 'ok' };
   },
@@ -68,6 +68,10 @@ type Draft = Omit<PageOutput, 'durationMs'>;
 /** One call on the context's page: navigate (unless it is there), act, read; never past the deadline. */
 async function browse(browserContext: BrowserContext, input: PageInput, context: ToolContext, deadline: number): Promise<Draft> {
   const left = () => Math.max(1, deadline - Date.now());
+  if (Date.now() >= deadline) {
+    // The sandbox's previous call took all of this one's time; its page is left as it is.
+    return { status: 'timeout', url: '', navigated: false, title: '', text: '', links: [], truncated: false, blocked: [], dialogs: [], error: { message: `browse.page waited ${context.limits.timeoutMs} ms for this sandbox's previous call and did not start` } };
+  }
   const open = await withTimeout(openPage(browserContext), left(), 'opening a page');
   // What the page did between calls is not this call's to report.
   open.blocked.take();
@@ -174,6 +178,12 @@ function draft(open: OpenPage, call: CallState): Draft {
     ...(call.screenshot === null ? {} : { screenshot: call.screenshot }),
     ...(call.error === null ? {} : { error: call.error }),
   };
+}
+
+/** Refusals stay as they are; anything else from the browser's side fails only this call, typed. */
+function browserFailed(err: unknown): never {
+  if (err instanceof CordonError) throw err;
+  throw new CordonError('SANDBOX_FAILED', `the browser failed: ${firstLine(err)}; the next call starts it again`, { cause: err });
 }
 
 function readable(url: string): boolean {
