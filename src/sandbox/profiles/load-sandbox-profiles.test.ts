@@ -48,9 +48,9 @@ describe('the shipped profiles', () => {
     expect(Object.isFrozen(js?.limits)).toBe(true);
   });
 
-  it('all load: js, and the python, shell and python-gvisor container profiles with the documented values', () => {
+  it('all load: browser and js, and the python, shell and python-gvisor container profiles with the documented values', () => {
     const shipped = loadSandboxProfiles(BUNDLED_SANDBOX_PROFILE_DIR);
-    expect([...shipped.keys()]).toEqual(['js', 'python-gvisor', 'python', 'shell']);
+    expect([...shipped.keys()]).toEqual(['browser', 'js', 'python-gvisor', 'python', 'shell']);
     const limits = { memoryMb: 256, maxMemoryMb: 1024, timeoutMs: 10000, maxTimeoutMs: 120000, outputBytes: 1048576, resultBytes: 1048576 };
     const session = { idleTtlMs: 600000, maxTtlMs: 3600000, maxPerPrincipal: 10 };
     const container = { image: 'python', runtime: 'runc', user: 1000, env: {}, cpus: 1, pids: 128, workspaceMb: 256, tmpMb: 64, warmPool: 1 };
@@ -60,6 +60,16 @@ describe('the shipped profiles', () => {
     expect(shipped.get('shell')).toEqual({ ...at('shell'), ...python, languages: ['sh'], container: { ...container, image: 'shell' } });
     expect(shipped.get('python-gvisor')).toEqual({ ...at('python-gvisor'), ...python, container: { ...container, runtime: 'runsc', warmPool: 0, pids: 64 } });
     expect(shipped.get('python-gvisor')?.description).toContain('gVisor');
+    // browse.page: an isolate sandbox is its identity and lifetime; the page runs in the shared Chromium.
+    expect(shipped.get('browser')).toMatchObject({
+      ...at('browser'),
+      backend: 'isolate',
+      tools: ['browse.page'],
+      egressPolicy: 'browse-open',
+      limits: { timeoutMs: 30000, maxTimeoutMs: 120000, resultBytes: 4194304 },
+      session: { maxPerPrincipal: 5 },
+      container: null,
+    });
     // Each image a shipped profile names has its recipe beside it (the loader of recipes sits a layer above).
     for (const p of shipped.values()) {
       if (p.container !== null) expect(existsSync(join(BUNDLED_SANDBOX_PROFILE_DIR, 'images', `${p.container.image}.yaml`))).toBe(true);
