@@ -99,6 +99,8 @@ describeWith('Chromium', existsSync(CHROMIUM_PATH), 'browse.page in Chromium', (
     expect(blocked.map((b) => b.url).sort()).toEqual([`${sites.forbiddenUrl}/collect?d=secret`, `${sites.forbiddenUrl}/pixel.png`]);
     for (const b of blocked) expect(b).toMatchObject({ kind: 'request', code: 'no_matching_rule' });
     expect(sites.forbidden.seen).toEqual([]);
+    // The sandbox's proxy credential ends at the proxy.
+    expect(sites.site.headerNames.flat()).not.toContain('proxy-authorization');
     const sandbox = sandboxOf(r.id, '/leaky');
     expect(sandbox).toMatch(/\S/);
     const refused = audit.records.filter((a) => a.kind === 'egress' && a.sandbox === sandbox && a.decision?.result === 'deny');

@@ -14,6 +14,8 @@ export interface TestSite {
   readonly port: number;
   /** Paths requested, in order. */
   readonly seen: string[];
+  /** Header names of every request, in order. */
+  readonly headerNames: string[][];
   /** Websocket upgrade requests that reached this server. */
   upgrades: number;
   close(): Promise<void>;
@@ -84,11 +86,13 @@ function escape(text: string): string {
 
 async function serve(address: string, handle: (req: IncomingMessage, res: ServerResponse, site: TestSite) => void): Promise<TestSite & { server: Server }> {
   const seen: string[] = [];
+  const headerNames: string[][] = [];
   const server = createServer();
   const site = {
     address,
     port: 0,
     seen,
+    headerNames,
     upgrades: 0,
     server,
     close: () =>
@@ -99,6 +103,7 @@ async function serve(address: string, handle: (req: IncomingMessage, res: Server
   };
   server.on('request', (req, res) => {
     seen.push(req.url ?? '');
+    headerNames.push(Object.keys(req.headers));
     handle(req, res, site);
   });
   server.on('upgrade', (_req, socket: Duplex) => {
