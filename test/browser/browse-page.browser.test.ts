@@ -161,6 +161,7 @@ describeWith('Chromium', existsSync(CHROMIUM_PATH), 'browse.page in Chromium', (
     expect(r.output.error?.message).toContain('no_matching_rule');
     expect(r.output.blocked).toContainEqual(expect.objectContaining({ url: `${sites.forbiddenUrl}/landing`, code: 'no_matching_rule' }));
     expect(r.output.text).toBe('');
+    expect(r.output.url).toBe(`${sites.forbiddenUrl}/landing`);
     expect(sites.forbidden.seen).toEqual([]);
   });
 

@@ -106,6 +106,8 @@ interface CallState {
   reading: PageReading | null;
   snapshot: { snapshot: string; truncated: boolean } | null;
   screenshot: Screenshot | null;
+  /** Where the call ended when the page was since cleared (a refused page). */
+  url?: string;
 }
 
 async function runSteps(open: OpenPage, input: PageInput, call: CallState, deadline: number): Promise<void> {
@@ -129,6 +131,9 @@ async function runSteps(open: OpenPage, input: PageInput, call: CallState, deadl
       const reason = refusal in EGRESS_REASONS ? EGRESS_REASONS[refusal as EgressReasonCode].doc : refusal;
       call.status = 'blocked';
       call.error = { message: `the egress proxy refused ${page.url().slice(0, 2048)} (${refusal}): ${reason}` };
+      // The refusal is not a page to act on later: a session's next call to this URL loads it again.
+      call.url = page.url();
+      await page.goto('about:blank', { timeout: left() }).catch(() => undefined);
       return;
     }
     await page.waitForLoadState('load', { timeout: Math.min(LOAD_WAIT_MS, left()) }).catch(() => undefined);
@@ -166,7 +171,7 @@ function draft(open: OpenPage, call: CallState): Draft {
   const r = call.reading;
   return {
     status: call.status,
-    url: open.page.url().slice(0, 8192),
+    url: (call.url ?? open.page.url()).slice(0, 8192),
     navigated: call.navigated,
     title: r?.title ?? '',
     text: r?.text ?? '',
