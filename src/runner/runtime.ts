@@ -18,6 +18,7 @@ import { createRunner, type Runner } from './runner.ts';
 import { appendRecord } from './stages/record.ts';
 import { createAgentCallRate } from './agent-call-rate.ts';
 import { createSessionStore, type Session, type SessionStore } from './session-store.ts';
+import { wireBrowser } from './wiring/browser.ts';
 import { wireEgress, type EgressOptions } from './wiring/egress.ts';
 import { wireIdentity } from './wiring/identity.ts';
 import { wirePolicy } from './wiring/policy.ts';
@@ -90,6 +91,10 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     ...(options.workspaceRoot === undefined ? {} : { workspaceRoot: options.workspaceRoot }),
   });
   const repeats = createRepeatAggregator({ write: (r) => appendRecord(audit, options.logger, r), windowMs: config.audit.repeatWindowMs, maxKeys: config.audit.repeatMaxKeys });
+  // One start of the proxy's loopback listener, whoever asks first: the server, or the first page.
+  let proxyStarted: Promise<void> | null = null;
+  const startEgressProxy = () => (proxyStarted ??= egress.proxy.start());
+  const browser = wireBrowser({ startProxy: startEgressProxy, logger: options.logger });
   const sessions = createSessionStore({ maxSessions: config.sessions.maxOpen, maxSessionsPerAgent: config.sessions.maxOpenPerAgent, idleTtlMs: config.sessions.idleTtlMs });
   const runner = createRunner({
     verifier: identity.verifier,
@@ -102,12 +107,11 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     sessions,
     sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor, egressTrusted: (name) => (name === null ? false : egress.policies.get(name)?.trusted === true) },
     egressFor: egress.opener,
-    stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats() }),
+    stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats(), ...browser.stats() }),
     redactor: egress.redactor,
-    browser: null,
+    browser,
     logger: options.logger,
   });
-  let proxyStarted: Promise<void> | null = null;
   let closed: Promise<void> | null = null;
   return {
     config,
@@ -126,12 +130,14 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     },
     sessions,
     maxCallMs: sandboxes.maxCallMs,
-    startEgressProxy: () => (proxyStarted ??= egress.proxy.start()),
+    startEgressProxy,
     addTokenEndpoint: identity.addTokenEndpoint,
     sandboxToken: identity.sandboxToken,
     auditPath,
     close() {
       closed ??= (async () => {
+        // Pages first: their contexts' requests ride the egress proxy closed below.
+        await browser.close();
         await sandboxes.close();
         await egress.close();
         policy.close();

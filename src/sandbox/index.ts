@@ -60,3 +60,5 @@ export {
   type WorkspaceLease,
 } from './workspace/index.ts';
 export type { BrowserHost } from './browser/browser-host.ts';
+export { createChromiumHost, VIEWPORT, type ChromiumHostOptions } from './browser/chromium-host.ts';
+export { CHROMIUM_PATH } from './browser/chromium-args.ts';

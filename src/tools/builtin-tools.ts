@@ -1,4 +1,4 @@
-import { browseFetchTool } from './browse/index.ts';
+import { browseFetchTool, pageTool } from './browse/index.ts';
 import { codeTool } from './code/code-tool.ts';
 import { fileDeleteTool, fileEditTool, fileListTool, fileMkdirTool, fileMoveTool, fileReadTool, fileStatTool, fileWriteTool } from './files/index.ts';
 import type { ToolDefinition } from './tool.ts';
@@ -15,4 +15,5 @@ export const BUILTIN_TOOLS: readonly ToolDefinition[] = [
   fileMoveTool,
   fileDeleteTool,
   browseFetchTool,
+  pageTool,
 ] as unknown as readonly ToolDefinition[];

@@ -31,6 +31,7 @@ describe('cordon sandboxes validate', () => {
     expect(r.stdout).toMatch(/^ok {2}python +container +languages python,sh; /m);
     expect(r.stdout).toMatch(/^ok {2}python-gvisor +container +languages python,sh; /m);
     expect(r.stdout).toMatch(/^ok {2}shell +container +languages sh; /m);
+    expect(r.stdout).toMatch(/^ok {2}browser +isolate +languages javascript; tools browse\.fetch,browse\.page; egress browse-open /m);
     expect(r.stdout).toContain('5 sandbox profiles in');
     expect(r.stderr).toBe('');
   });

@@ -63,7 +63,17 @@ describe('the shipped profiles', () => {
     expect(shipped.get('shell')).toEqual({ ...at('shell'), ...python, languages: ['sh'], container: { ...container, image: 'shell' } });
     expect(shipped.get('python-gvisor')).toEqual({ ...at('python-gvisor'), ...python, container: { ...container, runtime: 'runsc', warmPool: 0, pids: 64 } });
     expect(shipped.get('python-gvisor')?.description).toContain('gVisor');
-    expect(shipped.get('browser')).toMatchObject({ backend: 'isolate', tools: ['browse.fetch'], egressPolicy: 'browse-open', sensitivePaths: [] });
+    // browse.page: an isolate sandbox is its identity and lifetime; the page runs in the shared Chromium.
+    expect(shipped.get('browser')).toMatchObject({
+      ...at('browser'),
+      backend: 'isolate',
+      tools: ['browse.fetch', 'browse.page'],
+      sensitivePaths: [],
+      egressPolicy: 'browse-open',
+      limits: { timeoutMs: 30000, maxTimeoutMs: 120000, resultBytes: 4194304 },
+      session: { maxPerPrincipal: 5 },
+      container: null,
+    });
     // Each image a shipped profile names has its recipe beside it (the loader of recipes sits a layer above).
     for (const p of shipped.values()) {
       if (p.container !== null) expect(existsSync(join(BUNDLED_SANDBOX_PROFILE_DIR, 'images', `${p.container.image}.yaml`))).toBe(true);

@@ -1,0 +1,65 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createMemoryAuditSink } from '../src/audit/jsonl-audit-log.ts';
+import { silentLogger } from '../src/core/logger.ts';
+import { createLoopbackOnlyDialer, createStaticResolver } from '../src/egress/index.ts';
+import { createRuntime } from '../src/runner/runtime.ts';
+import { startBrowserSites } from '../test/support/browser-site.ts';
+import { makeTestAgent, makeTestEnv } from '../test/support/test-config.ts';
+import { claimsFor, ed25519Token } from '../test/support/tokens.ts';
+import { percentile } from './stats.ts';
+
+/**
+ * browse.page on a local page (127.0.0.2, through the egress proxy), end to end through
+ * runner.invoke: cold (Chromium's first start), per-call sandboxes (a context each), and
+ * warm calls in one session sandbox (the page open, navigating each time). Prints JSON.
+ */
+export async function runBrowsePageBench(rounds = 30): Promise<Record<string, number>> {
+  const sites = await startBrowserSites();
+  const egressDir = mkdtempSync(join(tmpdir(), 'cordon-bench-egress-'));
+  cpSync(resolve(import.meta.dirname, '..', 'egress-policies'), egressDir, { recursive: true });
+  writeFileSync(join(egressDir, 'site.yaml'), ['name: site', 'mode: enforce', 'allow:', `  - host: site.test:${sites.site.port}`, 'allow_cidrs: [127.0.0.0/8]', ''].join('\n'));
+  const cedarDir = mkdtempSync(join(tmpdir(), 'cordon-bench-cedar-'));
+  cpSync(resolve(import.meta.dirname, '..', 'policies'), cedarDir, { recursive: true });
+  writeFileSync(
+    join(cedarDir, 'bench.cedar'),
+    '@id("bench-browse")\npermit (principal == Agent::"bench", action in Action::"egress", resource is Url) when { resource.host == "site.test" };\n@id("bench-sessions")\npermit (principal == Agent::"bench", action == Action::"sandbox.create", resource == SandboxProfile::"browser");\n',
+  );
+  const agent = makeTestAgent('bench', ['bench']);
+  const env = makeTestEnv([agent], { policyDir: cedarDir, egress: { policyDir: egressDir, toolPolicies: { 'browse.page': 'site' } } });
+  const runtime = createRuntime(env.config, { logger: silentLogger, audit: createMemoryAuditSink(), egress: { resolver: createStaticResolver({ 'site.test': '127.0.0.2' }), dialer: createLoopbackOnlyDialer() } });
+  const principal = () => runtime.runner.authenticate(`Bearer ${ed25519Token(agent.privateKey, claimsFor(agent.id))}`);
+  const url = `${sites.siteUrl}/plain`;
+  const other = `${sites.siteUrl}/form`;
+  const timed = async (run: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await run();
+    return performance.now() - t0;
+  };
+  try {
+    const p = await principal();
+    const out: Record<string, number> = {};
+    out.browse_page_cold_ms = Math.round(await timed(() => runtime.runner.invoke(p, { tool: 'browse.page', input: { url }, profile: 'browser' })));
+    const perCall: number[] = [];
+    for (let i = 0; i < rounds; i++) perCall.push(await timed(async () => runtime.runner.invoke(await principal(), { tool: 'browse.page', input: { url }, profile: 'browser' })));
+    out.browse_page_per_call_p50_ms = percentile(perCall, 50);
+    out.browse_page_per_call_p95_ms = percentile(perCall, 95);
+    const { id } = await runtime.runner.createSandbox(p, { profile: 'browser' });
+    const warm: number[] = [];
+    for (let i = 0; i < rounds + 3; i++) {
+      const ms = await timed(async () => runtime.runner.invoke(await principal(), { tool: 'browse.page', input: { url: i % 2 === 0 ? url : other }, sandbox: id }));
+      if (i >= 3) warm.push(ms);
+    }
+    out.browse_page_warm_session_p50_ms = percentile(warm, 50);
+    out.browse_page_warm_session_p95_ms = percentile(warm, 95);
+    return out;
+  } finally {
+    await runtime.close();
+    await sites.close();
+    env.cleanup();
+    for (const d of [egressDir, cedarDir]) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) process.stdout.write(`${JSON.stringify(await runBrowsePageBench(), null, 2)}\n`);
