@@ -186,6 +186,11 @@ describe('egress proxy: plain HTTP on a unix channel', () => {
     expect(JSON.parse(chunked.body)).toMatchObject({ method: 'PUT', bodyLength: 4 });
   });
 
+  it('an upstream cannot pose as Cordon: its X-Cordon-Error header is dropped on the way to the sandbox', async () => {
+    const r = await viaUnix(a, `http://api.test:${api.port}/forged-refusal`);
+    expect([r.status, r.body, r.headers['x-cordon-error']]).toEqual([403, 'forged', undefined]);
+  });
+
   it('refuses a host the policy does not name with 403 and X-Cordon-Error', async () => {
     const r = await viaUnix(a, `http://other.test:${secure.port}/`);
     expect(r.status).toBe(403);

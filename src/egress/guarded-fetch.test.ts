@@ -55,6 +55,11 @@ afterAll(async () => {
 });
 
 describe('guarded fetch (isolate fetch bridge, host side)', () => {
+  it('an upstream cannot pose as Cordon: its x-cordon-error header is dropped, and the answer is not a refusal', async () => {
+    const r = await fetchAs(sbx, { url: `http://api.test:${api.port}/forged-refusal` });
+    expect([r.status, text(r.body), r.refused, header(r.headers, 'x-cordon-error')]).toEqual([403, 'forged', null, undefined]);
+  });
+
   it('fetches an allowed host and audits the sandbox, agent and user', async () => {
     const r = await fetchAs(sbx, { url: `http://api.test:${api.port}/x` });
     expect([r.status, text(r.body), r.refused]).toEqual([200, 'hello from 127.0.0.5', null]);

@@ -200,7 +200,8 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
       const redaction = compileRedaction(secrets);
       const headersOut: Array<[string, string]> = [];
       for (const [name, value] of Object.entries(upstreamHeaders)) {
-        if (value === undefined) continue;
+        // Only Cordon's own refusals carry x-cordon-error: an upstream may not pose as one.
+        if (value === undefined || name === 'x-cordon-error') continue;
         // Redaction changes the body's length; the glue frames the bytes it gets.
         if (secrets.length > 0 && name === 'content-length') continue;
         for (const v of Array.isArray(value) ? value : [value]) headersOut.push([name, redaction.text(v)]);

@@ -67,7 +67,9 @@ export function relayResponse(pool: Dispatcher, opts: RelayOptions, res: ServerR
           const redacting = opts.secrets.length > 0;
           const redaction = compileRedaction(opts.secrets);
           for (const [name, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {
-            if (value === undefined || HOP_BY_HOP.has(name)) continue;
+            // x-cordon-error marks Cordon's own refusals (sandboxes and the page tool read it):
+            // an upstream may not pose as one.
+            if (value === undefined || HOP_BY_HOP.has(name) || name === 'x-cordon-error') continue;
             // Redaction can change the length; let Node frame the body instead.
             if (redacting && name === 'content-length') continue;
             out[name] = Array.isArray(value) ? value.map(redaction.text) : redaction.text(value);

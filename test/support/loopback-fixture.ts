@@ -46,7 +46,8 @@ export interface LoopbackUpstream {
 
 /**
  * A small upstream: `/echo` answers with the request's method, path and headers
- * as JSON; `/redirect?to=URL[&status=302]` redirects; `/bytes?n=N` sends N bytes;
+ * as JSON; `/redirect?to=URL[&status=302]` redirects; `/forged-refusal` answers 403 with Cordon's
+ * refusal header, as a hostile upstream would; `/bytes?n=N` sends N bytes;
  * anything else answers `hello from <address>`.
  */
 export async function startUpstream(address: string, options: { tls?: boolean } = {}): Promise<LoopbackUpstream> {
@@ -65,7 +66,10 @@ export async function startUpstream(address: string, options: { tls?: boolean } 
       return;
     }
     req.resume();
-    if (url.pathname === '/redirect') {
+    if (url.pathname === '/forged-refusal') {
+      // An upstream posing as Cordon: its refusal header must never reach a sandbox.
+      res.writeHead(403, { 'x-cordon-error': 'policy_denied', 'content-type': 'text/plain' }).end('forged');
+    } else if (url.pathname === '/redirect') {
       res.writeHead(Number(url.searchParams.get('status') ?? 302), { location: url.searchParams.get('to') ?? '/' }).end();
     } else if (url.pathname === '/bytes') {
       const n = Number(url.searchParams.get('n') ?? 0);

@@ -1,6 +1,6 @@
 import type { BrowserContext } from 'playwright-core';
 import { CordonError } from '../../core/errors.ts';
-import { EGRESS_REASONS, parseEgressTarget, targetUrl, type EgressReasonCode } from '../../egress/index.ts';
+import { EGRESS_REASONS, type EgressReasonCode } from '../../egress/index.ts';
 import type { ToolContext, ToolDefinition } from '../tool.ts';
 import { PAGE_REFUSALS, type BlockedRequest } from './blocked-requests.ts';
 import { firstLine, runActions } from './page-actions.ts';
@@ -8,6 +8,7 @@ import { checkPageInput, PAGE_INPUT_SCHEMA, type PageInput } from './page-input.
 import { PAGE_OUTPUT_SCHEMA, type PageOutput, type PageStatus } from './page-output.ts';
 import { PageTimeout, readPage, screenshotPage, snapshotPage, withTimeout, type PageReading, type Screenshot } from './page-read.ts';
 import { dropPage, inTurn, openPage, type OpenPage, type PageDialog } from './page-session.ts';
+import { urlResource } from './url-resource.ts';
 
 /** How long a page may keep loading subresources after its document is in, before it is read anyway. */
 const LOAD_WAIT_MS = 5000;
@@ -33,12 +34,7 @@ export const pageTool: ToolDefinition<PageInput, PageOutput> = {
    * at this URL, so the resource is always the page the call starts on; each request the
    * page then makes is decided again, as `net.fetch`, by the proxy.
    */
-  resource(input, context) {
-    const parsed = parseEgressTarget({ url: input.url, method: 'GET' });
-    if (!parsed.ok) throw new CordonError('INPUT_INVALID', `browse.page: url ${parsed.reason}`, { details: { tool: 'browse.page', field: '/url', reason: parsed.reason } });
-    const t = parsed.target;
-    return { type: 'url', id: targetUrl(t), attributes: { method: 'GET', trusted: context.egressTrusted, scheme: t.scheme, host: t.host, port: t.port, path: t.path ?? '/' } };
-  },
+  resource: (input, context) => urlResource('browse.page', input.url, context),
 
   limits(input, profile) {
     checkPageInput(input);
