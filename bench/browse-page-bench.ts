@@ -8,12 +8,17 @@ import { createRuntime } from '../src/runner/runtime.ts';
 import { startBrowserSites } from '../test/support/browser-site.ts';
 import { makeTestAgent, makeTestEnv } from '../test/support/test-config.ts';
 import { claimsFor, ed25519Token } from '../test/support/tokens.ts';
+import { chromium } from 'playwright-core';
 import { percentile } from './stats.ts';
 
 /**
  * browse.page on a local page (127.0.0.2, through the egress proxy), end to end through
  * runner.invoke: cold (Chromium's first start), per-call sandboxes (a context each), and
  * warm calls in one session sandbox (the page open, navigating each time). Prints JSON.
+ *
+ * The peer, in the same interleaved rounds as the warm calls: Playwright alone driving the same
+ * Debian Chromium straight to the same page (no proxy, no policy, no sandbox), navigating and
+ * reading the title and HTML. `browse_page_vs_playwright` is the median of the per-round ratios.
  */
 export async function runBrowsePageBench(rounds = 30): Promise<Record<string, number>> {
   const sites = await startBrowserSites();
@@ -46,13 +51,31 @@ export async function runBrowsePageBench(rounds = 30): Promise<Record<string, nu
     out.browse_page_per_call_p50_ms = percentile(perCall, 50);
     out.browse_page_per_call_p95_ms = percentile(perCall, 95);
     const { id } = await runtime.runner.createSandbox(p, { profile: 'browser' });
+    const raw = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--host-resolver-rules=MAP site.test 127.0.0.2'] });
+    const rawPage = await (await raw.newContext()).newPage();
     const warm: number[] = [];
-    for (let i = 0; i < rounds + 3; i++) {
-      const ms = await timed(async () => runtime.runner.invoke(await principal(), { tool: 'browse.page', input: { url: i % 2 === 0 ? url : other }, sandbox: id }));
-      if (i >= 3) warm.push(ms);
+    const peer: number[] = [];
+    try {
+      for (let i = 0; i < rounds + 3; i++) {
+        const target = i % 2 === 0 ? url : other;
+        const ms = await timed(async () => runtime.runner.invoke(await principal(), { tool: 'browse.page', input: { url: target }, sandbox: id }));
+        const peerMs = await timed(async () => {
+          await rawPage.goto(target);
+          await rawPage.title();
+          await rawPage.content();
+        });
+        if (i >= 3) {
+          warm.push(ms);
+          peer.push(peerMs);
+        }
+      }
+    } finally {
+      await raw.close();
     }
-    out.browse_page_warm_session_p50_ms = percentile(warm, 50);
+    out.browse_page_p50_ms = percentile(warm, 50);
     out.browse_page_warm_session_p95_ms = percentile(warm, 95);
+    out.browse_page_playwright_p50_ms = percentile(peer, 50);
+    out.browse_page_vs_playwright = Math.round(percentile(warm.map((w, i) => w / (peer[i] ?? Number.NaN)), 50) * 1000) / 1000;
     return out;
   } finally {
     await runtime.close();

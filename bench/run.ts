@@ -12,6 +12,7 @@ for (const [name, file, fn] of [
   ['limits', './limits-bench.ts', 'runLimitsBench'],
   ['api', './api-bench.ts', 'runApiBench'],
   ['tools', './tools-bench.ts', 'runToolsBench'],
+  ['browse', './browse-page-bench.ts', 'runBrowsePageBench'],
   ['container', './container-bench.ts', 'runContainerBench'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
