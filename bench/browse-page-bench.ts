@@ -32,7 +32,7 @@ export async function runBrowsePageBench(rounds = 30): Promise<Record<string, nu
     '@id("bench-browse")\npermit (principal == Agent::"bench", action in Action::"egress", resource is Url) when { resource.host == "site.test" };\n@id("bench-sessions")\npermit (principal == Agent::"bench", action == Action::"sandbox.create", resource == SandboxProfile::"browser");\n',
   );
   const agent = makeTestAgent('bench', ['bench']);
-  const env = makeTestEnv([agent], { policyDir: cedarDir, egress: { policyDir: egressDir, toolPolicies: { 'browse.page': 'site' } } });
+  const env = makeTestEnv([agent], { policyDir: cedarDir, egress: { policyDir: egressDir, toolPolicies: { 'browse.page': 'site', 'browse.fetch': 'site' } } });
   const runtime = createRuntime(env.config, { logger: silentLogger, audit: createMemoryAuditSink(), egress: { resolver: createStaticResolver({ 'site.test': '127.0.0.2' }), dialer: createLoopbackOnlyDialer() } });
   const principal = () => runtime.runner.authenticate(`Bearer ${ed25519Token(agent.privateKey, claimsFor(agent.id))}`);
   const url = `${sites.siteUrl}/plain`;
@@ -47,7 +47,14 @@ export async function runBrowsePageBench(rounds = 30): Promise<Record<string, nu
     const out: Record<string, number> = {};
     out.browse_page_cold_ms = Math.round(await timed(() => runtime.runner.invoke(p, { tool: 'browse.page', input: { url }, profile: 'browser' })));
     const perCall: number[] = [];
-    for (let i = 0; i < rounds; i++) perCall.push(await timed(async () => runtime.runner.invoke(await principal(), { tool: 'browse.page', input: { url }, profile: 'browser' })));
+    for (let i = 0; i < rounds; i++) {
+      perCall.push(
+        await timed(async () => {
+          const r = await runtime.runner.invoke(await principal(), { tool: 'browse.page', input: { url }, profile: 'browser' });
+          if (r.status !== 'ok') throw new Error(`browse-page bench: ${url} answered ${r.status}: ${JSON.stringify(r.output).slice(0, 300)}`);
+        }),
+      );
+    }
     out.browse_page_per_call_p50_ms = percentile(perCall, 50);
     out.browse_page_per_call_p95_ms = percentile(perCall, 95);
     const { id } = await runtime.runner.createSandbox(p, { profile: 'browser' });
@@ -58,7 +65,11 @@ export async function runBrowsePageBench(rounds = 30): Promise<Record<string, nu
     try {
       for (let i = 0; i < rounds + 3; i++) {
         const target = i % 2 === 0 ? url : other;
-        const ms = await timed(async () => runtime.runner.invoke(await principal(), { tool: 'browse.page', input: { url: target }, sandbox: id }));
+        const ms = await timed(async () => {
+          const r = await runtime.runner.invoke(await principal(), { tool: 'browse.page', input: { url: target }, sandbox: id });
+          // A refused or failed page would measure nothing worth knowing.
+          if (r.status !== 'ok') throw new Error(`browse-page bench: ${target} answered ${r.status}: ${JSON.stringify(r.output).slice(0, 300)}`);
+        });
         const peerMs = await timed(async () => {
           await rawPage.goto(target);
           await rawPage.title();

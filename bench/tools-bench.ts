@@ -38,7 +38,8 @@ export async function runToolsBench(rounds = 40): Promise<Record<string, number>
     const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
       const res = await request(`${server.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${await server.token()}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       const json = (await res.body.json()) as Record<string, unknown>;
-      if (res.statusCode >= 300) throw new Error(`tools bench: ${path} answered ${res.statusCode}: ${JSON.stringify(json).slice(0, 300)}`);
+      // A refused or failed call would measure nothing worth knowing.
+      if (res.statusCode >= 300 || (json.status !== undefined && json.status !== 'ok')) throw new Error(`tools bench: ${path} answered ${res.statusCode}: ${JSON.stringify(json).slice(0, 300)}`);
       return json;
     };
     const timed = async (fn: () => Promise<unknown>) => {

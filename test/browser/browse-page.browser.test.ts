@@ -51,7 +51,7 @@ describeWith('Chromium', existsSync(CHROMIUM_PATH), 'browse.page in Chromium', (
       ].join('\n'),
     );
     dirs = [egressDir, cedarDir];
-    env = makeTestEnv([agent], { policyDir: cedarDir, egress: { policyDir: egressDir, toolPolicies: { 'browse.page': 'site' } } });
+    env = makeTestEnv([agent], { policyDir: cedarDir, egress: { policyDir: egressDir, toolPolicies: { 'browse.page': 'site', 'browse.fetch': 'site' } } });
     audit = createMemoryAuditSink();
     runtime = createRuntime(env.config, {
       logger: silentLogger,
