@@ -65,6 +65,7 @@ const PAGES: Pages = {
     html(res, `<title>Local links</title></head><body><a id="file" href="file:///etc/passwd">one</a> <a id="data" href="data:text/html,<h1>DATA-PAGE-MARK</h1>">two</a> <a id="chrome" href="chrome://version">three</a></body>`),
   '/download': (_req, res) => res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-disposition': 'attachment; filename="payload.bin"' }).end('binary payload'),
   '/download-link': (_req, res) => html(res, '<title>Downloads</title></head><body><a id="dl" href="/download" download>get it</a></body>'),
+  '/memory-bomb': (_req, res) => html(res, '<title>Bomb</title></head><body><p>eating</p><script>setTimeout(() => { const a = []; for (;;) a.push(new Array(1 << 20).fill(Math.random())); }, 50);</script></body>'),
   '/loop': (_req, res) => html(res, '<title>Loop</title></head><body><p>spinning</p><script>setTimeout(() => { for (;;) {} }, 50);</script></body>'),
   '/dialogs': (_req, res) => html(res, `<title>Dialogs</title></head><body><p>after dialogs</p><script>alert('first'); confirm('second?'); prompt('third?');</script></body>`),
   '/popups': (_req, res) => html(res, `<title>Popups</title></head><body><p>opener</p><script>for (let i = 0; i < 5; i++) window.open('/plain?popup=' + i);</script></body>`),

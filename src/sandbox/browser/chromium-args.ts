@@ -38,4 +38,6 @@ export const CHROMIUM_ARGS: readonly string[] = Object.freeze([
   '--disable-quic',
   '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
   '--webrtc-ip-handling-policy=disable_non_proxied_udp',
+  // A page's scripts get a bounded heap: one that eats memory kills its own renderer, not the machine.
+  '--js-flags=--max-old-space-size=512',
 ]);
