@@ -3,7 +3,7 @@ import { EGRESS_REASONS, errorCodeFor, type EgressReasonCode } from '../../egres
 import type { HostFetchResponse } from '../../sandbox/index.ts';
 import type { ToolDefinition } from '../tool.ts';
 import type { PageLink } from './page-links.ts';
-import { createReadablePool, type ReadablePool } from './readable-pool.ts';
+import { sharedReaders } from './readable-pool.ts';
 import { classifyContentType } from './text-types.ts';
 import { MAX_URL_CHARS, urlResource, urlTarget } from './url-resource.ts';
 
@@ -32,9 +32,6 @@ const MAX_LINKS = 500;
 /** The most a page may take to read, within the call's own time. */
 const MAX_READ_MS = 10_000;
 
-/** Two readers at most (this machine class has two cores); made on first use. */
-let pool: ReadablePool | null = null;
-const readers = (): ReadablePool => (pool ??= createReadablePool(2));
 
 /** A refusal by the guard or the policy engine, as the error the caller sees. */
 function refusalError(url: string, refused: NonNullable<HostFetchResponse['refused']>): CordonError {
@@ -120,7 +117,7 @@ export const browseFetchTool: ToolDefinition<BrowseFetchInput, BrowseFetchOutput
     let output: BrowseFetchOutput;
     if (kind === 'html' && input.format !== 'html') {
       const left = Math.max(1, Math.min(MAX_READ_MS, context.limits.timeoutMs - (performance.now() - started)));
-      const page = await readers().read(body, r.url, { maxTextChars, maxLinks: MAX_LINKS }, left);
+      const page = await sharedReaders().read(body, r.url, { maxTextChars, maxLinks: MAX_LINKS }, left);
       output = { url: r.url, status: r.status, contentType, title: page.title, text: page.text, links: page.links, truncated: page.truncated };
     } else {
       const cut = body.length > maxTextChars;

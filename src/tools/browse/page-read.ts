@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { cutText } from './dom-text.ts';
 import type { PageLink } from './page-links.ts';
-import { readablePage } from './readable-page.ts';
+import { sharedReaders } from './readable-pool.ts';
 
 export const MAX_TEXT_CHARS = 100_000;
 export const MAX_LINKS = 200;
@@ -21,8 +21,10 @@ export async function readPage(page: Page, url: string, timeoutMs: number): Prom
   if (!/^https?:/i.test(url)) return { title: '', text: '', links: [], truncated: false };
   // content() serialises the DOM in Playwright's own isolated world: page scripts cannot
   // tamper with the serialiser. The document is cut again before parsing (readable-page.ts).
+  const started = Date.now();
   const html = await withTimeout(page.content(), timeoutMs, 'reading the page');
-  return readablePage(html, url, { maxTextChars: MAX_TEXT_CHARS, maxLinks: MAX_LINKS });
+  // Parsed in a worker, off the runner's event loop: the DOM is the page's own choosing.
+  return sharedReaders().read(html, url, { maxTextChars: MAX_TEXT_CHARS, maxLinks: MAX_LINKS }, Math.max(1, timeoutMs - (Date.now() - started)));
 }
 
 export async function snapshotPage(page: Page, timeoutMs: number): Promise<{ snapshot: string; truncated: boolean }> {

@@ -106,3 +106,9 @@ export function createReadablePool(size: number): ReadablePool {
     },
   };
 }
+
+/** Readers shared by the browse tools: two at most (this machine class has two cores), made on first use. */
+let shared: ReadablePool | null = null;
+export function sharedReaders(): ReadablePool {
+  return (shared ??= createReadablePool(2));
+}
