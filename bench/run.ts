@@ -11,6 +11,7 @@ for (const [name, file, fn] of [
   ['egress', './egress-bench.ts', 'runEgressBench'],
   ['limits', './limits-bench.ts', 'runLimitsBench'],
   ['api', './api-bench.ts', 'runApiBench'],
+  ['audit', './audit-bench.ts', 'runAuditBench'],
   ['tools', './tools-bench.ts', 'runToolsBench'],
   ['browse', './browse-page-bench.ts', 'runBrowsePageBench'],
   ['container', './container-bench.ts', 'runContainerBench'],

@@ -1,6 +1,6 @@
-import { join } from 'node:path';
 import type { AuditSink } from '../audit/audit-sink.ts';
 import { createJsonlAuditLog } from '../audit/jsonl-audit-log.ts';
+import { auditLogPath } from './audit-admin.ts';
 import { createRepeatAggregator } from '../audit/repeat-aggregator.ts';
 import type { CordonConfig } from '../config/config-schema.ts';
 import type { Logger } from '../core/logger.ts';
@@ -78,8 +78,8 @@ export interface RuntimeOptions {
 export function createRuntime(config: CordonConfig, options: RuntimeOptions): Runtime {
   const identity = wireIdentity(config);
   const { policy, authorizer } = wirePolicy(config, identity);
-  const auditPath = join(config.dataDir, 'audit', 'audit.jsonl');
-  const audit = options.audit ?? createJsonlAuditLog(auditPath);
+  const auditPath = auditLogPath(config);
+  const audit = options.audit ?? createJsonlAuditLog(auditPath, { onRepair: (what) => options.logger.warn({ audit: auditPath }, what) });
   const tools = createToolRegistry(BUILTIN_TOOLS);
   const offlineTools = new Set(tools.list().filter((t) => t.definition.offline === true).map((t) => t.definition.name));
   const egress = wireEgress(config, { audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });

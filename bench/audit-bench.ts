@@ -1,0 +1,59 @@
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { AuditRecord } from '../src/audit/audit-sink.ts';
+import { createJsonlAuditLog } from '../src/audit/jsonl-audit-log.ts';
+import { verifyAuditLog } from '../src/audit/verify-audit-log.ts';
+
+/**
+ * The hash-chained audit log: appends per second (buffered; the durable group commit is a
+ * later step), and `audit verify` records per second against its floor, reading and parsing
+ * the same file line by line without checking anything (interleaved rounds, median ratio).
+ * Target (issue 11): verify ≥ 500,000 records/s.
+ */
+const RECORDS = 100_000;
+
+function record(i: number): AuditRecord {
+  return { ts: new Date(1_795_000_000_000 + i).toISOString(), kind: 'invocation', id: `aud_${i.toString(36)}`, requestId: null, agent: 'coder', user: 'issuer#alice', tokenId: 'tok', tool: 'file.read', action: 'fs.read', resource: `file:/workspace/src/f${i}.ts`, sandbox: `sbx_${i}`, decision: { result: 'allow', reason: 'allowed by coding-read-write-workspace', ruleId: 'coding-read-write-workspace' }, outcome: 'ok', durationMs: 1.234, inputSha256: 'a'.repeat(64) };
+}
+
+async function parseOnly(path: string): Promise<number> {
+  let n = 0;
+  for await (const line of createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY })) {
+    JSON.parse(line);
+    n += 1;
+  }
+  return n;
+}
+
+export async function runAuditBench(rounds = 5): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-bench-audit-'));
+  const path = join(dir, 'audit.jsonl');
+  try {
+    const log = createJsonlAuditLog(path);
+    const t0 = performance.now();
+    for (let i = 0; i < RECORDS; i++) log.append(record(i));
+    await log.close();
+    const appendPerS = RECORDS / ((performance.now() - t0) / 1000);
+    const verify: number[] = [];
+    const floor: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      let t = performance.now();
+      const report = await verifyAuditLog(path);
+      verify.push(performance.now() - t);
+      if (!report.ok || report.records !== RECORDS) throw new Error('audit bench: the log did not verify');
+      t = performance.now();
+      await parseOnly(path);
+      floor.push(performance.now() - t);
+    }
+    const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? Number.NaN;
+    return {
+      audit_append_buffered_per_s: Math.round(appendPerS),
+      audit_verify_records_per_s: Math.round(RECORDS / (median(verify) / 1000)),
+      audit_verify_vs_parse_only: Math.round(median(verify.map((v, i) => v / (floor[i] ?? Number.NaN))) * 1000) / 1000,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
