@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from './audit-sink.ts';
 import { createJsonlAuditLog } from './jsonl-audit-log.ts';
 import { verifyAuditLog } from './verify-audit-log.ts';
+import { exitedRunnerId } from '../../test/support/exited-runner.ts';
 
 let dir: string;
 let path: string;
@@ -109,5 +110,36 @@ describe('the hash-chained audit log', () => {
     await log.close();
     expect(said).toEqual([expect.stringContaining('moved aside')]);
     expect(await verifyAuditLog(path)).toMatchObject({ ok: true, records: 1 });
+  });
+
+  it('has one writer per chain: a second log on the same file keeps its own chain beside it, and both verify', async () => {
+    const first = createJsonlAuditLog(path);
+    const said: string[] = [];
+    const second = createJsonlAuditLog(path, { onRepair: (what) => said.push(what) });
+    expect(first.path).toBe(path);
+    expect(second.path).not.toBe(path);
+    expect(said).toEqual([expect.stringContaining('written by another runner')]);
+    for (let i = 1; i <= 3; i++) {
+      first.append(record(i));
+      second.append(record(i));
+    }
+    await Promise.all([first.close(), second.close()]);
+    expect(await verifyAuditLog(path)).toMatchObject({ ok: true, records: 3 });
+    expect(await verifyAuditLog(second.path)).toMatchObject({ ok: true, records: 3 });
+    // Once the first has closed, the file is free again, and its chain goes on.
+    const third = createJsonlAuditLog(path);
+    third.append(record(4));
+    await third.close();
+    expect(await verifyAuditLog(path)).toMatchObject({ ok: true, records: 4 });
+  });
+
+  it('takes over the lock of a runner that is gone (a crash)', async () => {
+    await write(1);
+    writeFileSync(`${path}.lock`, await exitedRunnerId());
+    const log = createJsonlAuditLog(path);
+    expect(log.path).toBe(path);
+    log.append(record(2));
+    await log.close();
+    expect(await verifyAuditLog(path)).toMatchObject({ ok: true, records: 2 });
   });
 });

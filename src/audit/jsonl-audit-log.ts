@@ -1,5 +1,6 @@
-import { closeSync, createWriteStream, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, createWriteStream, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { currentRunnerId, isRunnerAlive } from '../core/runner-id.ts';
 import type { AuditRecord, AuditSink } from './audit-sink.ts';
 import { chain, GENESIS, type ChainHead } from './hash-chain.ts';
 
@@ -18,15 +19,18 @@ export interface JsonlAuditLogOptions {
  * everything to reach the file. The chain goes on across restarts from the file's last record.
  * (Durable group commit and signed checkpoints are the next steps of the audit issue.)
  */
-export function createJsonlAuditLog(path: string, options: JsonlAuditLogOptions = {}): AuditSink {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  let head = readHead(path, options.onRepair ?? (() => undefined));
+export function createJsonlAuditLog(wanted: string, options: JsonlAuditLogOptions = {}): AuditSink & { readonly path: string } {
+  mkdirSync(dirname(wanted), { recursive: true, mode: 0o700 });
+  const onRepair = options.onRepair ?? (() => undefined);
+  const { path, release } = claim(wanted, onRepair);
+  let head = readHead(path, onRepair);
   const stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
   let failure: Error | null = null;
   stream.on('error', (err) => {
     failure = err;
   });
   return {
+    path,
     append(record: AuditRecord) {
       if (failure !== null) throw failure;
       const linked = chain(record, head);
@@ -34,11 +38,56 @@ export function createJsonlAuditLog(path: string, options: JsonlAuditLogOptions 
       head = { seq: linked.seq, hash: linked.hash };
     },
     close() {
-      return new Promise((resolve, reject) => {
+      return new Promise<void>((resolve, reject) => {
         stream.end((err?: Error | null) => (err ? reject(err) : resolve()));
-      });
+      }).finally(release);
     },
   };
+}
+
+/**
+ * One chain has one writer. Two processes appending to one file would both go on from the
+ * same head, and the log would no longer verify. The first runner to open the log holds it
+ * (`<log>.lock` names its runner id); another process — `cordon run` while `cordon serve`
+ * runs on the same data directory — writes its own chain beside it (`audit.<pid>.jsonl`), and
+ * says so. A lock whose runner is gone (a crash) is taken over.
+ */
+function claim(path: string, onRepair: (what: string) => void): { path: string; release: () => void } {
+  const lock = `${path}.lock`;
+  const me = currentRunnerId();
+  const take = (): boolean => {
+    try {
+      writeFileSync(lock, me, { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return false;
+    }
+  };
+  let mine = take();
+  if (!mine) {
+    const holder = readFileSync(lock, 'utf8').trim();
+    if (!isRunnerAlive(holder)) {
+      unlinkSync(lock);
+      mine = take();
+    }
+  }
+  if (mine) {
+    return {
+      path,
+      release: () => {
+        // Only our own lock is removed: a takeover after a crash leaves another runner's.
+        try {
+          if (readFileSync(lock, 'utf8').trim() === me) unlinkSync(lock);
+        } catch {
+          // already gone
+        }
+      },
+    };
+  }
+  const own = join(dirname(path), `${basename(path, '.jsonl')}.${process.pid}.jsonl`);
+  onRepair(`${path} is written by another runner; this process keeps its own chain in ${own}`);
+  return { path: own, release: () => undefined };
 }
 
 /**

@@ -78,8 +78,11 @@ export interface RuntimeOptions {
 export function createRuntime(config: CordonConfig, options: RuntimeOptions): Runtime {
   const identity = wireIdentity(config);
   const { policy, authorizer } = wirePolicy(config, identity);
-  const auditPath = auditLogPath(config);
-  const audit = options.audit ?? createJsonlAuditLog(auditPath, { onRepair: (what) => options.logger.warn({ audit: auditPath }, what) });
+  const wantedAuditPath = auditLogPath(config);
+  const log = options.audit === undefined ? createJsonlAuditLog(wantedAuditPath, { onRepair: (what) => options.logger.warn({ audit: wantedAuditPath }, what) }) : null;
+  const audit = options.audit ?? (log as NonNullable<typeof log>);
+  // Another runner may hold the data directory's log: then this one writes its own chain.
+  const auditPath = log?.path ?? wantedAuditPath;
   const tools = createToolRegistry(BUILTIN_TOOLS);
   const offlineTools = new Set(tools.list().filter((t) => t.definition.offline === true).map((t) => t.definition.name));
   const egress = wireEgress(config, { audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { CORDON_RUNNER_LABEL, CORDON_SANDBOX_LABEL } from './hardened-container.ts';
-import { isRunnerAlive } from './runner-id.ts';
+import { isRunnerAlive } from '../../core/runner-id.ts';
 
 export interface CordonContainer {
   readonly id: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exitedRunnerId } from '../../../test/support/exited-runner.ts';
+import { exitedRunnerId } from '../../test/support/exited-runner.ts';
 import { currentRunnerId, isRunnerAlive } from './runner-id.ts';
 
 describe('runner ids', () => {
