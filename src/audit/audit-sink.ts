@@ -18,6 +18,10 @@ export interface AuditRecord {
   readonly inputSha256: string | null;
   /** The client's address, for records of requests that carry no principal (failed authentication). */
   readonly source?: string;
+  /** For kind "invocation": the invocation id returned to the client (`inv_…`). */
+  readonly invocation?: string;
+  /** The session the call belongs to, when it has one (a session sandbox's is `#sandbox/<id>`). */
+  readonly session?: string;
   /**
    * Repeated refusals are counted, not written one by one (see repeat-aggregator.ts): the first
    * of a window has `count: 1`, the rest of the window is one record with `count`, `firstAt`

@@ -145,6 +145,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       const facts = {
         requestId: request.requestId ?? null, principal, tool: request.tool as string | null, action: null as string | null,
         resource: null as string | null, sandbox: null as string | null, decision: null as Decision | null, input: request.input,
+        invocation: id, session: null as string | null,
       };
       let finish: (() => Promise<void>) | null = null;
       try {
@@ -160,6 +161,7 @@ export function createRunner(deps: RunnerDeps): Runner {
           throw new CordonError('INPUT_INVALID', 'body/session: a call in a session sandbox uses that sandbox\'s session; leave out "session"', { details: { field: '/session', reason: 'not with sandbox' } });
         }
         const sessionId = call.sessionKey ?? request.session ?? null;
+        facts.session = sessionId;
         const actions = toolCalls(tool, request.input, resourceContext);
         const decide = (sessionFacts: SessionFactsSnapshot) => authorizeAll(deps.authorizer, principal, actions, call.identity, sessionFacts);
         // Decided before the session is opened: a denied call leaves nothing behind, so denied

@@ -19,6 +19,10 @@ export interface InvocationFacts {
   input: unknown;
   /** The client's address, where there is no principal to name (failed authentication). */
   source?: string;
+  /** The invocation id returned to the client (`inv_…`), for a tool call. */
+  invocation?: string;
+  /** The session the call belongs to (a client's name, or a session sandbox's own), if any. */
+  session?: string | null;
 }
 
 function sha256OfInput(input: unknown): string | null {
@@ -58,6 +62,8 @@ export function buildRecord(kind: AuditRecord['kind'], facts: InvocationFacts): 
     durationMs: Math.round(facts.durationMs * 1000) / 1000,
     inputSha256: sha256OfInput(facts.input),
     ...(facts.source === undefined ? {} : { source: facts.source }),
+    ...(facts.invocation === undefined ? {} : { invocation: facts.invocation }),
+    ...(facts.session === undefined || facts.session === null ? {} : { session: facts.session }),
   };
 }
 
