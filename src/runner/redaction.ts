@@ -1,9 +1,11 @@
 import { compileRedaction } from '../egress/index.ts';
+import { redactCredentialShapes } from './credential-shapes.ts';
+import type { AuditRecord, AuditSink } from '../audit/audit-sink.ts';
 
 /**
- * Removes known secret values — and their URL-encoded, hex and base64 spellings —
- * from anything going back to the caller or into logs and audit. Compiled once;
- * each text is one linear pass however many secrets there are.
+ * Removes known secret values — and their URL-encoded, hex and base64 spellings — and
+ * anything shaped like a credential (credential-shapes.ts) from anything going back to the
+ * caller or into the audit log. Compiled once; each pattern is one linear pass.
  */
 export interface Redactor {
   text(value: string): string;
@@ -16,7 +18,7 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
   // Values shorter than 4 characters would mask ordinary text, not secrets.
   const values = [...new Set(secrets)].filter((s) => s.length >= 4);
   const compiled = compileRedaction(values);
-  const text = (s: string): string => compiled.text(s);
+  const text = (s: string): string => redactCredentialShapes(values.length === 0 ? s : compiled.text(s));
   const deep = (v: unknown): unknown => {
     if (typeof v === 'string') return text(v);
     if (Array.isArray(v)) return v.map(deep);
@@ -28,8 +30,24 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
     return v;
   };
   return {
-    active: values.length > 0,
-    text: values.length === 0 ? (s) => s : text,
-    value: <T>(v: T): T => (values.length === 0 ? v : (deep(v) as T)),
+    active: true,
+    text,
+    value: <T>(v: T): T => deep(v) as T,
   };
+}
+
+/**
+ * The audit sink, with every string of every record redacted on the way in. The redactor is
+ * read when a record arrives (it is made after the sink, with the egress secrets).
+ */
+export function redactingAuditSink(inner: AuditSink, redactor: () => Redactor | null): AuditSink {
+  return {
+    append: (record) => inner.append(redactor()?.value(record) ?? redactCredentialShapesIn(record)),
+    close: () => inner.close(),
+  };
+}
+
+const shapesOnly = createRedactor([]);
+function redactCredentialShapesIn(record: AuditRecord): AuditRecord {
+  return shapesOnly.value(record);
 }

@@ -13,7 +13,7 @@ import type { PolicyEngine } from '../policy/index.ts';
 import type { ContainerBackend, IsolateBackend, SandboxIdentity, SandboxManager } from '../sandbox/index.ts';
 import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
-import type { Redactor } from './redaction.ts';
+import { redactingAuditSink, type Redactor } from './redaction.ts';
 import { createRunner, type Runner } from './runner.ts';
 import { appendRecord } from './stages/record.ts';
 import { createAgentCallRate } from './agent-call-rate.ts';
@@ -80,12 +80,15 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const { policy, authorizer } = wirePolicy(config, identity);
   const wantedAuditPath = auditLogPath(config);
   const log = options.audit === undefined ? createJsonlAuditLog(wantedAuditPath, { onRepair: (what) => options.logger.warn({ audit: wantedAuditPath }, what) }) : null;
-  const audit = options.audit ?? (log as NonNullable<typeof log>);
+  // Known secrets and anything shaped like a credential never reach a record (the redactor comes with egress, below).
+  let redactor: Redactor | null = null;
+  const audit = redactingAuditSink(options.audit ?? (log as NonNullable<typeof log>), () => redactor);
   // Another runner may hold the data directory's log: then this one writes its own chain.
   const auditPath = log?.path ?? wantedAuditPath;
   const tools = createToolRegistry(BUILTIN_TOOLS);
   const offlineTools = new Set(tools.list().filter((t) => t.definition.offline === true).map((t) => t.definition.name));
   const egress = wireEgress(config, { audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });
+  redactor = egress.redactor;
   const sandboxes = wireSandboxes(config, {
     tools,
     egressPolicies: new Set(egress.policies.keys()),

@@ -155,3 +155,21 @@ describe('file tools in per-call sandboxes', () => {
     expect(folders.length).toBeLessThanOrEqual(sessions);
   });
 });
+
+describe('credentials in what comes back', () => {
+  it('a secret a tool prints, or a path names, appears neither in the answer nor in the audit log', async () => {
+    const auth = bearer(coder);
+    const key = 'AKIA' + 'IOSFODNN7EXAMPLE';
+    const printed = await tool(auth, 'code', { language: 'js', source: `console.log('aws ' + 'AKIA' + 'IOSFODNN7EXAMPLE'); 'ghp_' + 'x'.repeat(36)` });
+    expect(printed.status).toBe(200);
+    expect(printed.json.output).toMatchObject({ stdout: 'aws [REDACTED aws-access-key-id]\n', value: '[REDACTED github-token]' });
+    const id = await session(coder);
+    const named = await tool(auth, 'file.write', { path: `${key}.txt`, content: 'x' }, id);
+    expect(named.status).toBe(200);
+    expect(named.json.output.path).toBe('[REDACTED aws-access-key-id].txt');
+    const records = JSON.stringify(server.audit.records);
+    expect(records).not.toContain(key);
+    expect(records).toContain('file:/workspace/[REDACTED aws-access-key-id].txt');
+  });
+});
+
