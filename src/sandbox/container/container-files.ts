@@ -4,7 +4,8 @@ import { CordonError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { FileTransferCaps, WorkspaceArchive } from '../sandbox-backend.ts';
 import { isBase64 } from './container-run.ts';
-import { ExecutorLinkError, type ExecutorLink } from './executor-link.ts';
+import { askExecutor, protocolBreach } from './executor-ask.ts';
+import type { ExecutorLink } from './executor-link.ts';
 import { isInside, MAX_PATH_BYTES, normaliseWorkspacePath, parentsOf } from './workspace-path.ts';
 
 // Files move in and out of a container's /workspace through its executor, not the Engine
@@ -352,32 +353,6 @@ function failureOf(link: ExecutorLink, error: unknown, concerns: (path: string) 
   return new CordonError('INPUT_INVALID', `could not read from the sandbox's workspace: ${text}`, { details: { field: 'path', reason: READ_REASONS[name] ?? 'read_failed', error: code, ...where } });
 }
 
-/** The executor said something it may not: its container is ended (the link's close ends the sandbox). */
-function breach(link: ExecutorLink, why: string): CordonError {
-  link.close();
-  return new CordonError('SANDBOX_FAILED', `the sandbox broke the executor protocol (${why}); its container was ended`, { details: { reason: 'protocol' } });
-}
-
-/** One frame and its reply, within the frame timeout; a silent executor has its container ended. */
-async function ask(link: ExecutorLink, message: Record<string, unknown>, maxReplyBytes: number, options: TransferOptions): Promise<Record<string, unknown>> {
-  const timeoutMs = options.frameTimeoutMs ?? FRAME_TIMEOUT_MS;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CordonError('SANDBOX_FAILED', `the sandbox did not answer a file transfer within ${timeoutMs} ms; its container was ended`, { details: { reason: 'timeout' } })), timeoutMs);
-  });
-  try {
-    return await Promise.race([link.request(message, maxReplyBytes), late]);
-  } catch (err) {
-    if (err instanceof CordonError) {
-      link.close();
-      throw err;
-    }
-    if (err instanceof ExecutorLinkError) {
-      const why = err.kind === 'protocol' ? `the sandbox broke the executor protocol (${err.message}); its container was ended` : `the sandbox's executor went away during a file transfer (${err.message})`;
-      throw new CordonError('SANDBOX_FAILED', why, { cause: err, details: { reason: err.kind } });
-    }
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const ask = (link: ExecutorLink, message: Record<string, unknown>, maxReplyBytes: number, options: TransferOptions) =>
+  askExecutor(link, message, maxReplyBytes, { what: 'a file transfer', timeoutMs: options.frameTimeoutMs ?? FRAME_TIMEOUT_MS });
+const breach = (link: ExecutorLink, why: string) => protocolBreach(link, why);

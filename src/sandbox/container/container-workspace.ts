@@ -1,6 +1,7 @@
 import { CordonError } from '../../core/errors.ts';
 import { MAX_DEPTH, type ListResult, type ReadResult, type SandboxWorkspace, type WorkspacePath } from '../workspace/index.ts';
-import { ExecutorLinkError, type ExecutorLink } from './executor-link.ts';
+import { askExecutor, protocolBreach } from './executor-ask.ts';
+import type { ExecutorLink } from './executor-link.ts';
 import { listReply, readReply, ReplyBreach, replyOutcome, statReply, type OpContext } from './workspace-replies.ts';
 import { MAX_PATH_BYTES } from './workspace-path.ts';
 
@@ -46,34 +47,8 @@ export function executorWorkspace(options: ExecutorWorkspaceOptions): SandboxWor
   const timeoutMs = options.opTimeoutMs ?? OP_TIMEOUT_MS;
   const sandbox = options.sandboxId;
 
-  /** The sandbox broke the protocol: its container ends (closing the link ends the sandbox), the runner goes on. */
-  const breach = (link: ExecutorLink, why: string, cause?: unknown): CordonError => {
-    link.close();
-    return new CordonError('SANDBOX_FAILED', `the sandbox broke the executor protocol (${why}); its container was ended`, { cause, details: { reason: 'protocol', sandbox } });
-  };
-
-  /** One frame and its reply (at most maxReplyBytes), within the op timeout; a silent executor has its container ended. */
-  const ask = async (link: ExecutorLink, message: Record<string, unknown>, maxReplyBytes: number): Promise<Record<string, unknown>> => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CordonError('SANDBOX_FAILED', `the sandbox did not answer a workspace operation within ${timeoutMs} ms; its container was ended`, { details: { reason: 'timeout', sandbox } })), timeoutMs);
-    });
-    try {
-      return await Promise.race([link.request(message, maxReplyBytes), late]);
-    } catch (err) {
-      if (err instanceof CordonError) {
-        link.close();
-        throw err;
-      }
-      if (err instanceof ExecutorLinkError) {
-        if (err.kind === 'protocol') throw breach(link, err.message, err);
-        throw new CordonError('SANDBOX_FAILED', `the sandbox's executor went away during a workspace operation (${err.message})`, { cause: err, details: { reason: err.kind, sandbox } });
-      }
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const breach = (link: ExecutorLink, why: string) => protocolBreach(link, why, sandbox);
+  const ask = (link: ExecutorLink, message: Record<string, unknown>, maxReplyBytes: number) => askExecutor(link, message, maxReplyBytes, { what: 'a workspace operation', timeoutMs, sandbox });
 
   /**
    * Sends an op in the sandbox's turn and hands an ok reply to `parse`; an error reply becomes
