@@ -1,7 +1,7 @@
 import { CordonError } from '../../core/errors.ts';
 import type { ToolDefinition } from '../tool.ts';
 import { editFile, type FileEdit } from './edit-file.ts';
-import { fileCallLimits, fileResource, inputPath, MAX_FILE_BYTES, PATH_SCHEMA } from './file-tool-support.ts';
+import { fileCallLimits, fileResource, MAX_FILE_BYTES, PATH_SCHEMA, pathOf, FILE_TOOL } from './file-tool-support.ts';
 
 export interface FileEditInput {
   path: string;
@@ -43,17 +43,16 @@ export const fileEditTool: ToolDefinition<FileEditInput, { path: string; sizeByt
   outputSchema: { type: 'object', required: ['path', 'sizeBytes'], properties: { path: { type: 'string' }, sizeBytes: { type: 'integer' } } },
   actions: ['fs.write'],
   action: () => 'fs.write',
-  backends: ['isolate', 'container'],
-  offline: true,
+  ...FILE_TOOL,
   annotations: { title: 'Edit a file', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  resource: (input) => fileResource(inputPath(input as unknown as Record<string, unknown>, 'path')),
+  resource: (input) => fileResource(pathOf(input)),
   limits(input, profile) {
     editOf(input); // a malformed edit is refused before any sandbox is made
     return fileCallLimits(profile);
   },
 
   async run(input, context) {
-    const path = inputPath(input as unknown as Record<string, unknown>, 'path');
+    const path = pathOf(input);
     const edit = editOf(input);
     const result = await editFile(context.sandbox.workspace, path, edit, { maxBytes: MAX_FILE_BYTES });
     return { output: { path: path.relative, sizeBytes: result.sizeBytes }, status: 'ok', failed: false };

@@ -1,6 +1,6 @@
 import { MAX_DEPTH, type ListEntry } from '../../sandbox/index.ts';
 import type { ToolDefinition } from '../tool.ts';
-import { fileCallLimits, fileResource, inputPath, PATH_SCHEMA } from './file-tool-support.ts';
+import { fileResource, inputPath, PATH_SCHEMA, FILE_TOOL } from './file-tool-support.ts';
 import { compileGlob, MAX_GLOB_CHARS } from './glob.ts';
 
 export interface FileListInput {
@@ -40,11 +40,9 @@ export const fileListTool: ToolDefinition<FileListInput, { path: string; entries
   },
   actions: ['fs.read'],
   action: () => 'fs.read',
-  backends: ['isolate', 'container'],
-  offline: true,
+  ...FILE_TOOL,
   annotations: { title: 'List files', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   resource: (input) => fileResource(inputPath({ path: input.path ?? '' }, 'path')),
-  limits: (_input, profile) => fileCallLimits(profile),
 
   async run(input, context) {
     const path = inputPath({ path: input.path ?? '' }, 'path');

@@ -1,6 +1,6 @@
 import { CordonError } from '../../core/errors.ts';
 import type { ToolDefinition } from '../tool.ts';
-import { fileCallLimits, fileResource, inputPath, PATH_SCHEMA } from './file-tool-support.ts';
+import { fileResource, PATH_SCHEMA, pathOf, FILE_TOOL } from './file-tool-support.ts';
 import { isSensitivePath } from './sensitive-paths.ts';
 
 export interface FileReadInput {
@@ -66,14 +66,12 @@ export const fileReadTool: ToolDefinition<FileReadInput, FileReadOutput> = {
   },
   actions: ['fs.read'],
   action: () => 'fs.read',
-  backends: ['isolate', 'container'],
-  offline: true,
+  ...FILE_TOOL,
   annotations: { title: 'Read a file', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  resource: (input) => fileResource(inputPath(input as unknown as Record<string, unknown>, 'path')),
-  limits: (_input, profile) => fileCallLimits(profile),
+  resource: (input) => fileResource(pathOf(input)),
 
   async run(input, context) {
-    const path = inputPath(input as unknown as Record<string, unknown>, 'path');
+    const path = pathOf(input);
     const encoding = input.encoding ?? 'utf8';
     // base64 grows by a third: the answer stays within the profile's result size either way.
     const cap = encoding === 'base64' ? Math.floor((context.limits.resultBytes * 3) / 4) : context.limits.resultBytes;

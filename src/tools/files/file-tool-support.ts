@@ -1,6 +1,6 @@
 import { CordonError } from '../../core/errors.ts';
 import { MAX_PATH_BYTES, parseWorkspacePath, workspaceResourcePath, type SandboxProfile, type WorkspacePath } from '../../sandbox/index.ts';
-import type { CallLimits, JsonSchema, ToolResource } from '../tool.ts';
+import type { BackendKind, CallLimits, JsonSchema, ToolResource } from '../tool.ts';
 
 /** What one file.write or file.edit may write, and one file.edit may read, whatever the profile. */
 export const MAX_FILE_BYTES = 8 * 1024 * 1024;
@@ -43,3 +43,15 @@ export function fileCallLimits(profile: SandboxProfile): CallLimits {
 export function shownPath(path: WorkspacePath): string {
   return path.relative;
 }
+
+/** `input.path` (or another field) as a parsed workspace path. */
+export function pathOf(input: object, field = 'path'): WorkspacePath {
+  return inputPath(input as Readonly<Record<string, unknown>>, field);
+}
+
+/** What every file tool shares: both backends, no network, the profile's default limits. */
+export const FILE_TOOL = {
+  backends: ['isolate', 'container'] as readonly BackendKind[],
+  offline: true,
+  limits: (_input: unknown, profile: SandboxProfile): CallLimits => fileCallLimits(profile),
+} as const;

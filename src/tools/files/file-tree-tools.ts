@@ -1,9 +1,8 @@
 import type { WorkspaceStat } from '../../sandbox/index.ts';
 import type { ToolDefinition } from '../tool.ts';
-import { fileCallLimits, fileResource, inputPath, PATH_SCHEMA } from './file-tool-support.ts';
+import { fileResource, PATH_SCHEMA, pathOf, FILE_TOOL } from './file-tool-support.ts';
 
 type Path = { path: string };
-const pathOf = (input: object, field = 'path') => inputPath(input as Record<string, unknown>, field);
 const PATH_ONLY = { type: 'object', additionalProperties: false, required: ['path'], properties: { path: PATH_SCHEMA } } as const;
 const PATH_OUT = { type: 'object', required: ['path'], properties: { path: { type: 'string' } } } as const;
 
@@ -18,11 +17,9 @@ export const fileStatTool: ToolDefinition<Path, WorkspaceStat> = {
   },
   actions: ['fs.read'],
   action: () => 'fs.read',
-  backends: ['isolate', 'container'],
-  offline: true,
+  ...FILE_TOOL,
   annotations: { title: 'Describe a file', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   resource: (input) => fileResource(pathOf(input)),
-  limits: (_input, profile) => fileCallLimits(profile),
   async run(input, context) {
     return { output: await context.sandbox.workspace.stat(pathOf(input)), status: 'ok', failed: false };
   },
@@ -35,11 +32,9 @@ export const fileMkdirTool: ToolDefinition<Path, Path> = {
   outputSchema: PATH_OUT,
   actions: ['fs.write'],
   action: () => 'fs.write',
-  backends: ['isolate', 'container'],
-  offline: true,
+  ...FILE_TOOL,
   annotations: { title: 'Make a directory', readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   resource: (input) => fileResource(pathOf(input)),
-  limits: (_input, profile) => fileCallLimits(profile),
   async run(input, context) {
     const path = pathOf(input);
     await context.sandbox.workspace.mkdir(path);
@@ -70,8 +65,7 @@ export const fileMoveTool: ToolDefinition<FileMoveInput, { from: string; to: str
   outputSchema: { type: 'object', required: ['from', 'to'], properties: { from: { type: 'string' }, to: { type: 'string' } } },
   actions: ['fs.write', 'fs.delete'],
   action: () => 'fs.write',
-  backends: ['isolate', 'container'],
-  offline: true,
+  ...FILE_TOOL,
   annotations: { title: 'Move a file', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   annotationsFor: (input) => ({ title: 'Move a file', readOnlyHint: false, destructiveHint: input.overwrite === true, idempotentHint: false, openWorldHint: false }),
   resource: (input) => fileResource(pathOf(input, 'to')),
@@ -79,7 +73,6 @@ export const fileMoveTool: ToolDefinition<FileMoveInput, { from: string; to: str
     { action: 'fs.write', resource: fileResource(pathOf(input, 'from')) },
     ...(input.overwrite === true ? [{ action: 'fs.delete', resource: fileResource(pathOf(input, 'to')) }] : []),
   ],
-  limits: (_input, profile) => fileCallLimits(profile),
   async run(input, context) {
     const from = pathOf(input, 'from');
     const to = pathOf(input, 'to');
@@ -105,11 +98,9 @@ export const fileDeleteTool: ToolDefinition<FileDeleteInput, Path> = {
   outputSchema: PATH_OUT,
   actions: ['fs.delete'],
   action: () => 'fs.delete',
-  backends: ['isolate', 'container'],
-  offline: true,
+  ...FILE_TOOL,
   annotations: { title: 'Delete a file', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   resource: (input) => fileResource(pathOf(input)),
-  limits: (_input, profile) => fileCallLimits(profile),
   async run(input, context) {
     const path = pathOf(input);
     await context.sandbox.workspace.remove(path, input.recursive === true ? { recursive: true } : {});

@@ -1,6 +1,6 @@
 import { CordonError } from '../../core/errors.ts';
 import type { ToolDefinition } from '../tool.ts';
-import { fileCallLimits, fileResource, inputPath, MAX_FILE_BYTES, PATH_SCHEMA } from './file-tool-support.ts';
+import { fileResource, MAX_FILE_BYTES, PATH_SCHEMA, pathOf, FILE_TOOL } from './file-tool-support.ts';
 
 export interface FileWriteInput {
   path: string;
@@ -36,14 +36,12 @@ export const fileWriteTool: ToolDefinition<FileWriteInput, { path: string; sizeB
   outputSchema: { type: 'object', required: ['path', 'sizeBytes'], properties: { path: { type: 'string' }, sizeBytes: { type: 'integer' } } },
   actions: ['fs.write'],
   action: () => 'fs.write',
-  backends: ['isolate', 'container'],
-  offline: true,
+  ...FILE_TOOL,
   annotations: { title: 'Write a file', readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  resource: (input) => fileResource(inputPath(input as unknown as Record<string, unknown>, 'path')),
-  limits: (_input, profile) => fileCallLimits(profile),
+  resource: (input) => fileResource(pathOf(input)),
 
   async run(input, context) {
-    const path = inputPath(input as unknown as Record<string, unknown>, 'path');
+    const path = pathOf(input);
     const bytes = contentBytes(input.content, input.encoding ?? 'utf8');
     await context.sandbox.workspace.write(path, bytes, { maxBytes: MAX_FILE_BYTES, ...(input.createOnly === true ? { createOnly: true } : {}) });
     return { output: { path: path.relative, sizeBytes: bytes.length }, status: 'ok', failed: false };
