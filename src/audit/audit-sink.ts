@@ -11,7 +11,11 @@ export interface AuditRecord {
   readonly action: string | null;
   readonly resource: string | null;
   readonly sandbox: string | null;
-  readonly decision: { readonly result: string; readonly reason: string; readonly ruleId: string | null; readonly details?: Readonly<Record<string, unknown>> } | null;
+  /**
+   * The decision once: result, reason and rule, with what the policy engine adds beside them
+   * (`policyIds`, per-principal `agent` / `user` results, `evaluated`, `policyVersion`).
+   */
+  readonly decision: AuditDecision | null;
   /** The tool's status when it ran, or the error code when Cordon refused. */
   readonly outcome: string;
   readonly durationMs: number;
@@ -32,6 +36,15 @@ export interface AuditRecord {
   readonly lastAt?: string;
   /** For kind "egress": the egress layer's record (host, port, pinned address, bytes, status, rule…; never header values or bodies). */
   readonly egress?: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditDecision {
+  readonly result: string;
+  readonly reason: string;
+  readonly ruleId: string | null;
+  readonly policyIds?: readonly string[];
+  readonly policyVersion?: string;
+  readonly [extra: string]: unknown;
 }
 
 export interface AuditSink {

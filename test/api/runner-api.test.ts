@@ -269,6 +269,15 @@ describe('runner API', () => {
       expect(rec?.sandbox).toMatch(/^sbx_/);
     });
 
+    it('keeps the decision once: result, reason and rule beside the policy ids, not repeated in a nested copy', async () => {
+      const claims = claimsFor('coder');
+      await invoke({ language: 'javascript', source: '"once"' }, ed25519Token(coder.privateKey, claims));
+      const decision = server.audit.records.find((r) => r.tokenId === claims.jti)?.decision;
+      expect(decision).toMatchObject({ result: 'allow', ruleId: expect.any(String), policyIds: [decision?.ruleId], policyVersion: expect.stringMatching(/^sha256:/) });
+      expect(decision).not.toHaveProperty('details');
+      expect(JSON.stringify(decision).match(/"result"/g)?.length).toBe(1 + ['agent', 'user'].filter((p) => decision?.[p] != null).length);
+    });
+
     it('records denials and failed authentication too', async () => {
       const claims = claimsFor('reader');
       await invoke({ language: 'javascript', source: '1' }, ed25519Token(reader.privateKey, claims));

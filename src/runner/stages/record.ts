@@ -54,10 +54,7 @@ export function buildRecord(kind: AuditRecord['kind'], facts: InvocationFacts): 
     action: facts.action,
     resource: facts.resource,
     sandbox: facts.sandbox,
-    decision:
-      facts.decision === null
-        ? null
-        : { result: facts.decision.result, reason: facts.decision.reason, ruleId: facts.decision.ruleId, ...(facts.decision.details === undefined ? {} : { details: facts.decision.details }) },
+    decision: facts.decision === null ? null : auditDecision(facts.decision),
     outcome: facts.outcome,
     durationMs: Math.round(facts.durationMs * 1000) / 1000,
     inputSha256: sha256OfInput(facts.input),
@@ -65,6 +62,16 @@ export function buildRecord(kind: AuditRecord['kind'], facts: InvocationFacts): 
     ...(facts.invocation === undefined ? {} : { invocation: facts.invocation }),
     ...(facts.session === undefined || facts.session === null ? {} : { session: facts.session }),
   };
+}
+
+/**
+ * A decision as a record keeps it: result, reason and rule once, beside what the policy engine
+ * adds (policy ids per principal, what was evaluated, the policy version). The engine's details
+ * repeat result, reason and rule; written twice they could even disagree, so they are not.
+ */
+export function auditDecision(decision: Decision): NonNullable<AuditRecord['decision']> {
+  const { result: _result, reason: _reason, ruleId: _ruleId, ...rest } = decision.details ?? {};
+  return { ...rest, result: decision.result, reason: decision.reason, ruleId: decision.ruleId };
 }
 
 /**
