@@ -59,7 +59,7 @@ export function registerTokenEndpoint(app: FastifyInstance, tokens: TokenService
         // No body at all (no content type, nothing sent) never reaches the parser.
         if (typeof body !== 'object' || body === null) throw new CordonError('UNSUPPORTED_MEDIA_TYPE', FORM_ONLY);
         void reply.header('pragma', 'no-cache');
-        return tokens.issue(body as Record<string, unknown>);
+        return tokens.issue(body as Record<string, unknown>, { source: request.ip, requestId: request.id });
       },
     });
   });

@@ -1,7 +1,7 @@
 /** One line of the audit log. Fields are flat and stable; consumers parse them. */
 export interface AuditRecord {
   readonly ts: string;
-  readonly kind: 'invocation' | 'auth' | 'egress' | 'sandbox';
+  readonly kind: 'invocation' | 'auth' | 'egress' | 'sandbox' | 'token';
   readonly id: string;
   readonly requestId: string | null;
   readonly agent: string | null;
@@ -34,6 +34,12 @@ export interface AuditRecord {
   readonly count?: number;
   readonly firstAt?: string;
   readonly lastAt?: string;
+  /**
+   * For kind "token": what the token endpoint did — `issued` (client credentials), `exchanged`
+   * (delegation), `refused` or `replayed` (an assertion used twice) — with the grant and the
+   * issued token's id (`jti`), scope and lifetime; never a token itself.
+   */
+  readonly token?: { readonly event: 'issued' | 'exchanged' | 'refused' | 'replayed'; readonly grant: string | null; readonly issuedId?: string; readonly scope?: string; readonly expiresInSec?: number };
   /** For kind "egress": the egress layer's record (host, port, pinned address, bytes, status, rule…; never header values or bodies). */
   readonly egress?: Readonly<Record<string, unknown>>;
 }

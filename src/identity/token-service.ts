@@ -39,9 +39,16 @@ export interface TokenServiceOptions {
   now?: () => number;
 }
 
+/** Who asked, for the record of a token request (the service itself does not need it). */
+export interface TokenRequestContext {
+  /** The client's address. */
+  readonly source?: string;
+  readonly requestId?: string;
+}
+
 export interface TokenService {
   /** Serves one token request (form or JSON parameters). */
-  issue(params: Readonly<Record<string, unknown>>): Promise<TokenResponse>;
+  issue(params: Readonly<Record<string, unknown>>, context?: TokenRequestContext): Promise<TokenResponse>;
 }
 
 /** The OAuth `error` value for each token-endpoint error. */

@@ -15,6 +15,7 @@ import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
 import { redactingAuditSink, type Redactor } from './redaction.ts';
 import { createRunner, type Runner } from './runner.ts';
+import { recordingTokenService } from './token-audit.ts';
 import { appendRecord } from './stages/record.ts';
 import { createAgentCallRate } from './agent-call-rate.ts';
 import { createSessionStore, type Session, type SessionStore } from './session-store.ts';
@@ -124,7 +125,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     agents: identity.agents,
     users: identity.users,
     runner,
-    tokens: identity.tokens,
+    tokens: recordingTokenService(identity.tokens, { audit, repeats, logger: options.logger }),
     policy,
     redactor: egress.redactor,
     egress: { guard: egress.guard, policies: egress.policies, proxy: egress.proxy, openChannel: egress.openChannel },

@@ -119,6 +119,22 @@ describe('POST /v1/token — client_credentials', () => {
     expect(res.json).toMatchObject({ error: 'invalid_client', cordon: { details: { reason } } });
   });
 
+  it('records each token it issues (agent, the new token\'s id) and counts refusals per client address, replays apart, never with the token', async () => {
+    const res = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: assertion() });
+    const jti = claimsOf(res.json.access_token as string).jti;
+    const issued = server.audit.records.filter((r) => r.kind === 'token' && r.token?.issuedId === jti);
+    expect(issued).toEqual([expect.objectContaining({ agent: 'helper', user: null, outcome: 'issued', source: '127.0.0.1', token: { event: 'issued', grant: 'client_credentials', issuedId: jti, expiresInSec: res.json.expires_in } })]);
+
+    const a = assertion(other);
+    expect((await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: a })).status).toBe(200);
+    expect((await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: a })).status).toBe(401);
+    // The first replay from this address in the window is written (count 1); later ones are counted into it.
+    const replayed = server.audit.records.filter((r) => r.kind === 'token' && r.token?.event === 'replayed');
+    expect(replayed[0]).toMatchObject({ agent: null, tokenId: null, outcome: 'TOKEN_CLIENT_INVALID:replayed', source: '127.0.0.1', count: 1, token: { event: 'replayed', grant: 'client_credentials' } });
+    expect(JSON.stringify(server.audit.records)).not.toContain(a);
+    expect(JSON.stringify(server.audit.records)).not.toContain(res.json.access_token as string);
+  });
+
   it('refuses a client_id that is not the asserting agent', async () => {
     const res = await tokenRequest({ grant_type: 'client_credentials', client_assertion_type: BEARER, client_assertion: assertion(), client_id: 'other' });
     expect(res.json.error).toBe('invalid_client');
@@ -163,6 +179,8 @@ describe('POST /v1/token — token exchange (delegation)', () => {
     expect(run.status).toBe(200);
     const rec = server.audit.records.find((r) => r.tokenId === claims.jti);
     expect(rec).toMatchObject({ agent: 'helper', user: `${idp.issuer}#alice@example.test`, outcome: 'ok' });
+    const exchanged = server.audit.records.find((r) => r.kind === 'token' && r.token?.issuedId === claims.jti);
+    expect(exchanged).toMatchObject({ agent: 'helper', user: `${idp.issuer}#alice@example.test`, outcome: 'exchanged', token: { event: 'exchanged', grant: EXCHANGE } });
   });
 
   it('denies (403) a delegated call the user may not make, even though the agent may; both principals are recorded', async () => {
@@ -175,7 +193,7 @@ describe('POST /v1/token — token exchange (delegation)', () => {
     expect(error.details.decision.user).toMatchObject({ result: 'deny', principal: `User::${JSON.stringify(`${idp.issuer}#intern@example.test`)}` });
     const rec = server.audit.records.find((r) => r.tokenId === claimsOf(token).jti);
     expect(rec).toMatchObject({ agent: 'helper', user: `${idp.issuer}#intern@example.test`, outcome: 'POLICY_DENIED' });
-    expect(rec?.decision).toMatchObject({ details: { agent: { result: 'allow' }, user: { result: 'deny' } } });
+    expect(rec?.decision).toMatchObject({ result: 'deny', agent: { result: 'allow' }, user: { result: 'deny' } });
   });
 
   it('denies (403) a delegated call the agent may not make, even though the user may', async () => {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { ExitCode } from '../../core/errors.ts';
 import { auditLogPath, verifyAudit } from '../../runner/audit-admin.ts';
 import { loadCliConfig, printJson, type GlobalOptions } from '../cli-context.ts';
+import { registerAuditTail } from './audit-tail-command.ts';
 
 export function registerAuditCommand(program: Command): void {
   const audit = program.command('audit').description('check the tamper-evident audit log');
@@ -24,4 +25,6 @@ export function registerAuditCommand(program: Command): void {
       }
       if (!report.ok) process.exitCode = ExitCode.toolFailed;
     });
+
+  registerAuditTail(audit);
 }
