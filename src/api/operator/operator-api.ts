@@ -140,6 +140,8 @@ export function createOperatorApi(options: OperatorApiOptions): FastifyInstance 
   const routes: Route[] = [
     { method: 'GET', url: '/', handler: async (_, reply) => reply.redirect('/operator/', 303) },
     { method: 'GET', url: '/operator/', handler: page('approvals.html') },
+    // Browsers ask for it on every page; an empty answer keeps a 404 out of the operator's console.
+    { method: 'GET', url: '/favicon.ico', handler: async (_, reply) => reply.code(204).send() },
     {
       method: 'GET',
       url: '/operator/static/:name',
