@@ -98,6 +98,22 @@ describe('password login', () => {
       await limited.close();
     }
   });
+
+  it('limits password attempts per source too: one address trying many names is stopped', async () => {
+    const limited = await startOperatorFixture(['cy'], { loginAttemptsPerMinute: 3 });
+    try {
+      const statuses = [];
+      for (const name of ['n1', 'n2', 'n3', 'n4', 'cy']) {
+        const password = name === 'cy' ? limited.approvers.cy!.password : 'guess';
+        const res = await request(`${limited.url}/operator/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) });
+        await res.body.dump();
+        statuses.push(res.statusCode);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    } finally {
+      await limited.close();
+    }
+  });
 });
 
 describe('sessions and CSRF', () => {
