@@ -23,6 +23,7 @@ describe('operator password hashes', () => {
     ['N not a power of two', `scrypt$20000$8$1$${'A'.repeat(24)}$${'A'.repeat(44)}`],
     ['N too small', `scrypt$1024$8$1$${'A'.repeat(24)}$${'A'.repeat(44)}`],
     ['N so large one login eats the machine', `scrypt$${2 ** 24}$8$1$${'A'.repeat(24)}$${'A'.repeat(44)}`],
+    ['N and r that need 4 GiB per attempt', `scrypt$${2 ** 20}$32$1$${'A'.repeat(24)}$${'A'.repeat(44)}`],
     ['p too large', `scrypt$16384$8$64$${'A'.repeat(24)}$${'A'.repeat(44)}`],
     ['r not a number', `scrypt$16384$x$1$${'A'.repeat(24)}$${'A'.repeat(44)}`],
     ['salt too short', `scrypt$16384$8$1$c2FsdA==$${'A'.repeat(44)}`],

@@ -22,7 +22,9 @@ function scrypt(password: Buffer, salt: Buffer, keyLength: number, options: Scry
   return new Promise((done, fail) => scryptCb(password, salt, keyLength, options, (err, key) => (err === null ? done(key) : fail(err))));
 }
 
-const memoryFor = (h: { N: number; r: number; p: number }) => 128 * h.N * h.r * (h.p + 1) + 1024 * 1024;
+/** scrypt needs about 128·N·r bytes; the limit keeps one login attempt (of four at once on libuv's pool) small. */
+const MAX_MEMORY_BYTES = 256 * 1024 * 1024;
+const memoryFor = (h: { N: number; r: number; p: number }) => 128 * h.N * h.r + 128 * h.r * h.p + 1024 * 1024;
 
 export function parseScryptHash(text: string, source: string): ScryptHash {
   const parts = text.split('$');
@@ -31,6 +33,7 @@ export function parseScryptHash(text: string, source: string): ScryptHash {
   const [N, r, p] = parts.slice(1, 4).map((x) => (/^\d{1,8}$/.test(x ?? '') ? Number(x) : NaN)) as [number, number, number];
   if (!(N >= 2 ** 14 && N <= MAX_N && (N & (N - 1)) === 0)) throw bad(`has N ${parts[1]}; use a power of two from 16384 to ${MAX_N}`);
   if (!(r >= 1 && r <= 32 && p >= 1 && p <= 4)) throw bad('has r or p out of range (r 1..32, p 1..4)');
+  if (128 * N * r > MAX_MEMORY_BYTES) throw bad(`needs ${Math.round((128 * N * r) / 2 ** 20)} MiB per attempt; at most ${MAX_MEMORY_BYTES / 2 ** 20} MiB (lower N or r)`);
   const salt = Buffer.from(parts[4] ?? '', 'base64');
   const hash = Buffer.from(parts[5] ?? '', 'base64');
   if (salt.length < 16 || hash.length < 32 || hash.length > 64) throw bad('needs a salt of at least 16 bytes and a hash of 32 to 64 bytes');
