@@ -25,6 +25,13 @@ export default tseslint.config(
     },
   },
   {
+    // The approvals page's own scripts run in the browser, not in Node.
+    files: ['src/api/operator/static/**/*.js'],
+    languageOptions: {
+      globals: { window: 'readonly', document: 'readonly', indexedDB: 'readonly', atob: 'readonly', btoa: 'readonly', crypto: 'readonly', location: 'readonly', history: 'readonly', process: 'off', Buffer: 'off', setImmediate: 'off' },
+    },
+  },
+  {
     files: ['src/cli/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

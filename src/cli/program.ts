@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, toCordonError } from '../core/errors.ts';
 import { registerAgentsCommand } from './commands/agents-command.ts';
+import { registerApprovalsCommand } from './commands/approvals-command.ts';
 import { registerAuditCommand } from './commands/audit-command.ts';
 import { registerEgressCommand } from './commands/egress-command.ts';
 import { registerPolicyCommand } from './commands/policy-command.ts';
@@ -30,6 +31,7 @@ export function createProgram(): Command {
   registerEgressCommand(program);
   registerSandboxesCommand(program);
   registerAuditCommand(program);
+  registerApprovalsCommand(program);
   program.commands.forEach(function applyExit(c: Command): void {
     c.exitOverride();
     c.commands.forEach(applyExit);

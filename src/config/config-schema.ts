@@ -169,6 +169,15 @@ export interface CordonConfig {
     readonly unreadBodyDiscardBytes: number;
     readonly unreadBodyDiscardMs: number;
   };
+  /**
+   * The operator listener: approvals (list, show, approve, deny) and the approvals page. Its own
+   * server, apart from the runner API, so nothing an agent can reach serves an operator route.
+   */
+  readonly operator: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly port: number;
+  };
   readonly auth: {
     /** The `aud` agent tokens must carry: this Cordon instance. */
     readonly audience: string;
@@ -234,7 +243,7 @@ const positiveInt = (max: number) => ({ type: 'integer', minimum: 1, maximum: ma
 export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['dataDir', 'policyDir', 'server', 'auth', 'log', 'audit', 'sandbox', 'egress', 'agents'],
+  required: ['dataDir', 'policyDir', 'server', 'operator', 'auth', 'log', 'audit', 'sandbox', 'egress', 'agents'],
   properties: {
     configFile: { type: ['string', 'null'] },
     dataDir: { type: 'string', minLength: 1, maxLength: 4096 },
@@ -249,6 +258,16 @@ export const CONFIG_SCHEMA = {
         bodyLimitBytes: positiveInt(64 * 1024 * 1024),
         unreadBodyDiscardBytes: { type: 'integer', minimum: 0, maximum: 1024 * 1024 * 1024 },
         unreadBodyDiscardMs: { type: 'integer', minimum: 0, maximum: 600_000 },
+      },
+    },
+    operator: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled', 'host', 'port'],
+      properties: {
+        enabled: { type: 'boolean' },
+        host: { type: 'string', minLength: 1, maxLength: 255 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
       },
     },
     audit: {

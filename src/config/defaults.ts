@@ -15,6 +15,8 @@ export const BUNDLED_EGRESS_POLICY_DIR = fileURLToPath(new URL('../../egress-pol
 export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
   policyDir: BUNDLED_POLICY_DIR,
   server: { host: '127.0.0.1', port: 7070, bodyLimitBytes: 1024 * 1024, unreadBodyDiscardBytes: 16 * 1024 * 1024, unreadBodyDiscardMs: 10_000 },
+  // Loopback only by default: the operator channel is for people on this machine (or an SSH tunnel).
+  operator: { enabled: true, host: '127.0.0.1', port: 7071 },
   audit: { repeatWindowMs: 60_000, repeatMaxKeys: 1024 },
   auth: {
     audience: 'cordon',

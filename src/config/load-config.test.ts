@@ -130,3 +130,28 @@ describe('loadConfig', () => {
     expect(c.agents.find((a) => a.id === 'local')).toMatchObject({ createKey: true });
   });
 });
+
+describe('operator listener config', () => {
+  it('defaults to enabled on loopback port 7071, apart from the runner API', () => {
+    const c = loadConfig({ cwd: tempDir(), env: {} });
+    expect(c.operator).toEqual({ enabled: true, host: '127.0.0.1', port: 7071 });
+  });
+
+  it('takes the port from CORDON_OPERATOR_PORT and --operator-port (the flag wins), and the rest from the file', () => {
+    const { dir, path } = withFile('operator:\n  enabled: false\n  host: "::1"\n');
+    const c = loadConfig({ cwd: dir, env: { CORDON_OPERATOR_PORT: '9001' }, flags: { configPath: path } });
+    expect(c.operator).toEqual({ enabled: false, host: '::1', port: 9001 });
+    expect(loadConfig({ cwd: dir, env: { CORDON_OPERATOR_PORT: '9001' }, flags: { configPath: path, operatorPort: '0' } }).operator.port).toBe(0);
+  });
+
+  it('refuses a bad port, unknown fields and a non-boolean enabled, naming the field', () => {
+    const env = errorOf(() => loadConfig({ cwd: tempDir(), env: { CORDON_OPERATOR_PORT: '70000x' } }));
+    expect([env.code, env.details.field]).toEqual(['CONFIG_INVALID', '/operator/port']);
+    const flag = errorOf(() => loadConfig({ cwd: tempDir(), env: {}, flags: { operatorPort: '-1' } }));
+    expect([flag.code, flag.details.source]).toEqual(['CONFIG_INVALID', 'flag --operator-port']);
+    for (const text of ['operator:\n  enabled: "yes"\n', 'operator:\n  port: 65536\n', 'operator:\n  tokens: []\n']) {
+      const { dir, path } = withFile(text);
+      expect(errorOf(() => loadConfig({ cwd: dir, env: {}, flags: { configPath: path } })).code).toBe('CONFIG_INVALID');
+    }
+  });
+});

@@ -13,6 +13,8 @@ export interface ConfigFlags {
   dataDir?: string;
   host?: string;
   port?: number | string;
+  /** The operator listener's port (`serve --operator-port`). */
+  operatorPort?: number | string;
   logLevel?: string;
 }
 
@@ -29,6 +31,7 @@ const ENVIRONMENT_VARIABLES: readonly (readonly [string, readonly string[]])[] =
   ['CORDON_POLICY_DIR', ['policyDir']],
   ['CORDON_HOST', ['server', 'host']],
   ['CORDON_PORT', ['server', 'port']],
+  ['CORDON_OPERATOR_PORT', ['operator', 'port']],
   ['CORDON_LOG_LEVEL', ['log', 'level']],
   ['CORDON_AUDIENCE', ['auth', 'audience']],
   // As the docker CLI reads it: where the engine for container sandboxes is.
@@ -150,7 +153,7 @@ function fromEnvironment(env: Readonly<Record<string, string | undefined>>): Pla
   for (const [name, path] of ENVIRONMENT_VARIABLES) {
     const raw = nonEmpty(env[name]);
     if (raw === undefined) continue;
-    const value = name === 'CORDON_PORT' ? parsePort(raw, `environment variable ${name}`) : raw;
+    const value = name === 'CORDON_PORT' || name === 'CORDON_OPERATOR_PORT' ? parsePort(raw, `environment variable ${name}`, `/${path.join('/')}`) : raw;
     out = deepMerge(out, path.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value) as PlainObject);
   }
   return out;
@@ -163,13 +166,14 @@ function fromFlags(flags: ConfigFlags): PlainObject {
   if (flags.host !== undefined) server.host = flags.host;
   if (flags.port !== undefined) server.port = typeof flags.port === 'number' ? flags.port : parsePort(flags.port, 'flag --port');
   if (Object.keys(server).length > 0) out.server = server;
+  if (flags.operatorPort !== undefined) out.operator = { port: typeof flags.operatorPort === 'number' ? flags.operatorPort : parsePort(flags.operatorPort, 'flag --operator-port', '/operator/port') };
   if (flags.logLevel !== undefined) out.log = { level: flags.logLevel };
   return out;
 }
 
-function parsePort(raw: string, source: string): number {
+function parsePort(raw: string, source: string, field = '/server/port'): number {
   if (!/^\d{1,5}$/.test(raw.trim())) {
-    throw new CordonError('CONFIG_INVALID', `${source}: port must be an integer from 0 to 65535, got ${JSON.stringify(raw.slice(0, 40))}`, { details: { source, field: '/server/port' } });
+    throw new CordonError('CONFIG_INVALID', `${source}: port must be an integer from 0 to 65535, got ${JSON.stringify(raw.slice(0, 40))}`, { details: { source, field } });
   }
   return Number(raw.trim());
 }

@@ -14,6 +14,12 @@ const FS_CODES: Record<string, readonly [number, number]> = {
   FS_EDIT_AMBIGUOUS: [409, ExitCode.conflict],
   FS_EDIT_CONFLICT: [409, ExitCode.conflict],
   BROWSE_CONTENT_UNSUPPORTED: [422, ExitCode.usage],
+  // The operator channel: the CLI's exit codes and the page's handling depend on these.
+  OPERATOR_LOGIN_FAILED: [401, ExitCode.auth],
+  OPERATOR_CSRF_INVALID: [403, ExitCode.auth],
+  OPERATOR_FORBIDDEN: [403, ExitCode.denied],
+  OPERATOR_HASH_MISMATCH: [409, ExitCode.conflict],
+  APPROVAL_NOT_FOUND: [404, ExitCode.notFound],
 };
 
 describe('error table', () => {

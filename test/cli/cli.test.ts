@@ -158,7 +158,7 @@ describe('cordon CLI', () => {
     });
 
     it('serves, prints the URL and a curl line, and runs 1+1 with a token from `cordon token`', async () => {
-      child = spawn(BIN, ['serve', '--port', '0'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CORDON_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(BIN, ['serve', '--port', '0', '--operator-port', '0'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CORDON_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       const url = await new Promise<string>((done, fail) => {
         child?.stdout?.on('data', (d: Buffer) => {

@@ -36,7 +36,7 @@ export interface ServeProcess {
  * The child goes into `started` at once, so a test's cleanup can end it even if it never got there.
  */
 export async function startServe(cwd: string, env: Record<string, string>, started: ChildProcess[]): Promise<ServeProcess> {
-  const child = spawn(BIN, ['serve', '--port', '0'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN, ['serve', '--port', '0', '--operator-port', '0'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(child);
   let out = '';
   const found = await new Promise<{ url: string; token: string }>((done, fail) => {

@@ -14,13 +14,14 @@ export function registerServeCommand(program: Command): void {
     .description('start the runner API (default http://127.0.0.1:7070)')
     .option('--port <port>', 'TCP port (0 picks a free one); overrides server.port and CORDON_PORT')
     .option('--host <host>', 'address to listen on; overrides server.host and CORDON_HOST')
-    .action(async (opts: { port?: string; host?: string }, cmd: Command) => {
+    .option('--operator-port <port>', 'TCP port of the operator listener (approvals; 0 picks a free one); overrides operator.port and CORDON_OPERATOR_PORT')
+    .action(async (opts: { port?: string; host?: string; operatorPort?: string }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
-      const config = loadCliConfig(globals, { ...(opts.port === undefined ? {} : { port: opts.port }), ...(opts.host === undefined ? {} : { host: opts.host }) });
+      const config = loadCliConfig(globals, { ...(opts.port === undefined ? {} : { port: opts.port }), ...(opts.host === undefined ? {} : { host: opts.host }), ...(opts.operatorPort === undefined ? {} : { operatorPort: opts.operatorPort }) });
       const logDestination = createRedactingDestination(process.stderr);
       const logger = createLogger(config.log.level as LogLevel, logDestination);
       // Loaded here, not at start-up: other commands do not pay for the HTTP stack.
-      const [{ createRuntime }, { createRunnerApi }] = await Promise.all([import('../../runner/runtime.ts'), import('../../api/runner-api.ts')]);
+      const [{ createRuntime }, { createRunnerApi }, operatorApi] = await Promise.all([import('../../runner/runtime.ts'), import('../../api/runner-api.ts'), import('../../api/operator/index.ts')]);
       const runtime = createRuntime(config, { logger, env: process.env });
       logDestination.setRedaction(runtime.redactor.text);
       const app = createRunnerApi({
@@ -32,20 +33,33 @@ export function registerServeCommand(program: Command): void {
         // Longer than the longest call any profile allows, plus its wait for a host.
         requestTimeoutMs: runtime.maxCallMs + 30_000,
       });
+      // The operator listener: its own server and port, so no route an agent can reach serves approvals.
+      // Until the runtime has an approval store and config has approvers, it lists nothing and nobody can log in.
+      const operator = config.operator.enabled ? operatorApi.createOperatorApi({ approvals: operatorApi.createNoApprovals(), approvers: [], logger, host: config.operator.host }) : null;
       let address: string;
+      let operatorAddress: string | null = null;
+      let listening = { host: config.server.host, port: config.server.port, flag: '--port', field: '/server' };
       try {
         await runtime.startEgressProxy();
         await runtime.startSandboxes();
         address = await app.listen({ host: config.server.host, port: config.server.port });
+        if (operator !== null) {
+          listening = { host: config.operator.host, port: config.operator.port, flag: '--operator-port', field: '/operator' };
+          operatorAddress = await operator.listen({ host: config.operator.host, port: config.operator.port });
+        }
       } catch (err) {
+        await app.close();
         await runtime.close();
         const code = (err as { code?: string }).code;
-        if (code === 'EADDRINUSE') throw new CordonError('UNAVAILABLE', `port ${config.server.port} on ${config.server.host} is in use; stop the other server or pass --port`, { cause: err });
-        if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new CordonError('CONFIG_INVALID', `cannot listen on ${config.server.host}:${config.server.port} (${code})`, { cause: err, details: { field: '/server' } });
+        if (code === 'EADDRINUSE') throw new CordonError('UNAVAILABLE', `port ${listening.port} on ${listening.host} is in use; stop the other server or pass ${listening.flag}`, { cause: err });
+        if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new CordonError('CONFIG_INVALID', `cannot listen on ${listening.host}:${listening.port} (${code})`, { cause: err, details: { field: listening.field } });
         throw err;
       }
       if (!isLoopback(config.server.host)) {
         logger.warn({ host: config.server.host }, 'listening beyond loopback without TLS: put a TLS-terminating proxy in front');
+      }
+      if (operator !== null && !isLoopback(config.operator.host)) {
+        logger.warn({ host: config.operator.host }, 'the operator listener is reachable beyond loopback without TLS: passwords and session cookies cross the network in clear');
       }
       logger.info({ address, config: config.configFile ?? 'embedded default', dataDir: config.dataDir, audit: runtime.auditPath }, 'cordon serving');
 
@@ -53,6 +67,7 @@ export function registerServeCommand(program: Command): void {
       runtime.addTokenEndpoint(`${url}/v1/token`);
       if (url.includes('://127.0.0.1:')) runtime.addTokenEndpoint(`${url.replace('://127.0.0.1:', '://localhost:')}/v1/token`);
       process.stdout.write(`cordon listening on ${url}\n`);
+      if (operatorAddress !== null) process.stdout.write(`operator listening on ${operatorAddress.replace('://[::1]', '://localhost')}/operator/ (approvals)\n`);
       const first = runtime.agents.list().find((a) => a.publicKey !== null && a.id === 'local') ?? null;
       if (first !== null) {
         try {
@@ -72,6 +87,7 @@ export function registerServeCommand(program: Command): void {
         stopping = true;
         logger.info({ signal }, 'cordon stopping');
         await app.close();
+        await operator?.close();
         await runtime.close();
         process.exit(0);
       };
