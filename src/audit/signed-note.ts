@@ -18,9 +18,10 @@ export const MAX_NOTE_TEXT_LINES = 1024;
 const SIG_PREFIX = '\u2014 ';
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-export type NoteFault = 'too_large' | 'not_utf8' | 'malformed' | 'bad_key' | 'bad_signature' | 'duplicate_signature' | 'unverified';
+export type NoteFault = 'too_large' | 'not_utf8' | 'malformed' | 'bad_key' | 'bad_signature' | 'duplicate_signature' | 'unverified' | 'bad_checkpoint';
 
-function fault(reason: NoteFault, message: string): CordonError {
+/** The one error of this format family: NOTE_INVALID, with the rule that failed in details.reason. */
+export function noteFault(reason: NoteFault, message: string): CordonError {
   return new CordonError('NOTE_INVALID', message, { details: { reason } });
 }
 
@@ -57,7 +58,7 @@ export function isValidKeyName(name: string): boolean {
 
 function rawPublicKey(key: KeyObject): Buffer {
   const der = key.export({ type: 'spki', format: 'der' });
-  if (key.asymmetricKeyType !== 'ed25519' || der.length !== 44) throw fault('bad_key', 'the key is not an Ed25519 key');
+  if (key.asymmetricKeyType !== 'ed25519' || der.length !== 44) throw noteFault('bad_key', 'the key is not an Ed25519 key');
   return der.subarray(12);
 }
 
@@ -66,7 +67,7 @@ export function noteKeyId(name: string, publicKey: KeyObject): Buffer {
 }
 
 export function createNoteSigner(name: string, privateKey: KeyObject): NoteSigner {
-  if (!isValidKeyName(name)) throw fault('bad_key', `a key name must be non-empty, without spaces or "+": ${JSON.stringify(name.slice(0, 100))}`);
+  if (!isValidKeyName(name)) throw noteFault('bad_key', `a key name must be non-empty, without spaces or "+": ${JSON.stringify(name.slice(0, 100))}`);
   const publicKey = createPublicKey(privateKey);
   return { name, keyId: noteKeyId(name, publicKey), publicKey, privateKey };
 }
@@ -84,33 +85,33 @@ function decodeBase64(text: string): Buffer | null {
 }
 
 export function parseVerifierKey(text: string): NoteVerifier {
-  if (text.length > 2048) throw fault('bad_key', 'a verifier key is one short line');
+  if (text.length > 2048) throw noteFault('bad_key', 'a verifier key is one short line');
   const parts = text.split('+');
   // The base64 part may itself hold "+": the name and key id are the first two fields.
   const [name = '', hex = ''] = parts;
   const b64 = parts.slice(2).join('+');
-  if (parts.length < 3 || !isValidKeyName(name) || !/^[0-9a-f]{8}$/.test(hex)) throw fault('bad_key', 'a verifier key reads <name>+<8 hex digits>+<base64 key>');
+  if (parts.length < 3 || !isValidKeyName(name) || !/^[0-9a-f]{8}$/.test(hex)) throw noteFault('bad_key', 'a verifier key reads <name>+<8 hex digits>+<base64 key>');
   const key = decodeBase64(b64);
-  if (key === null || key.length !== 33 || key[0] !== ALG_ED25519) throw fault('bad_key', 'the verifier key is not an Ed25519 key (type byte 0x01 and 32 bytes, base64)');
+  if (key === null || key.length !== 33 || key[0] !== ALG_ED25519) throw noteFault('bad_key', 'the verifier key is not an Ed25519 key (type byte 0x01 and 32 bytes, base64)');
   const publicKey = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, key.subarray(1)]), format: 'der', type: 'spki' });
   const keyId = noteKeyId(name, publicKey);
   // A key id that does not match its name and key is a mangled or spliced key.
-  if (keyId.toString('hex') !== hex) throw fault('bad_key', 'the verifier key\'s id does not match its name and key');
+  if (keyId.toString('hex') !== hex) throw noteFault('bad_key', 'the verifier key\'s id does not match its name and key');
   return { name, keyId, publicKey };
 }
 
 /** The rules every note text follows: valid UTF-8, no control character but newline, ends in one. */
 function checkText(text: string, what: string): void {
-  if (!text.isWellFormed()) throw fault('not_utf8', `${what} is not valid UTF-8`);
+  if (!text.isWellFormed()) throw noteFault('not_utf8', `${what} is not valid UTF-8`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0009\u000b-\u001f]/.test(text)) throw fault('malformed', `${what} holds a control character`);
+  if (/[\u0000-\u0009\u000b-\u001f]/.test(text)) throw noteFault('malformed', `${what} holds a control character`);
 }
 
 /** `text` signed by `signer`: the text, a blank line, one signature line. */
 export function signNote(text: string, signer: NoteSigner): string {
   checkText(text, 'the note text');
-  if (!text.endsWith('\n') || text === '\n') throw fault('malformed', 'a note text is non-empty and ends in a newline');
-  if (Buffer.byteLength(text) > MAX_NOTE_BYTES - 512) throw fault('too_large', `a note text is at most ${MAX_NOTE_BYTES - 512} bytes`);
+  if (!text.endsWith('\n') || text === '\n') throw noteFault('malformed', 'a note text is non-empty and ends in a newline');
+  if (Buffer.byteLength(text) > MAX_NOTE_BYTES - 512) throw noteFault('too_large', `a note text is at most ${MAX_NOTE_BYTES - 512} bytes`);
   const sig = sign(null, Buffer.from(text), signer.privateKey);
   return `${text}\n${SIG_PREFIX}${signer.name} ${Buffer.concat([signer.keyId, sig]).toString('base64')}\n`;
 }
@@ -125,26 +126,26 @@ export function signNote(text: string, signer: NoteSigner): string {
 export function openNote(message: string | Uint8Array, known: readonly NoteVerifier[]): OpenedNote {
   let msg: string;
   if (typeof message === 'string') {
-    if (message.length > MAX_NOTE_BYTES || Buffer.byteLength(message) > MAX_NOTE_BYTES) throw fault('too_large', `a signed note is at most ${MAX_NOTE_BYTES} bytes`);
+    if (message.length > MAX_NOTE_BYTES || Buffer.byteLength(message) > MAX_NOTE_BYTES) throw noteFault('too_large', `a signed note is at most ${MAX_NOTE_BYTES} bytes`);
     msg = message;
   } else {
-    if (message.length > MAX_NOTE_BYTES) throw fault('too_large', `a signed note is at most ${MAX_NOTE_BYTES} bytes`);
+    if (message.length > MAX_NOTE_BYTES) throw noteFault('too_large', `a signed note is at most ${MAX_NOTE_BYTES} bytes`);
     try {
       msg = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(message);
     } catch {
-      throw fault('not_utf8', 'the note is not valid UTF-8');
+      throw noteFault('not_utf8', 'the note is not valid UTF-8');
     }
   }
   checkText(msg, 'the note');
   // The text ends at the last blank line; the text itself may hold blank lines.
   const split = msg.lastIndexOf('\n\n');
-  if (split < 0) throw fault('malformed', 'a note is text, a blank line, then signature lines');
+  if (split < 0) throw noteFault('malformed', 'a note is text, a blank line, then signature lines');
   const text = msg.slice(0, split + 1);
   const block = msg.slice(split + 2);
-  if (block === '' || !block.endsWith('\n')) throw fault('malformed', 'the signature block ends in a newline');
-  if (text.split('\n').length - 1 > MAX_NOTE_TEXT_LINES) throw fault('too_large', `a note text has at most ${MAX_NOTE_TEXT_LINES} lines`);
+  if (block === '' || !block.endsWith('\n')) throw noteFault('malformed', 'the signature block ends in a newline');
+  if (text.split('\n').length - 1 > MAX_NOTE_TEXT_LINES) throw noteFault('too_large', `a note text has at most ${MAX_NOTE_TEXT_LINES} lines`);
   const lines = block.slice(0, -1).split('\n');
-  if (lines.length > MAX_NOTE_SIGNATURES) throw fault('too_large', `a note has at most ${MAX_NOTE_SIGNATURES} signatures`);
+  if (lines.length > MAX_NOTE_SIGNATURES) throw noteFault('too_large', `a note has at most ${MAX_NOTE_SIGNATURES} signatures`);
 
   const verified: NoteSignature[] = [];
   const unknown: NoteSignature[] = [];
@@ -152,12 +153,12 @@ export function openNote(message: string | Uint8Array, known: readonly NoteVerif
   const seenUnknown = new Set<string>();
   const body = Buffer.from(text);
   for (const line of lines) {
-    if (!line.startsWith(SIG_PREFIX)) throw fault('malformed', 'a signature line reads "— <name> <base64 signature>"');
+    if (!line.startsWith(SIG_PREFIX)) throw noteFault('malformed', 'a signature line reads "— <name> <base64 signature>"');
     const rest = line.slice(SIG_PREFIX.length);
     const space = rest.indexOf(' ');
     const name = space < 0 ? '' : rest.slice(0, space);
     const blob = space < 0 ? null : decodeBase64(rest.slice(space + 1));
-    if (!isValidKeyName(name) || blob === null || blob.length < 5) throw fault('malformed', 'a signature line reads "— <name> <base64 signature>"');
+    if (!isValidKeyName(name) || blob === null || blob.length < 5) throw noteFault('malformed', 'a signature line reads "— <name> <base64 signature>"');
     const keyId = blob.subarray(0, 4);
     const signature: NoteSignature = { name, keyId: keyId.toString('hex') };
     const matches = known.filter((k) => k.name === name && k.keyId.equals(keyId));
@@ -167,13 +168,13 @@ export function openNote(message: string | Uint8Array, known: readonly NoteVerif
       continue;
     }
     const id = `${name}+${signature.keyId}`;
-    if (seenKnown.has(id)) throw fault('duplicate_signature', `key ${id} signed the note twice`);
+    if (seenKnown.has(id)) throw noteFault('duplicate_signature', `key ${id} signed the note twice`);
     seenKnown.add(id);
     // Ed25519 signatures are 64 bytes; any other length cannot verify.
     const sig = blob.subarray(4);
-    if (sig.length !== 64 || !matches.some((k) => verify(null, body, k.publicKey, sig))) throw fault('bad_signature', `the signature by key ${id} does not verify`);
+    if (sig.length !== 64 || !matches.some((k) => verify(null, body, k.publicKey, sig))) throw noteFault('bad_signature', `the signature by key ${id} does not verify`);
     verified.push(signature);
   }
-  if (verified.length === 0) throw fault('unverified', 'no known key signed the note');
+  if (verified.length === 0) throw noteFault('unverified', 'no known key signed the note');
   return { text, verified, unknown };
 }

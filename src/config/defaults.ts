@@ -15,7 +15,7 @@ export const BUNDLED_EGRESS_POLICY_DIR = fileURLToPath(new URL('../../egress-pol
 export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
   policyDir: BUNDLED_POLICY_DIR,
   server: { host: '127.0.0.1', port: 7070, bodyLimitBytes: 1024 * 1024, unreadBodyDiscardBytes: 16 * 1024 * 1024, unreadBodyDiscardMs: 10_000 },
-  audit: { repeatWindowMs: 60_000, repeatMaxKeys: 1024 },
+  audit: { repeatWindowMs: 60_000, repeatMaxKeys: 1024, origin: 'cordon.local/audit', checkpointEvery: 1000, checkpointIntervalMs: 10_000, checkpointMirror: null },
   auth: {
     audience: 'cordon',
     maxTokenLifetimeSec: 300,

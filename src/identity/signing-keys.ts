@@ -12,10 +12,10 @@ export interface SigningKey {
 
 /**
  * Cordon's own Ed25519 keys, one per purpose (`issuer` signs the tokens Cordon
- * issues; `local-users` signs local user tokens). Separate keys mean a token of
+ * issues; `local-users` signs local user tokens; `audit` signs the audit log's checkpoints). Separate keys mean a token of
  * one kind can never verify as the other. Created on first use, mode 0600.
  */
-export function loadOrCreateSigningKey(dataDir: string, purpose: 'issuer' | 'local-users' | 'sandbox'): SigningKey {
+export function loadOrCreateSigningKey(dataDir: string, purpose: 'issuer' | 'local-users' | 'sandbox' | 'audit'): SigningKey {
   const dir = join(dataDir, 'keys');
   const path = join(dir, `${purpose}.key`);
   if (!existsSync(path)) {

@@ -1,11 +1,18 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/errors.ts';
-import { auditLogPath, verifyAudit } from '../../runner/audit-admin.ts';
+import { auditLogPath, auditVerifierKey, verifyAudit } from '../../runner/audit-admin.ts';
 import { loadCliConfig, printJson, type GlobalOptions } from '../cli-context.ts';
 
 export function registerAuditCommand(program: Command): void {
   const audit = program.command('audit').description('check the tamper-evident audit log');
+
+  audit
+    .command('key')
+    .description('print the verifier key of the audit checkpoints (C2SP note format: <origin>+<key id>+<base64 key>), for verifiers outside Cordon')
+    .action((_opts: unknown, cmd: Command) => {
+      process.stdout.write(`${auditVerifierKey(loadCliConfig(cmd.optsWithGlobals<GlobalOptions>()))}\n`);
+    });
 
   audit
     .command('verify')
