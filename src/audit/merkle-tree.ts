@@ -64,8 +64,10 @@ export interface MerkleTree {
  * complete block of 1024 leaves, which the compact range produces for free; with those, a proof
  * hashes at most two blocks of leaves and one hash per block instead of the whole log.
  */
-export function createMerkleTree(): MerkleTree {
-  let leaves: Buffer = Buffer.alloc(HASH_BYTES * 1024);
+export function createMerkleTree(options: { keepLeaves?: boolean } = {}): MerkleTree {
+  // Without leaves (a verifier that only needs roots as it goes): O(log n) memory, no proofs.
+  const keepLeaves = options.keepLeaves ?? true;
+  let leaves: Buffer = Buffer.alloc(keepLeaves ? HASH_BYTES * 1024 : 0);
   let size = 0;
   const blocks: Buffer[] = [];
   const range: { hash: Buffer; height: number }[] = [];
@@ -95,6 +97,7 @@ export function createMerkleTree(): MerkleTree {
 
   const checkSize = (n: number) => {
     if (!Number.isSafeInteger(n) || n < 0 || n > size) throw new RangeError(`tree size ${n} is not within 0..${size}`);
+    if (!keepLeaves && n !== size) throw new RangeError('this tree keeps no leaves: only its current root');
   };
 
   return {
@@ -103,14 +106,16 @@ export function createMerkleTree(): MerkleTree {
     },
     append(leaf) {
       if (leaf.length !== HASH_BYTES) throw new RangeError('a leaf hash is 32 bytes');
-      if ((size + 1) * HASH_BYTES > leaves.length) {
-        const grown = Buffer.alloc(leaves.length * 2);
-        leaves.copy(grown);
-        leaves = grown;
+      if (keepLeaves) {
+        if ((size + 1) * HASH_BYTES > leaves.length) {
+          const grown = Buffer.alloc(leaves.length * 2);
+          leaves.copy(grown);
+          leaves = grown;
+        }
+        leaf.copy(leaves, size * HASH_BYTES);
       }
-      leaf.copy(leaves, size * HASH_BYTES);
       size += 1;
-      let top = { hash: leafAt(size - 1), height: 0 };
+      let top: { hash: Buffer; height: number } = { hash: Buffer.from(leaf), height: 0 };
       for (let last = range.at(-1); last !== undefined && last.height === top.height; last = range.at(-1)) {
         range.pop();
         top = { hash: nodeHash(last.hash, top.hash), height: top.height + 1 };
@@ -130,6 +135,7 @@ export function createMerkleTree(): MerkleTree {
       return n === 0 ? EMPTY_ROOT : subtree(0, n);
     },
     inclusionProof(index, n) {
+      if (!keepLeaves) throw new RangeError('this tree keeps no leaves: no proofs');
       checkSize(n);
       if (!Number.isSafeInteger(index) || index < 0 || index >= n) throw new RangeError(`leaf ${index} is not in a tree of ${n}`);
       const out: Buffer[] = [];

@@ -1,6 +1,7 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { CordonConfig } from '../config/config-schema.ts';
-import { createNoteSigner, formatVerifierKey } from '../audit/signed-note.ts';
+import { listCheckpointFiles } from '../audit/checkpoint-file.ts';
+import { createNoteSigner, formatVerifierKey, type NoteVerifier } from '../audit/signed-note.ts';
 import { loadOrCreateSigningKey } from '../identity/signing-keys.ts';
 import { verifyAuditLog, type AuditVerifyReport } from '../audit/verify-audit-log.ts';
 import { CordonError } from '../core/errors.ts';
@@ -25,10 +26,22 @@ export function auditVerifierKey(config: CordonConfig): string {
   return formatVerifierKey(createNoteSigner(auditOrigin(config), loadOrCreateSigningKey(config.dataDir, 'audit').privateKey));
 }
 
-/** `cordon audit verify`: the chain of a log, record by record. */
-export async function verifyAudit(path: string): Promise<AuditVerifyReport> {
+/**
+ * `cordon audit verify`: the chain of a log, record by record, against its signed checkpoints
+ * (the latest beside it, any kept as evidence, and the mirror when one is configured), each
+ * checked against Cordon's audit key. A side chain (`audit.<pid>.jsonl`) signs as `<origin>/<its name>`.
+ */
+export async function verifyAudit(config: CordonConfig, path: string, options: { from?: number } = {}): Promise<AuditVerifyReport> {
+  const key = loadOrCreateSigningKey(config.dataDir, 'audit').privateKey;
+  const verifiers: NoteVerifier[] = [createNoteSigner(auditOrigin(config), key), createNoteSigner(`${auditOrigin(config)}/${basename(path, '.jsonl')}`, key)];
+  const files = await listCheckpointFiles(path);
+  const mirror = config.audit.checkpointMirror;
+  // The mirror of the data directory's log only; a mirror missing while the log has a checkpoint is a problem.
+  const mirrorApplies = mirror !== null && path === auditLogPath(config);
+  const checkpointFiles = mirrorApplies ? [...files, mirror] : files;
+  const required = mirrorApplies && files.length > 0 ? [mirror] : [];
   try {
-    return await verifyAuditLog(path);
+    return await verifyAuditLog(path, { ...options, checkpointFiles, requiredCheckpointFiles: required, verifiers });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CordonError('NOT_FOUND', `no audit log at ${path}; a runner writes one under its data directory (dataDir/audit/audit.jsonl)`, { details: { path } });
     throw err;
