@@ -7,9 +7,28 @@ import type { ChainedRecord } from './hash-chain.ts';
 import { leafHash, rootFromInclusionProof } from './merkle-tree.ts';
 import type { Receipt } from './receipt.ts';
 
+export interface InvocationIndex {
+  /** Called for each record of the chain (the checkpointer's onRecord, from its start-up scan on). */
+  add(seq: number, invocation: string | null): void;
+  seqOf(invocation: string): number | undefined;
+}
+
+/** Invocation id → seq of its last record, the newest `max` invocations (see createReceiptStore). */
+export function createInvocationIndex(max = 100_000): InvocationIndex {
+  const bySeq = new Map<string, number>();
+  return {
+    add(seq, invocation) {
+      if (invocation === null) return;
+      // The last record of an invocation is its final one: re-inserting moves it to the newest end.
+      bySeq.delete(invocation);
+      bySeq.set(invocation, seq);
+      if (bySeq.size > max) bySeq.delete(bySeq.keys().next().value as string);
+    },
+    seqOf: (invocation) => bySeq.get(invocation),
+  };
+}
+
 export interface ReceiptStore {
-  /** Called for each record of the chain (the checkpointer's onRecord): fills the index. */
-  index(seq: number, invocation: string | null): void;
   /** Committed records (the log's onCommit): the recent ones are kept whole. */
   observe(records: readonly ChainedRecord[]): void;
   /**
@@ -23,8 +42,7 @@ export interface ReceiptStoreOptions {
   readonly checkpointer: Checkpointer;
   readonly logPath: string;
   readonly verifierKey: string;
-  /** Invocations indexed (id → seq); the oldest are forgotten beyond it. */
-  readonly maxIndexed?: number;
+  readonly index: InvocationIndex;
   /** Records kept whole in memory, newest first to be asked for. */
   readonly recentRecords?: number;
 }
@@ -42,9 +60,7 @@ export interface ReceiptStoreOptions {
  * 1024 leaves hashed plus one hash per block.
  */
 export function createReceiptStore(options: ReceiptStoreOptions): ReceiptStore {
-  const maxIndexed = options.maxIndexed ?? 100_000;
   const recentMax = options.recentRecords ?? 4096;
-  const bySeq = new Map<string, number>();
   const recent = new Map<number, ChainedRecord>();
   let diskReads: Promise<unknown> = Promise.resolve();
 
@@ -68,13 +84,6 @@ export function createReceiptStore(options: ReceiptStoreOptions): ReceiptStore {
   }
 
   return {
-    index(seq, invocation) {
-      if (invocation === null) return;
-      // The last record of an invocation is its final one: re-inserting moves it to the newest end.
-      bySeq.delete(invocation);
-      bySeq.set(invocation, seq);
-      if (bySeq.size > maxIndexed) bySeq.delete(bySeq.keys().next().value as string);
-    },
     observe(records) {
       for (const r of records) {
         recent.set(r.seq, r);
@@ -82,7 +91,7 @@ export function createReceiptStore(options: ReceiptStoreOptions): ReceiptStore {
       }
     },
     async receipt(invocation, mayRead) {
-      const seq = bySeq.get(invocation);
+      const seq = options.index.seqOf(invocation);
       if (seq === undefined) return null;
       let record = recent.get(seq) ?? null;
       if (record === null) {

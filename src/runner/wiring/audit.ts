@@ -3,7 +3,7 @@ import type { AuditSink } from '../../audit/audit-sink.ts';
 import { createChainObserverSink } from '../../audit/chain-observer-sink.ts';
 import { createCheckpointer, type Checkpointer } from '../../audit/checkpointer.ts';
 import { createJsonlAuditLog } from '../../audit/jsonl-audit-log.ts';
-import { createReceiptStore, type ReceiptStore } from '../../audit/receipt-store.ts';
+import { createInvocationIndex, createReceiptStore, type ReceiptStore } from '../../audit/receipt-store.ts';
 import { createNoteSigner, formatVerifierKey } from '../../audit/signed-note.ts';
 import type { CordonConfig } from '../../config/config-schema.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -35,7 +35,7 @@ export function wireAudit(config: CordonConfig, options: { logger: Logger; overr
   // A second chain beside the data directory's (another runner holds it) is another log: its own origin.
   const origin = log.path === wanted ? auditOrigin(config) : `${auditOrigin(config)}/${basename(log.path, '.jsonl')}`;
   const signer = createNoteSigner(origin, loadOrCreateSigningKey(config.dataDir, 'audit').privateKey);
-  let receipts: ReceiptStore | null = null;
+  const index = createInvocationIndex();
   const checkpointer = createCheckpointer({
     logPath: log.path,
     origin,
@@ -44,14 +44,13 @@ export function wireAudit(config: CordonConfig, options: { logger: Logger; overr
     intervalMs: config.audit.checkpointIntervalMs,
     mirror: config.audit.checkpointMirror,
     onWarning: warn,
-    onRecord: (seq, invocation) => receipts?.index(seq, invocation),
+    onRecord: index.add,
   });
-  receipts = createReceiptStore({ checkpointer, logPath: log.path, verifierKey: formatVerifierKey(signer) });
-  const store = receipts;
+  const receipts = createReceiptStore({ checkpointer, index, logPath: log.path, verifierKey: formatVerifierKey(signer) });
   // Until the log calls onCommit after each durable batch (group commit), records are observed
   // as they are appended; wire `onCommit` to these two calls when it lands.
   const sink = createChainObserverSink(log, checkpointer.head, (records) => {
-    store.observe(records);
+    receipts.observe(records);
     checkpointer.observe(records);
   });
   return {
