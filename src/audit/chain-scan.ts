@@ -14,6 +14,7 @@ const HASH_KEY = Buffer.from('"hash":"');
 const PREV_KEY = Buffer.from('"prev":"');
 const INVOCATION_KEY = Buffer.from('"invocation":"');
 const INVOCATION_KIND = Buffer.from('"kind":"invocation"');
+const SEQ_KEY = Buffer.from('"seq":');
 const HEX = /^[0-9a-f]{64}$/;
 const INVOCATION_ID = /^inv_[A-Za-z0-9_-]{1,64}$/;
 // The log writes `{...record, seq, prev, hash}`, so a line ends `,"seq":N,"prev":"<64>","hash":"<64>"}`.
@@ -77,7 +78,8 @@ function scanFile(fd: number, onRecord: (r: ScannedRecord) => void): void {
 
 function onLine(buf: Buffer, start: number, end: number, invocationAt: number, onRecord: (r: ScannedRecord) => void): void {
   if (end === start) return;
-  const fast = end - start > PREV_TAIL + 8 && buf[end - 1] === 0x7d && buf[end - 2] === 0x22 && buf.subarray(end - TAIL, end - TAIL + 8).equals(HASH_KEY) && buf.subarray(end - PREV_TAIL + 1, end - PREV_TAIL + 9).equals(PREV_KEY);
+  // Buffer#compare against the constant keys: no slice object per line.
+  const fast = end - start > PREV_TAIL + 8 && buf[end - 1] === 0x7d && buf[end - 2] === 0x22 && HASH_KEY.compare(buf, end - TAIL, end - TAIL + 8) === 0 && PREV_KEY.compare(buf, end - PREV_TAIL + 1, end - PREV_TAIL + 9) === 0;
   if (!fast) {
     const r = fromJson(buf.toString('utf8', start, end));
     if (r !== null) onRecord(r);
@@ -93,7 +95,7 @@ function onLine(buf: Buffer, start: number, end: number, invocationAt: number, o
     scale *= 10;
     i -= 1;
   }
-  if (scale === 1 || !buf.subarray(i - 6, i).equals(Buffer.from('"seq":')) || !HEX.test(hash)) {
+  if (scale === 1 || i - 6 < start || SEQ_KEY.compare(buf, i - 6, i) !== 0 || !HEX.test(hash)) {
     const r = fromJson(buf.toString('utf8', start, end));
     if (r !== null) onRecord(r);
     return;
