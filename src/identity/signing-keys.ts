@@ -32,3 +32,12 @@ export function loadOrCreateSigningKey(dataDir: string, purpose: 'issuer' | 'loc
   const publicKey = createPublicKey(privateKey);
   return { privateKey, publicKey, kid: keyFingerprint(publicKey) };
 }
+
+/** The key of `purpose` if it was ever created, without creating it (a verifier has no business minting keys). */
+export function loadSigningKey(dataDir: string, purpose: 'issuer' | 'local-users' | 'sandbox' | 'audit'): SigningKey | null {
+  const path = join(dataDir, 'keys', `${purpose}.key`);
+  if (!existsSync(path)) return null;
+  const privateKey = readEd25519PrivateKey(path);
+  const publicKey = createPublicKey(privateKey);
+  return { privateKey, publicKey, kid: keyFingerprint(publicKey) };
+}

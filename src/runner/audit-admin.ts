@@ -1,8 +1,8 @@
 import { basename, join } from 'node:path';
 import type { CordonConfig } from '../config/config-schema.ts';
 import { listCheckpointFiles } from '../audit/checkpoint-file.ts';
-import { createNoteSigner, formatVerifierKey, type NoteVerifier } from '../audit/signed-note.ts';
-import { loadOrCreateSigningKey } from '../identity/signing-keys.ts';
+import { createNoteSigner, formatVerifierKey, parseVerifierKey, type NoteVerifier } from '../audit/signed-note.ts';
+import { loadOrCreateSigningKey, loadSigningKey } from '../identity/signing-keys.ts';
 import { verifyAuditLog, type AuditVerifyReport } from '../audit/verify-audit-log.ts';
 import { CordonError } from '../core/errors.ts';
 
@@ -31,9 +31,13 @@ export function auditVerifierKey(config: CordonConfig): string {
  * (the latest beside it, any kept as evidence, and the mirror when one is configured), each
  * checked against Cordon's audit key. A side chain (`audit.<pid>.jsonl`) signs as `<origin>/<its name>`.
  */
-export async function verifyAudit(config: CordonConfig, path: string, options: { from?: number } = {}): Promise<AuditVerifyReport> {
-  const key = loadOrCreateSigningKey(config.dataDir, 'audit').privateKey;
-  const verifiers: NoteVerifier[] = [createNoteSigner(auditOrigin(config), key), createNoteSigner(`${auditOrigin(config)}/${basename(path, '.jsonl')}`, key)];
+export async function verifyAudit(config: CordonConfig, path: string, options: { from?: number; verifierKey?: string } = {}): Promise<AuditVerifyReport> {
+  const { verifierKey, ...rest } = options;
+  // A key given (`--key`, what `cordon audit key` printed) or the data directory's, never one made up:
+  // with neither, every checkpoint is reported as not verifying.
+  const key = verifierKey === undefined ? loadSigningKey(config.dataDir, 'audit')?.privateKey : undefined;
+  const verifiers: NoteVerifier[] =
+    verifierKey !== undefined ? [parseVerifierKey(verifierKey)] : key === undefined ? [] : [createNoteSigner(auditOrigin(config), key), createNoteSigner(`${auditOrigin(config)}/${basename(path, '.jsonl')}`, key)];
   const files = await listCheckpointFiles(path);
   const mirror = config.audit.checkpointMirror;
   // The mirror of the data directory's log only; a mirror missing while the log has a checkpoint is a problem.
@@ -41,7 +45,7 @@ export async function verifyAudit(config: CordonConfig, path: string, options: {
   const checkpointFiles = mirrorApplies ? [...files, mirror] : files;
   const required = mirrorApplies && files.length > 0 ? [mirror] : [];
   try {
-    return await verifyAuditLog(path, { ...options, checkpointFiles, requiredCheckpointFiles: required, verifiers });
+    return await verifyAuditLog(path, { ...rest, checkpointFiles, requiredCheckpointFiles: required, verifiers });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CordonError('NOT_FOUND', `no audit log at ${path}; a runner writes one under its data directory (dataDir/audit/audit.jsonl)`, { details: { path } });
     throw err;

@@ -21,12 +21,13 @@ export function registerAuditCommand(program: Command): void {
     )
     .option('--file <path>', 'the log to check (default: dataDir/audit/audit.jsonl from the config)')
     .option('--from <seq>', 'check records from this seq on: the records before it, and the link into it, are trusted as written (their hashes still feed the checkpoint check)')
+    .option('--key <verifier-key>', 'check checkpoints against this verifier key (what `cordon audit key` printed) instead of the data directory\'s audit key')
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { file?: string; from?: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { file?: string; from?: string; key?: string; json?: boolean }, cmd: Command) => {
       const from = opts.from === undefined ? undefined : parseFrom(opts.from);
       const config = loadCliConfig(cmd.optsWithGlobals<GlobalOptions>());
       const path = opts.file === undefined ? auditLogPath(config) : resolve(opts.file);
-      const report = await verifyAudit(config, path, from === undefined ? {} : { from });
+      const report = await verifyAudit(config, path, { ...(from === undefined ? {} : { from }), ...(opts.key === undefined ? {} : { verifierKey: opts.key }) });
       if (opts.json === true) {
         printJson({ path, ...report });
       } else {
