@@ -146,7 +146,7 @@ export function createMerkleTree(options: { keepLeaves?: boolean } = {}): Merkle
 }
 
 /**
- * RFC 9162 section 2.1.3.2: the root an inclusion proof leads to from `leaf`, or null when the
+ * RFC 9162's verification of an inclusion proof: the root it leads to from `leaf`, or null when the
  * proof cannot belong to a tree of that size (too long, too short, index out of range).
  * Arithmetic, not 32-bit shifts: sizes past 2^32 stay right.
  */
