@@ -67,7 +67,7 @@ export function createReceiptStore(options: ReceiptStoreOptions): ReceiptStore {
   async function fromDisk(seq: number): Promise<ChainedRecord | null> {
     const needle = `"seq":${seq},"prev":"`;
     for (const file of listChainFiles(options.logPath)) {
-      const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }).on('error', () => undefined), crlfDelay: Number.POSITIVE_INFINITY });
+      const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY });
       try {
         for await (const line of lines) {
           if (!line.includes(needle)) continue;
@@ -75,7 +75,8 @@ export function createReceiptStore(options: ReceiptStoreOptions): ReceiptStore {
           if (r.seq === seq) return r;
         }
       } catch {
-        // A file gone or unreadable: look in the next.
+        // A file gone (rotated away between listing and reading) or unreadable: the iterator
+        // rejects with the stream's error, and the next file is looked in.
       } finally {
         lines.close();
       }
