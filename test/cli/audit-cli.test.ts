@@ -18,7 +18,7 @@ describe('cordon audit verify', () => {
     expect((await cordon(['run', 'code', '--lang', 'js', '1+1'])).code).toBe(0);
     expect((await cordon(['run', 'code', '--lang', 'js', 'nope('])).code).toBe(1);
     const ok = await cordon(['audit', 'verify']);
-    expect(ok).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: 2 records in .*audit\.jsonl; head seq 2 [0-9a-f]{64}\n$/) as string });
+    expect(ok).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: 2 records in .*audit\.jsonl; head seq 2 [0-9a-f]{64}; checked against 1 signed checkpoint\(s\), latest of 2 records\n$/) as string });
     const log = join(cwd, '.cordon', 'audit', 'audit.jsonl');
     // Someone rewrites a failed call as a success.
     writeFileSync(log, readFileSync(log, 'utf8').replace('"outcome":"error"', '"outcome":"ok"'));
