@@ -3,6 +3,7 @@ import { CordonError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Principal } from '../core/principal.ts';
+import type { ReceiptReader } from '../runner/receipts.ts';
 import type { Runner } from '../runner/runner.ts';
 import type { SessionSandboxInfo } from '../sandbox/index.ts';
 import { JSON_BODY_HINT, renderError } from './error-renderer.ts';
@@ -21,6 +22,8 @@ export interface RunnerApiOptions {
   requestTimeoutMs: number;
   /** How much of an unread body is discarded after an early answer (server.unreadBodyDiscard*). */
   unreadBody: UnreadBodyLimits;
+  /** Serves GET /v1/invocations/:id/receipt; without it the route answers 404. */
+  receipts?: ReceiptReader;
 }
 
 declare module 'fastify' {
@@ -169,6 +172,21 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
       },
     },
   ];
+
+  // Receipts: GET /v1/invocations/:id/receipt, the caller's own invocations only (receipts.ts).
+  const receipts = options.receipts;
+  if (receipts !== undefined) {
+    routes.push({
+      method: 'GET',
+      url: '/v1/invocations/:id/receipt',
+      auth: true,
+      handler: async (request) => {
+        const principal = request.principal;
+        if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
+        return receipts.read(principal, (request.params as { id: string }).id);
+      },
+    });
+  }
 
   const byUrl = new Map<string, string[]>();
   if (options.tokens !== undefined) {

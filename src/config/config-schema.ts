@@ -208,6 +208,20 @@ export interface CordonConfig {
     readonly repeatWindowMs: number;
     /** Distinct (source, reason) keys counted at once; beyond this, one "other" bucket. */
     readonly repeatMaxKeys: number;
+    /**
+     * The log's name in its signed checkpoints (the C2SP checkpoint origin) and the name of the
+     * key that signs them: what an outside verifier pins. No spaces, no "+".
+     */
+    readonly origin: string;
+    /** Sign a checkpoint after this many records… */
+    readonly checkpointEvery: number;
+    /** …or this long after the last one when records came since (and always on close). */
+    readonly checkpointIntervalMs: number;
+    /**
+     * A second file each checkpoint is copied to (relative to the config file), or null. Put it
+     * where whoever could cut the log cannot reach: it is what still shows the log's true length.
+     */
+    readonly checkpointMirror: string | null;
   };
   readonly sandbox: SandboxConfig;
   readonly sessions: SessionsConfig;
@@ -273,10 +287,15 @@ export const CONFIG_SCHEMA = {
     audit: {
       type: 'object',
       additionalProperties: false,
-      required: ['repeatWindowMs', 'repeatMaxKeys'],
+      required: ['repeatWindowMs', 'repeatMaxKeys', 'origin', 'checkpointEvery', 'checkpointIntervalMs', 'checkpointMirror'],
       properties: {
         repeatWindowMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
         repeatMaxKeys: positiveInt(1_000_000),
+        // A C2SP key name: printable, no whitespace, no "+" (the verifier key's separator).
+        origin: { type: 'string', pattern: '^[\\x21-\\x2a\\x2c-\\x7e]{1,255}$' },
+        checkpointEvery: positiveInt(10_000_000),
+        checkpointIntervalMs: { type: 'integer', minimum: 100, maximum: 86_400_000 },
+        checkpointMirror: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
       },
     },
     auth: {

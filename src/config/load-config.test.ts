@@ -129,6 +129,25 @@ describe('loadConfig', () => {
     const c = loadConfig({ flags: { configPath: join(import.meta.dirname, '..', '..', 'cordon.yaml') }, env: {} });
     expect(c.agents.find((a) => a.id === 'local')).toMatchObject({ createKey: true });
   });
+
+  it('defaults the audit checkpoints and resolves a mirror relative to the config file', () => {
+    expect(loadConfig({ cwd: tempDir(), env: {} }).audit).toMatchObject({ origin: 'cordon.local/audit', checkpointEvery: 1000, checkpointIntervalMs: 10_000, checkpointMirror: null });
+    const { dir, path } = withFile('audit:\n  origin: example.test/cordon-audit\n  checkpointMirror: ../offsite/audit.checkpoint\n');
+    const c = loadConfig({ flags: { configPath: path }, cwd: tempDir(), env: {} });
+    expect(c.audit).toMatchObject({ origin: 'example.test/cordon-audit', checkpointMirror: join(dir, '..', 'offsite', 'audit.checkpoint') });
+  });
+
+  it.each([
+    ['an origin with a space', 'origin: "my log"'],
+    ['an origin with a plus', 'origin: a+b'],
+    ['an empty origin', 'origin: ""'],
+    ['a zero checkpointEvery', 'checkpointEvery: 0'],
+    ['a checkpointIntervalMs below 100', 'checkpointIntervalMs: 5'],
+    ['an empty mirror', 'checkpointMirror: ""'],
+  ])('refuses %s', (_what, line) => {
+    const { path } = withFile(`audit:\n  ${line}\n`);
+    expect(errorOf(() => loadConfig({ flags: { configPath: path }, cwd: tempDir(), env: {} })).code).toBe('CONFIG_INVALID');
+  });
 });
 
 describe('operator listener config', () => {

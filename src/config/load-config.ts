@@ -97,6 +97,8 @@ export function loadConfig(options: LoadConfigOptions = {}): CordonConfig {
   const profileDirFromFile = hasPath(layers[1]?.values ?? {}, ['sandbox', 'profileDir']);
   sandbox.profileDir = resolve(profileDirFromFile && configFile !== null ? baseDir : cwd, sandbox.profileDir);
   for (const source of Object.values(egress.secrets)) if (source.file !== undefined) source.file = resolve(baseDir, source.file);
+  const audit = config.audit as { checkpointMirror: string | null };
+  if (audit.checkpointMirror !== null) audit.checkpointMirror = resolve(baseDir, audit.checkpointMirror);
   for (const agent of config.agents) {
     if (agent.publicKeyFile !== undefined) agent.publicKeyFile = resolve(baseDir, agent.publicKeyFile);
   }

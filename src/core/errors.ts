@@ -72,6 +72,7 @@ export const ERROR_CODES = {
   FS_EDIT_AMBIGUOUS: { httpStatus: 409, exitCode: ExitCode.conflict, doc: 'The text to replace occurs more than once (details.count); add context or pass replaceAll. Nothing was written.' },
   FS_EDIT_CONFLICT: { httpStatus: 409, exitCode: ExitCode.conflict, doc: 'A unified diff does not apply cleanly; details.hunk names the first failing hunk. Nothing was written.' },
   BROWSE_CONTENT_UNSUPPORTED: { httpStatus: 422, exitCode: ExitCode.usage, doc: 'browse.fetch got content it does not read (images, archives, PDFs: not text or HTML); details.contentType says what it was.' },
+  NOTE_INVALID: { httpStatus: 400, exitCode: ExitCode.usage, doc: 'A signed note (an audit checkpoint, a receipt\'s) or a verifier key is malformed, too large, or not signed by a known key; details.reason says which.' },
   CONFIG_INVALID: { httpStatus: 500, exitCode: ExitCode.config, doc: 'A configuration file, variable or flag is invalid; details name the source and field.' },
   KEY_INVALID: { httpStatus: 500, exitCode: ExitCode.config, doc: 'A key file is missing, unreadable or not the expected kind of key.' },
   SANDBOX_NOT_FOUND: { httpStatus: 404, exitCode: ExitCode.notFound, doc: 'No live sandbox with that id belongs to the caller (unknown, expired, deleted, or its host died).' },

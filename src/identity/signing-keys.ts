@@ -12,10 +12,10 @@ export interface SigningKey {
 
 /**
  * Cordon's own Ed25519 keys, one per purpose (`issuer` signs the tokens Cordon
- * issues; `local-users` signs local user tokens). Separate keys mean a token of
+ * issues; `local-users` signs local user tokens; `audit` signs the audit log's checkpoints). Separate keys mean a token of
  * one kind can never verify as the other. Created on first use, mode 0600.
  */
-export function loadOrCreateSigningKey(dataDir: string, purpose: 'issuer' | 'local-users' | 'sandbox'): SigningKey {
+export function loadOrCreateSigningKey(dataDir: string, purpose: 'issuer' | 'local-users' | 'sandbox' | 'audit'): SigningKey {
   const dir = join(dataDir, 'keys');
   const path = join(dir, `${purpose}.key`);
   if (!existsSync(path)) {
@@ -28,6 +28,15 @@ export function loadOrCreateSigningKey(dataDir: string, purpose: 'issuer' | 'loc
       if (!existsSync(path)) throw err;
     }
   }
+  const privateKey = readEd25519PrivateKey(path);
+  const publicKey = createPublicKey(privateKey);
+  return { privateKey, publicKey, kid: keyFingerprint(publicKey) };
+}
+
+/** The key of `purpose` if it was ever created, without creating it (a verifier has no business minting keys). */
+export function loadSigningKey(dataDir: string, purpose: 'issuer' | 'local-users' | 'sandbox' | 'audit'): SigningKey | null {
+  const path = join(dataDir, 'keys', `${purpose}.key`);
+  if (!existsSync(path)) return null;
   const privateKey = readEd25519PrivateKey(path);
   const publicKey = createPublicKey(privateKey);
   return { privateKey, publicKey, kid: keyFingerprint(publicKey) };

@@ -1,6 +1,4 @@
 import type { AuditSink } from '../audit/audit-sink.ts';
-import { createJsonlAuditLog } from '../audit/jsonl-audit-log.ts';
-import { auditLogPath } from './audit-admin.ts';
 import { createRepeatAggregator } from '../audit/repeat-aggregator.ts';
 import type { CordonConfig } from '../config/config-schema.ts';
 import type { Logger } from '../core/logger.ts';
@@ -19,6 +17,8 @@ import { recordingTokenService } from './token-audit.ts';
 import { appendRecord } from './stages/record.ts';
 import { createAgentCallRate } from './agent-call-rate.ts';
 import { createSessionStore, type Session, type SessionStore } from './session-store.ts';
+import { createReceiptReader, type ReceiptReader } from './receipts.ts';
+import { wireAudit } from './wiring/audit.ts';
 import { wireBrowser } from './wiring/browser.ts';
 import { wireEgress, type EgressOptions } from './wiring/egress.ts';
 import { wireIdentity } from './wiring/identity.ts';
@@ -58,6 +58,8 @@ export interface Runtime {
   /** A sandbox's own short-lived credential (audience cordon-egress), for channels that need one. */
   sandboxToken(identity: SandboxIdentity): Promise<string>;
   readonly auditPath: string;
+  /** Receipts of invocations: their audit record, a signed checkpoint and an inclusion proof. */
+  readonly receipts: ReceiptReader;
   close(): Promise<void>;
 }
 
@@ -79,13 +81,12 @@ export interface RuntimeOptions {
 export function createRuntime(config: CordonConfig, options: RuntimeOptions): Runtime {
   const identity = wireIdentity(config);
   const { policy, authorizer } = wirePolicy(config, identity);
-  const wantedAuditPath = auditLogPath(config);
-  const log = options.audit === undefined ? createJsonlAuditLog(wantedAuditPath, { onRepair: (what) => options.logger.warn({ audit: wantedAuditPath }, what) }) : null;
+  const auditLog = wireAudit(config, { logger: options.logger, ...(options.audit === undefined ? {} : { override: options.audit }) });
   // Known secrets and anything shaped like a credential never reach a record (the redactor comes with egress, below).
   let redactor: Redactor | null = null;
-  const audit = redactingAuditSink(options.audit ?? (log as NonNullable<typeof log>), () => redactor);
+  const audit = redactingAuditSink({ append: (r) => auditLog.sink.append(r), close: () => auditLog.close() }, () => redactor);
   // Another runner may hold the data directory's log: then this one writes its own chain.
-  const auditPath = log?.path ?? wantedAuditPath;
+  const auditPath = auditLog.path;
   const tools = createToolRegistry(BUILTIN_TOOLS);
   const offlineTools = new Set(tools.list().filter((t) => t.definition.offline === true).map((t) => t.definition.name));
   const egress = wireEgress(config, { audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });
@@ -141,6 +142,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     addTokenEndpoint: identity.addTokenEndpoint,
     sandboxToken: identity.sandboxToken,
     auditPath,
+    receipts: createReceiptReader(auditLog.receipts),
     close() {
       closed ??= (async () => {
         // Pages first: their contexts' requests ride the egress proxy closed below.

@@ -27,6 +27,7 @@ export function registerServeCommand(program: Command): void {
       const app = createRunnerApi({
         runner: runtime.runner,
         tokens: runtime.tokens,
+        receipts: runtime.receipts,
         logger,
         bodyLimitBytes: config.server.bodyLimitBytes,
         unreadBody: { maxBytes: config.server.unreadBodyDiscardBytes, maxMs: config.server.unreadBodyDiscardMs },
