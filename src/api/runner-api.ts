@@ -6,7 +6,7 @@ import type { Principal } from '../core/principal.ts';
 import type { Runner } from '../runner/runner.ts';
 import type { SessionSandboxInfo } from '../sandbox/index.ts';
 import { JSON_BODY_HINT, renderError } from './error-renderer.ts';
-import { parseInvocationBody, parseSandboxBody, parseSandboxId } from './invocation-body.ts';
+import { parseInvocationBody, parseInvocationId, parseInvocationQuery, parseSandboxBody, parseSandboxId } from './invocation-body.ts';
 import type { TokenService } from '../identity/token-service.ts';
 import { registerTokenEndpoint } from './token-endpoint.ts';
 import { discardUnreadBody, type UnreadBodyLimits } from './unread-body.ts';
@@ -21,6 +21,8 @@ export interface RunnerApiOptions {
   requestTimeoutMs: number;
   /** How much of an unread body is discarded after an early answer (server.unreadBodyDiscard*). */
   unreadBody: UnreadBodyLimits;
+  /** The longest `GET /v1/invocations/:id?waitMs=` may wait (approvals.maxWaitMs). */
+  maxWaitMs: number;
 }
 
 declare module 'fastify' {
@@ -42,7 +44,17 @@ function renderSandbox(s: SessionSandboxInfo) {
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
-/** The runner API: GET /healthz, GET /v1/tools, POST /v1/invocations. */
+/** An AbortSignal that fires when the client closes its connection before the answer is written. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  if (reply.raw.destroyed) gone.abort();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
+  return gone.signal;
+}
+
+/** The runner API: GET /healthz, GET /v1/tools, POST /v1/invocations, GET /v1/invocations/:id, sandboxes. */
 export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
   const { runner, logger } = options;
   const app = Fastify({
@@ -124,13 +136,26 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
         if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
         // A client that closes its connection before the answer has gone away: its call leaves
         // the queue, or is stopped, instead of holding a slot until its timeout.
-        const gone = new AbortController();
-        if (reply.raw.destroyed) gone.abort();
-        reply.raw.once('close', () => {
-          if (!reply.raw.writableFinished) gone.abort();
-        });
-        const result = await runner.invoke(principal, { ...body, requestId: request.id }, { signal: gone.signal });
+        const result = await runner.invoke(principal, { ...body, requestId: request.id }, { signal: clientGone(reply) });
+        if (result.approval !== undefined) {
+          // Held for a human: accepted, not run. The agent polls GET /v1/invocations/:id.
+          void reply.code(202);
+          return { id: result.id, status: 'pending_approval', approval: result.approval };
+        }
         return { id: result.id, tool: result.tool, status: result.status, output: result.output, durationMs: result.durationMs };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/invocations/:id',
+      auth: true,
+      handler: async (request, reply) => {
+        const principal = request.principal;
+        if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
+        const id = parseInvocationId((request.params as { id: string }).id);
+        const { waitMs } = parseInvocationQuery(request.query, options.maxWaitMs);
+        // A long-poll whose client left stops waiting at once.
+        return runner.readInvocation(principal, id, { waitMs, signal: clientGone(reply) });
       },
     },
     {

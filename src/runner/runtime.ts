@@ -18,6 +18,9 @@ import { createRunner, type Runner } from './runner.ts';
 import { appendRecord } from './stages/record.ts';
 import { createAgentCallRate } from './agent-call-rate.ts';
 import { createSessionStore, type Session, type SessionStore } from './session-store.ts';
+import type { ApprovalService } from '../approvals/approval-types.ts';
+import type { ApprovalFlow } from './approval-flow.ts';
+import { wireApprovals } from './wiring/approvals.ts';
 import { wireBrowser } from './wiring/browser.ts';
 import { wireEgress, type EgressOptions } from './wiring/egress.ts';
 import { wireIdentity } from './wiring/identity.ts';
@@ -49,6 +52,8 @@ export interface Runtime {
    */
   startSandboxes(): Promise<void>;
   readonly sessions: SessionStore;
+  /** Calls held for a human: what the operator channels list, show and decide. */
+  readonly approvals: ApprovalService & Pick<ApprovalFlow, 'expireDue'>;
   startEgressProxy(): Promise<void>;
   /** The longest wall-clock limit any profile allows a call. */
   readonly maxCallMs: number;
@@ -102,6 +107,18 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const startEgressProxy = () => (proxyStarted ??= egress.proxy.start());
   const browser = wireBrowser({ startProxy: startEgressProxy, logger: options.logger });
   const sessions = createSessionStore({ maxSessions: config.sessions.maxOpen, maxSessionsPerAgent: config.sessions.maxOpenPerAgent, idleTtlMs: config.sessions.idleTtlMs });
+  // The approved run goes through the runner made just below; it is only called on a decision.
+  const approvals = wireApprovals(config, {
+    agents: identity.agents,
+    users: identity.users,
+    audit,
+    redactor: egress.redactor,
+    logger: options.logger,
+    run: async (approval) => {
+      const r = await runner.runApproved(approval);
+      return { id: r.id, tool: r.tool, status: r.status, output: r.output, durationMs: r.durationMs };
+    },
+  });
   const runner = createRunner({
     verifier: identity.verifier,
     tools,
@@ -116,6 +133,8 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats(), ...browser.stats() }),
     redactor: egress.redactor,
     browser,
+    approvals,
+    policyVersion: () => policy.version,
     logger: options.logger,
   });
   let closed: Promise<void> | null = null;
@@ -135,6 +154,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
       await sandboxes.container?.start();
     },
     sessions,
+    approvals,
     maxCallMs: sandboxes.maxCallMs,
     startEgressProxy,
     addTokenEndpoint: identity.addTokenEndpoint,
@@ -142,6 +162,8 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     auditPath,
     close() {
       closed ??= (async () => {
+        // Approved calls still running finish in their sandboxes first; then no decision is taken.
+        await approvals.close();
         // Pages first: their contexts' requests ride the egress proxy closed below.
         await browser.close();
         await sandboxes.close();

@@ -29,8 +29,9 @@ export function registerServeCommand(program: Command): void {
         logger,
         bodyLimitBytes: config.server.bodyLimitBytes,
         unreadBody: { maxBytes: config.server.unreadBodyDiscardBytes, maxMs: config.server.unreadBodyDiscardMs },
-        // Longer than the longest call any profile allows, plus its wait for a host.
-        requestTimeoutMs: runtime.maxCallMs + 30_000,
+        // Longer than the longest call any profile allows plus its wait for a host, and than a long-poll.
+        requestTimeoutMs: Math.max(runtime.maxCallMs, config.approvals.maxWaitMs) + 30_000,
+        maxWaitMs: config.approvals.maxWaitMs,
       });
       let address: string;
       try {
