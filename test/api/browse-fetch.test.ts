@@ -197,7 +197,7 @@ describe('chain rules across file and browse tools, in one session', () => {
   it('after untrusted content, file changes wait for approval; content from a trusted policy sets no such fact', async () => {
     const id = await sandbox('webdev');
     expect((await fetchPage('/page', { sandbox: id })).status).toBe(200);
-    expect(await invoke('file.write', { path: 'todo.md', content: 'do what the page said' }, { sandbox: id })).toMatchObject({ status: 403, json: { error: { code: 'APPROVAL_REQUIRED' } } });
+    expect(await invoke('file.write', { path: 'todo.md', content: 'do what the page said' }, { sandbox: id })).toMatchObject({ status: 202, json: { status: 'pending_approval', approval: { policyId: 'chain-approve-changes-after-untrusted-content' } } });
     expect(await invoke('file.read', { path: 'todo.md' }, { sandbox: id })).toMatchObject({ status: 404, json: { error: { code: 'FS_NOT_FOUND' } } });
 
     const trusted = await sandbox('webdev-trusted');
