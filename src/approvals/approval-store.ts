@@ -69,6 +69,8 @@ export interface ApprovalStore {
    * started. Throws an APPROVAL_* CordonError, having changed nothing, when it cannot happen.
    */
   decide(request: DecideRequest): StoredApproval;
+  /** Whether a statement's nonce was spent (and is still remembered: until its statement's exp). */
+  nonceUsed(nonce: string): boolean;
   /** Stores the outcome of an approved call's run (once). */
   finish(id: string, outcome: ApprovalOutcome): void;
   /** Marks pending approvals whose time is up as expired and returns them (for audit records). */
@@ -148,6 +150,7 @@ export function openApprovalStore(dataDir: string, options: ApprovalStoreOptions
     finish: db.prepare(`UPDATE approvals SET run = 'done', outcome_json = ? WHERE id = ? AND run = 'running'`),
     expire: db.prepare(`UPDATE approvals SET status = 'expired' WHERE status = 'pending' AND expires_at <= ? RETURNING *`),
     pruneNonces: db.prepare('DELETE FROM used_nonces WHERE expires_at <= ?'),
+    nonceUsed: db.prepare('SELECT 1 AS used FROM used_nonces WHERE nonce = ?'),
   };
 
   /** Runs fn in one write transaction (BEGIN IMMEDIATE: other processes' writers wait). */
@@ -222,6 +225,8 @@ export function openApprovalStore(dataDir: string, options: ApprovalStoreOptions
         throw refusal(read(q.byId.get(request.id)), request);
       });
     },
+
+    nonceUsed: (nonce) => q.nonceUsed.get(nonce) !== undefined,
 
     finish(id, outcome) {
       q.finish.run(JSON.stringify(outcome), id);

@@ -39,7 +39,7 @@ function pending(agent = 'coder', tool = 'file.delete'): ApprovalView {
 }
 
 const verifyAt = (body: unknown, now = Date.now()) =>
-  verifyDecision(body, { approvers, lookup: (id) => store.get(id)?.view ?? null, principalGroups: (inv) => groupsByAgent[inv.agent] ?? [], now });
+  verifyDecision(body, { approvers, lookup: (id) => store.get(id)?.view ?? null, principalGroups: (inv) => groupsByAgent[inv.agent] ?? [], nonceUsed: store.nonceUsed, now });
 
 function refusal(body: unknown, now?: number): { code: string; reason?: unknown; field?: unknown } {
   try {
@@ -127,6 +127,8 @@ describe('verifyDecision', () => {
     verifyAt(first);
     store.decide({ id: a.id, verdict: 'deny', approver: 'alice', invocationHash: a.invocationHash, nonce: first.statement.nonce, nonceExpiresAtMs: first.statement.exp * 1000 });
     expect(refusal(signedDecision(alice, a, 'approve'))).toMatchObject({ code: 'APPROVAL_ALREADY_DECIDED' });
+    // The very statement that decided it, sent again: a replay.
+    expect(refusal(first)).toMatchObject({ code: 'APPROVAL_REPLAYED' });
     // An approval whose time is up, with a statement still inside its own lifetime.
     let clock = Date.now();
     const timed = openApprovalStore(join(dir, 'timed'), { ttlMs: 1000, maxPending: 10, maxPendingPerAgent: 10, now: () => clock });
@@ -134,7 +136,7 @@ describe('verifyDecision', () => {
       const invocation: CanonicalInvocation = { ...a.invocation, invocation: newId('inv') };
       const b = timed.add({ invocation, principal: { agent: 'coder', user: null, tokenId: 't', expiresAt: 1, scope: null }, decision: { result: 'require_approval', reason: 'r', ruleId: 'p' } }).view;
       clock += 1000;
-      const late = verifyDecision.bind(null, signedDecision(alice, b, 'approve'), { approvers, lookup: (id) => timed.get(id)?.view ?? null, principalGroups: () => [], now: clock });
+      const late = verifyDecision.bind(null, signedDecision(alice, b, 'approve'), { approvers, lookup: (id) => timed.get(id)?.view ?? null, principalGroups: () => [], nonceUsed: timed.nonceUsed, now: clock });
       expect(late).toThrow(expect.objectContaining({ code: 'APPROVAL_EXPIRED' }));
     } finally {
       timed.close();

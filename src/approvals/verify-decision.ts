@@ -23,6 +23,8 @@ export interface VerifyDecisionContext {
   readonly lookup: (approvalId: string) => ApprovalView | null;
   /** The groups of the call's agent and of its user: what an approver's `groups` are matched against. */
   readonly principalGroups: (invocation: CanonicalInvocation) => readonly string[];
+  /** Was this nonce spent already? (The store's insert is what makes it single use; this names a replay.) */
+  readonly nonceUsed: (nonce: string) => boolean;
   /** Milliseconds since the epoch. */
   readonly now: number;
 }
@@ -67,6 +69,8 @@ export function verifyDecision(body: unknown, context: VerifyDecisionContext): V
   if (statement.invocationHash !== recomputed || approval.invocationHash !== recomputed) {
     throw new CordonError('APPROVAL_HASH_MISMATCH', `the signed invocationHash is not the hash of the call approval ${approval.id} holds; nothing was decided`, { details: { approval: approval.id, invocationHash: recomputed } });
   }
+  // The exact statement again (its approval is decided by it) is named a replay, before "already decided".
+  if (context.nonceUsed(statement.nonce)) throw new CordonError('APPROVAL_REPLAYED', 'this signed statement was already used (its nonce is spent); sign a new one', { details: { approval: approval.id } });
   if (approval.status === 'approved' || approval.status === 'denied') {
     throw new CordonError('APPROVAL_ALREADY_DECIDED', `approval ${approval.id} was already ${approval.status} by ${approval.decidedBy ?? 'an approver'}`, { details: { approval: approval.id, status: approval.status, decidedBy: approval.decidedBy } });
   }

@@ -159,7 +159,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps): ApprovalFlow {
       if (closed) throw new CordonError('UNAVAILABLE', 'Cordon is shutting down; decide again once it runs');
       let verified;
       try {
-        verified = verifyDecision(signed, { approvers: deps.approvers, lookup: (id) => deps.store.get(id)?.view ?? null, principalGroups: deps.principalGroups, now: now() });
+        verified = verifyDecision(signed, { approvers: deps.approvers, lookup: (id) => deps.store.get(id)?.view ?? null, principalGroups: deps.principalGroups, nonceUsed: deps.store.nonceUsed, now: now() });
       } catch (err) {
         deps.logger.warn({ code: toCordonError(err).code }, 'approval decision refused');
         throw err;
