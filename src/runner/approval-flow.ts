@@ -43,6 +43,8 @@ export interface ApprovalFlow extends ApprovalService {
   /** Marks approvals whose time is up as expired, records and wakes them; returns how many. */
   expireDue(): Promise<number>;
   readonly maxWaitMs: number;
+  /** Long-polls waiting right now (a client that left is no longer counted). */
+  readonly waiting: number;
   /** Refuses new decisions, waits for approved calls still running, closes the store. */
   close(): Promise<void>;
 }
@@ -126,6 +128,9 @@ export function createApprovalFlow(deps: ApprovalFlowDeps): ApprovalFlow {
 
   return {
     maxWaitMs: deps.maxWaitMs,
+    get waiting() {
+      return deps.notifier.waiting;
+    },
 
     async request(invocation, principal, decision, facts) {
       const stored = deps.store.add({ invocation, principal, decision });

@@ -130,7 +130,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     sessions,
     sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor, egressTrusted: (name) => (name === null ? false : egress.policies.get(name)?.trusted === true) },
     egressFor: egress.opener,
-    stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats(), ...browser.stats() }),
+    stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats(), ...browser.stats(), approvalWaiters: approvals.waiting }),
     redactor: egress.redactor,
     browser,
     approvals,

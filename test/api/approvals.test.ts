@@ -85,7 +85,7 @@ describe('approvals through the runner API (shipped policies: deletes wait for a
     const view = viewOf(server, held.approval.id as string);
     expect(view.invocation).toMatchObject({ invocation: held.id, tool: 'file.delete', input: { path: 'doomed.txt' }, agent: 'coder', user: null, sandbox });
 
-    const waiting = poll(server, coder, held.id, 20_000);
+    const waiting = poll(server, coder, held.id, 15_000);
     const decisions = await Promise.allSettled([server.runtime.approvals.decide(signedDecision(alice, view, 'approve')), server.runtime.approvals.decide(signedDecision(alice, view, 'approve'))]);
     expect(decisions.filter((d) => d.status === 'fulfilled')).toHaveLength(1);
     expect(decisions.filter((d) => d.status === 'rejected').map((d) => (d.reason as { code: string }).code)).toEqual(['APPROVAL_ALREADY_DECIDED']);
@@ -156,11 +156,17 @@ describe('approvals through the runner API (shipped policies: deletes wait for a
   it('stops waiting for a client that went away', async () => {
     const held = await heldDelete('left.txt');
     const gone = new AbortController();
-    const waiting = poll(server, coder, held.id, 20_000, gone.signal);
-    // The server has the long-poll once the approval has a waiter; then the client leaves.
-    await new Promise((r) => setTimeout(r, 200));
+    const waiters = () => server.runtime.runner.stats().approvalWaiters;
+    const until = async (done: () => boolean) => {
+      while (!done()) await new Promise((r) => setTimeout(r, 10));
+    };
+    expect(waiters()).toBe(0);
+    const waiting = poll(server, coder, held.id, 15_000, gone.signal);
+    // The server holds the long-poll (one waiter); then the client leaves, and the server lets go.
+    await until(() => waiters() === 1);
     gone.abort();
     await expect(waiting).rejects.toThrow();
+    await until(() => waiters() === 0);
     // The approval is untouched, and still answers the agent when it comes back.
     expect((await poll(server, coder, held.id)).json.status).toBe('pending_approval');
   });
@@ -191,7 +197,7 @@ describe('approvals that expire, survive a restart, and meet a policy changed si
     const held = await run(server);
     expect(held.status).toBe(202);
     // The long-poll wakes when the approval expires.
-    expect(await poll(server, coder, held.json.id as string, 20_000)).toMatchObject({ status: 410, json: { error: { code: 'APPROVAL_EXPIRED' } } });
+    expect(await poll(server, coder, held.json.id as string, 15_000)).toMatchObject({ status: 410, json: { error: { code: 'APPROVAL_EXPIRED' } } });
     const view = viewOf(server, held.json.approval.id as string);
     expect(view.status).toBe('expired');
     expect(await rejection(server.runtime.approvals.decide(signedDecision(carol, view, 'approve')))).toBe('APPROVAL_EXPIRED');
@@ -211,13 +217,13 @@ describe('approvals that expire, survive a restart, and meet a policy changed si
     const second = await serverOn(needsApproval, { dataDir, approvals: { approvers: approvers([carol, ['code']]) } });
     expect((await poll(second, coder, kept.json.id as string)).json).toMatchObject({ status: 'pending_approval', approval: kept.json.approval });
     await second.runtime.approvals.decide(signedDecision(carol, viewOf(second, kept.json.approval.id as string), 'approve'));
-    expect(await poll(second, coder, kept.json.id as string, 20_000)).toMatchObject({ status: 200, json: { id: kept.json.id, tool: 'code', status: 'ok', output: { value: 42 } } });
+    expect(await poll(second, coder, kept.json.id as string, 15_000)).toMatchObject({ status: 200, json: { id: kept.json.id, tool: 'code', status: 'ok', output: { value: 42 } } });
     await second.close();
 
     // The policy changed to deny since the call was held: the approval does not override it.
     const third = await serverOn(nowDenied, { dataDir, approvals: { approvers: approvers([carol, ['code']]) } });
     await third.runtime.approvals.decide(signedDecision(carol, viewOf(third, refused.json.approval.id as string), 'approve'));
-    expect(await poll(third, coder, refused.json.id as string, 20_000)).toMatchObject({ status: 403, json: { error: { code: 'POLICY_DENIED' } } });
+    expect(await poll(third, coder, refused.json.id as string, 15_000)).toMatchObject({ status: 403, json: { error: { code: 'POLICY_DENIED' } } });
     expect(third.audit.records.filter((r) => r.kind === 'invocation' && r.invocation === refused.json.id).map((r) => r.outcome)).toEqual(['POLICY_DENIED']);
     // The approved result from before the restart is still there for its agent.
     expect((await poll(third, coder, kept.json.id as string)).json).toMatchObject({ status: 'ok', output: { value: 42 } });
