@@ -100,6 +100,12 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     void reply.code(rendered.status).send(rendered.body);
   });
 
+  // Closing answers open long-polls with the state as it is, instead of holding close for maxWaitMs.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => {
+    closing.abort();
+  });
+
   // Authentication runs before the body is read: an anonymous caller cannot make us parse 1 MiB.
   const requireAgent = async (request: FastifyRequest) => {
     request.principal = await runner.authenticate(request.headers.authorization, request.id, request.ip);
@@ -154,8 +160,8 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
         if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
         const id = parseInvocationId((request.params as { id: string }).id);
         const { waitMs } = parseInvocationQuery(request.query, options.maxWaitMs);
-        // A long-poll whose client left stops waiting at once.
-        return runner.readInvocation(principal, id, { waitMs, signal: clientGone(reply) });
+        // A long-poll whose client left stops waiting at once; so does every one when the server closes.
+        return runner.readInvocation(principal, id, { waitMs, signal: AbortSignal.any([clientGone(reply), closing.signal]) });
       },
     },
     {

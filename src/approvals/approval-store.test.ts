@@ -120,6 +120,13 @@ describe('approval store', () => {
     expect(store.expireDue().map((s) => s.view.id)).toEqual([a.id]);
     expect(store.expireDue()).toEqual([]);
     expect(store.list({ status: 'expired' }).map((s) => s.view.id)).toEqual([a.id]);
+    // The status filter is the reported status: a pending row past its time lists as expired, not pending.
+    const b = store.add({ invocation: invocation(), principal: principal('coder'), decision: needsApproval }).view;
+    expect(store.list({ status: 'pending' }).map((s) => s.view.id)).toEqual([b.id]);
+    now += 1000;
+    expect(store.list({ status: 'pending' })).toEqual([]);
+    expect(store.list({ status: 'expired' }).map((s) => s.view.id).sort()).toEqual([a.id, b.id].sort());
+    expect(store.list({ status: 'approved' })).toEqual([]);
   });
 
   it('refuses new approvals past the caps (per agent, then in all) with RATE_LIMITED; expired ones do not count', () => {

@@ -144,6 +144,12 @@ export function openApprovalStore(dataDir: string, options: ApprovalStoreOptions
     byId: db.prepare('SELECT * FROM approvals WHERE id = ?'),
     byInvocation: db.prepare('SELECT * FROM approvals WHERE invocation_id = ?'),
     all: db.prepare('SELECT * FROM approvals ORDER BY created_at DESC, id DESC LIMIT ?'),
+    // Status as reported: a pending row past its time is expired (see fromRow).
+    byStatus: {
+      pending: db.prepare(`SELECT * FROM approvals WHERE status = 'pending' AND expires_at > $now ORDER BY created_at DESC, id DESC LIMIT $limit`),
+      expired: db.prepare(`SELECT * FROM approvals WHERE status = 'expired' OR (status = 'pending' AND expires_at <= $now) ORDER BY created_at DESC, id DESC LIMIT $limit`),
+      decided: db.prepare(`SELECT * FROM approvals WHERE status = $status ORDER BY created_at DESC, id DESC LIMIT $limit`),
+    },
     useNonce: db.prepare('INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING'),
     transition: db.prepare(`UPDATE approvals SET status = $status, decided_by = $approver, decided_at = $now, run = $run
       WHERE id = $id AND status = 'pending' AND expires_at > $now AND invocation_hash = $hash`),
@@ -203,8 +209,14 @@ export function openApprovalStore(dataDir: string, options: ApprovalStoreOptions
     byInvocation: (invocation) => read(q.byInvocation.get(invocation)),
 
     list(filter = {}) {
-      const rows = q.all.all(Math.min(Math.max(filter.limit ?? 1000, 1), 10_000)).map((row) => fromRow(row, now()));
-      return filter.status === undefined ? rows : rows.filter((r) => r.view.status === filter.status);
+      const at = now();
+      const limit = Math.min(Math.max(Math.trunc(filter.limit ?? 1000), 1), 10_000);
+      const status = filter.status;
+      const rows =
+        status === undefined ? q.all.all(limit)
+        : status === 'pending' || status === 'expired' ? q.byStatus[status].all({ $now: at, $limit: limit })
+        : q.byStatus.decided.all({ $status: status, $limit: limit });
+      return rows.map((row) => fromRow(row, at));
     },
 
     decide(request) {

@@ -42,7 +42,7 @@ export const ERROR_CODES = {
   TOKEN_SCOPE_INVALID: { httpStatus: 400, exitCode: ExitCode.usage, doc: 'The requested scope is malformed (OAuth invalid_scope).' },
   TOKEN_TARGET_INVALID: { httpStatus: 400, exitCode: ExitCode.usage, doc: 'The requested audience or resource is not this Cordon (OAuth invalid_target).' },
   POLICY_DENIED: { httpStatus: 403, exitCode: ExitCode.denied, doc: 'Authorization denied the call.' },
-  APPROVAL_REQUIRED: { httpStatus: 403, exitCode: ExitCode.approval, doc: 'An egress request needs a human approval (a tool call that needs one answers 202 pending_approval instead).' },
+  APPROVAL_REQUIRED: { httpStatus: 403, exitCode: ExitCode.approval, doc: 'An egress request or a sandbox creation needs a human approval, which only tool calls can wait for (they answer 202 pending_approval instead).' },
   // Approvals. A refused decision changes nothing: the approval stays as it was, the nonce unused.
   APPROVAL_NOT_FOUND: { httpStatus: 404, exitCode: ExitCode.notFound, doc: 'No approval with that id (a decision names an approval Cordon never stored).' },
   APPROVAL_SIGNATURE_INVALID: { httpStatus: 401, exitCode: ExitCode.auth, doc: 'A decision statement is not signed by the approver it names (unknown approver, bad or missing signature), or its iat/exp are out of bounds; details.reason says which.' },

@@ -206,6 +206,17 @@ describe('approvals that expire, survive a restart, and meet a policy changed si
     expect(server.audit.records.some((r) => r.kind === 'invocation')).toBe(false);
   });
 
+  it('answers open long-polls with the state as it is when the server closes, instead of holding the close', async () => {
+    const server = await serverOn(needsApproval, { approvals: { approvers: approvers([carol, ['code']]) } });
+    const held = await run(server);
+    // Longer than the test's own timeout: were the close held by the poll, the test would fail.
+    const waiting = poll(server, coder, held.json.id as string, 25_000);
+    while (server.runtime.runner.stats().approvalWaiters !== 1) await new Promise((r) => setTimeout(r, 10));
+    const closed = server.close();
+    expect(await waiting).toMatchObject({ status: 200, json: { status: 'pending_approval' } });
+    await closed;
+  });
+
   it('keeps held calls across a restart; runs an approved one; refuses one the policy now denies', async () => {
     const first = await serverOn(needsApproval, { approvals: { approvers: approvers([carol, ['code']]) } });
     const kept = await run(first);
