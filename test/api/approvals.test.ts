@@ -141,6 +141,9 @@ describe('approvals through the runner API (shipped policies: deletes wait for a
     expect(unknown).toMatchObject({ status: 404, json: { error: { code: 'INVOCATION_NOT_FOUND' } } });
     expect(Object.keys(theirs.json.error as object)).toEqual(Object.keys(unknown.json.error as object));
     expect(await poll(server, coder, 'inv_../../approvals')).toMatchObject({ status: 404 });
+    // The same agent acting for a user is another principal: the call it made for itself is not theirs.
+    const forUser = { agent: 'coder', user: { issuer: 'cordon-local-users', subject: 'mallory' }, tokenId: 't', expiresAt: Math.ceil(Date.now() / 1000) + 60, scope: null };
+    expect(await rejection(server.runtime.runner.readInvocation(forUser, held.id, { waitMs: 0 }))).toBe('INVOCATION_NOT_FOUND');
     expect((await call(server, 'GET', `/v1/invocations/${held.id}`, null)).status).toBe(401);
   });
 
@@ -204,6 +207,14 @@ describe('approvals that expire, survive a restart, and meet a policy changed si
     expect(await server.runtime.approvals.expireDue()).toBe(1);
     expect(server.audit.records.filter((r) => r.kind === 'approval').map((r) => r.approval?.event)).toEqual(['requested', 'expired']);
     expect(server.audit.records.some((r) => r.kind === 'invocation')).toBe(false);
+  });
+
+  it('refuses new held calls past the caps with 429 RATE_LIMITED, storing nothing', async () => {
+    const server = await serverOn(needsApproval, { approvals: { maxPending: 2, maxPendingPerAgent: 1 } });
+    expect((await run(server)).status).toBe(202);
+    expect(await run(server)).toMatchObject({ status: 429, json: { error: { code: 'RATE_LIMITED', details: { quota: 'agent_approvals_pending' } } } });
+    expect((await tool(server, other, 'code', { language: 'javascript', source: '1' })).status).toBe(202);
+    expect(server.runtime.approvals.list({ status: 'pending' }).map((a) => a.invocation.agent).sort()).toEqual(['coder', 'other']);
   });
 
   it('answers open long-polls with the state as it is when the server closes, instead of holding the close', async () => {
