@@ -157,7 +157,14 @@ describe('approval store', () => {
     const waiting = first.add({ invocation: invocation(), principal: principal('coder'), decision: needsApproval }).view;
     const cut = first.add({ invocation: invocation(), principal: principal('coder'), decision: needsApproval }).view;
     first.decide({ id: cut.id, verdict: 'approve', approver: 'alice', invocationHash: cut.invocationHash, nonce: nonce(), nonceExpiresAtMs: Date.now() + 60_000 });
+    // While its runner (this process) lives, another opener of the data directory leaves the run alone.
+    const beside = open(dir);
+    expect(beside.get(cut.id)).toMatchObject({ run: 'running', outcome: null });
     first.close();
+    // The runner that started it is gone (a crash): recorded as such, as the row would be after kill -9.
+    const raw = new DatabaseSync(join(dir, APPROVALS_FILE));
+    raw.prepare('UPDATE approvals SET runner = ? WHERE id = ?').run('00000000-0000-0000-0000-000000000000:1:1', cut.id);
+    raw.close();
     const second = open(dir);
     expect(second.get(waiting.id)?.view).toEqual(waiting);
     expect(second.get(cut.id)).toMatchObject({ run: 'done', view: { status: 'approved' }, outcome: { kind: 'error', code: 'APPROVAL_RUN_INTERRUPTED' } });

@@ -6,6 +6,7 @@ import { canonicalJson } from '../audit/canonical-json.ts';
 import type { Decision } from '../core/decision.ts';
 import { CordonError, ERROR_CODES, type ErrorCode } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
+import { currentRunnerId, isRunnerAlive } from '../core/runner-id.ts';
 import type { Principal } from '../core/principal.ts';
 import type { ApprovalStatus, ApprovalVerdict, ApprovalView, CanonicalInvocation } from './approval-types.ts';
 
@@ -97,6 +98,7 @@ CREATE TABLE IF NOT EXISTS approvals (
   decided_by TEXT,
   decided_at INTEGER,
   run TEXT NOT NULL DEFAULT 'none' CHECK (run IN ('none', 'running', 'done')),
+  runner TEXT,
   outcome_json TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS approvals_pending ON approvals (status, expires_at);
@@ -130,9 +132,16 @@ export function openApprovalStore(dataDir: string, options: ApprovalStoreOptions
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
   db.exec(SCHEMA);
   const now = options.now ?? Date.now;
+  /** This process, as it is named on the runs it starts. */
+  const runner = currentRunnerId();
 
   // A run cut by a crash may have done part of its work: it is reported failed, never run again.
-  db.prepare(`UPDATE approvals SET run = 'done', outcome_json = ? WHERE run = 'running'`).run(JSON.stringify(INTERRUPTED));
+  // Only runs whose runner process is gone: another process on this data directory (a `cordon run`
+  // beside `cordon serve`) must not void the runs the live one is doing.
+  const interrupt = db.prepare(`UPDATE approvals SET run = 'done', outcome_json = ? WHERE id = ? AND run = 'running'`);
+  for (const row of db.prepare(`SELECT id, runner FROM approvals WHERE run = 'running'`).all()) {
+    if (typeof row.runner !== 'string' || !isRunnerAlive(row.runner)) interrupt.run(JSON.stringify(INTERRUPTED), String(row.id));
+  }
   db.prepare('DELETE FROM used_nonces WHERE expires_at <= ?').run(now());
   db.prepare(`DELETE FROM approvals WHERE status <> 'pending' AND COALESCE(decided_at, expires_at) <= ?`).run(now() - KEEP_DECIDED_MS);
 
@@ -151,7 +160,7 @@ export function openApprovalStore(dataDir: string, options: ApprovalStoreOptions
       decided: db.prepare(`SELECT * FROM approvals WHERE status = $status ORDER BY created_at DESC, id DESC LIMIT $limit`),
     },
     useNonce: db.prepare('INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING'),
-    transition: db.prepare(`UPDATE approvals SET status = $status, decided_by = $approver, decided_at = $now, run = $run
+    transition: db.prepare(`UPDATE approvals SET status = $status, decided_by = $approver, decided_at = $now, run = $run, runner = $runner
       WHERE id = $id AND status = 'pending' AND expires_at > $now AND invocation_hash = $hash`),
     finish: db.prepare(`UPDATE approvals SET run = 'done', outcome_json = ? WHERE id = ? AND run = 'running'`),
     expire: db.prepare(`UPDATE approvals SET status = 'expired' WHERE status = 'pending' AND expires_at <= ? RETURNING *`),
@@ -229,6 +238,7 @@ export function openApprovalStore(dataDir: string, options: ApprovalStoreOptions
           $approver: request.approver,
           $now: at,
           $run: request.verdict === 'approve' ? 'running' : 'none',
+          $runner: request.verdict === 'approve' ? runner : null,
           $id: request.id,
           $hash: request.invocationHash,
         });
