@@ -19,6 +19,7 @@ import { appendRecord } from './stages/record.ts';
 import { createAgentCallRate } from './agent-call-rate.ts';
 import { createSessionStore, type Session, type SessionStore } from './session-store.ts';
 import type { ApprovalService } from '../approvals/approval-types.ts';
+import type { Approvers } from '../approvals/approvers.ts';
 import type { ApprovalFlow } from './approval-flow.ts';
 import { wireApprovals } from './wiring/approvals.ts';
 import { wireBrowser } from './wiring/browser.ts';
@@ -54,6 +55,8 @@ export interface Runtime {
   readonly sessions: SessionStore;
   /** Calls held for a human: what the operator channels list, show and decide. */
   readonly approvals: ApprovalService & Pick<ApprovalFlow, 'expireDue'>;
+  /** Who may decide: names, Ed25519 keys, rights, and the scrypt password of the web login (null: none). */
+  readonly approvers: Approvers;
   startEgressProxy(): Promise<void>;
   /** The longest wall-clock limit any profile allows a call. */
   readonly maxCallMs: number;
@@ -108,7 +111,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const browser = wireBrowser({ startProxy: startEgressProxy, logger: options.logger });
   const sessions = createSessionStore({ maxSessions: config.sessions.maxOpen, maxSessionsPerAgent: config.sessions.maxOpenPerAgent, idleTtlMs: config.sessions.idleTtlMs });
   // The approved run goes through the runner made just below; it is only called on a decision.
-  const approvals = wireApprovals(config, {
+  const { flow: approvals, approvers } = wireApprovals(config, {
     agents: identity.agents,
     users: identity.users,
     audit,
@@ -155,6 +158,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     },
     sessions,
     approvals,
+    approvers,
     maxCallMs: sandboxes.maxCallMs,
     startEgressProxy,
     addTokenEndpoint: identity.addTokenEndpoint,

@@ -1,7 +1,7 @@
 import { createApprovalNotifier } from '../../approvals/approval-notifier.ts';
 import { openApprovalStore, type StoredApproval } from '../../approvals/approval-store.ts';
 import type { CanonicalInvocation } from '../../approvals/approval-types.ts';
-import { loadApprovers } from '../../approvals/approvers.ts';
+import { loadApprovers, type Approvers } from '../../approvals/approvers.ts';
 import type { AuditSink } from '../../audit/audit-sink.ts';
 import type { CordonConfig } from '../../config/config-schema.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -24,12 +24,18 @@ export interface ApprovalsWiringDeps {
 const SWEEP_INTERVAL_MS = 5_000;
 
 /** Calls that wait for a human: approvers (keys parsed now: a bad one stops start-up), the store, the flow. */
-export function wireApprovals(config: CordonConfig, deps: ApprovalsWiringDeps): ApprovalFlow {
+export interface ApprovalsWiring {
+  readonly flow: ApprovalFlow;
+  /** The registered approvers: keys, rights, and the scrypt password the web login checks. */
+  readonly approvers: Approvers;
+}
+
+export function wireApprovals(config: CordonConfig, deps: ApprovalsWiringDeps): ApprovalsWiring {
   const approvers = loadApprovers(config.approvals);
   const { ttlMs, maxPending, maxPendingPerAgent, maxWaitMs } = config.approvals;
   const store = openApprovalStore(config.dataDir, { ttlMs, maxPending, maxPendingPerAgent });
   const principalGroups = (inv: CanonicalInvocation): readonly string[] => [...(deps.agents.get(inv.agent)?.groups ?? []), ...(inv.user === null ? [] : deps.users.get(inv.user).groups)];
-  return createApprovalFlow({
+  const flow = createApprovalFlow({
     store,
     approvers,
     notifier: createApprovalNotifier(),
@@ -41,4 +47,5 @@ export function wireApprovals(config: CordonConfig, deps: ApprovalsWiringDeps): 
     maxWaitMs,
     sweepIntervalMs: SWEEP_INTERVAL_MS,
   });
+  return { flow, approvers };
 }
