@@ -55,3 +55,25 @@ export function parseSandboxId(raw: string): string {
   if (!SANDBOX_ID.test(raw)) throw new CordonError('SANDBOX_NOT_FOUND', `no live sandbox ${JSON.stringify(raw.slice(0, 64))} of yours`, { details: { sandbox: raw.slice(0, 64) } });
   return raw;
 }
+
+const INVOCATION_ID = /^inv_[0-9a-hjkmnp-tv-z]{26}$/;
+
+/** An invocation id in a URL path; a malformed one is as unknown as any other. */
+export function parseInvocationId(raw: string): string {
+  if (!INVOCATION_ID.test(raw)) throw new CordonError('INVOCATION_NOT_FOUND', `no invocation ${JSON.stringify(raw.slice(0, 64))} of yours waits for or went through approval`, { details: { invocation: raw.slice(0, 64) } });
+  return raw;
+}
+
+/** `GET /v1/invocations/:id` query: `waitMs`, a whole number of milliseconds from 0 to the configured cap (default 0). */
+export function parseInvocationQuery(query: unknown, maxWaitMs: number): { waitMs: number } {
+  const q = (typeof query === 'object' && query !== null ? query : {}) as Record<string, unknown>;
+  for (const key of Object.keys(q)) {
+    if (key !== 'waitMs') throw new CordonError('INPUT_INVALID', `query ${key.slice(0, 64)} is not a known parameter; use waitMs`, { details: { field: `query/${key.slice(0, 64)}`, reason: 'not a known parameter' } });
+  }
+  const raw = q.waitMs;
+  if (raw === undefined) return { waitMs: 0 };
+  if (typeof raw !== 'string' || !/^\d{1,9}$/.test(raw) || Number(raw) > maxWaitMs) {
+    throw new CordonError('INPUT_INVALID', `query waitMs must be a whole number of milliseconds from 0 to ${maxWaitMs}`, { details: { field: 'query/waitMs', reason: `integer 0..${maxWaitMs}` } });
+  }
+  return { waitMs: Number(raw) };
+}

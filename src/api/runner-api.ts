@@ -7,7 +7,7 @@ import type { ReceiptReader } from '../runner/receipts.ts';
 import type { Runner } from '../runner/runner.ts';
 import type { SessionSandboxInfo } from '../sandbox/index.ts';
 import { JSON_BODY_HINT, renderError } from './error-renderer.ts';
-import { parseInvocationBody, parseSandboxBody, parseSandboxId } from './invocation-body.ts';
+import { parseInvocationBody, parseInvocationId, parseInvocationQuery, parseSandboxBody, parseSandboxId } from './invocation-body.ts';
 import type { TokenService } from '../identity/token-service.ts';
 import { registerTokenEndpoint } from './token-endpoint.ts';
 import { discardUnreadBody, type UnreadBodyLimits } from './unread-body.ts';
@@ -24,6 +24,8 @@ export interface RunnerApiOptions {
   unreadBody: UnreadBodyLimits;
   /** Serves GET /v1/invocations/:id/receipt; without it the route answers 404. */
   receipts?: ReceiptReader;
+  /** The longest `GET /v1/invocations/:id?waitMs=` may wait (approvals.maxWaitMs). */
+  maxWaitMs: number;
 }
 
 declare module 'fastify' {
@@ -45,7 +47,17 @@ function renderSandbox(s: SessionSandboxInfo) {
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
-/** The runner API: GET /healthz, GET /v1/tools, POST /v1/invocations. */
+/** An AbortSignal that fires when the client closes its connection before the answer is written. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  if (reply.raw.destroyed) gone.abort();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
+  return gone.signal;
+}
+
+/** The runner API: GET /healthz, GET /v1/tools, POST /v1/invocations, GET /v1/invocations/:id, sandboxes. */
 export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
   const { runner, logger } = options;
   const app = Fastify({
@@ -91,6 +103,12 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     void reply.code(rendered.status).send(rendered.body);
   });
 
+  // Closing answers open long-polls with the state as it is, instead of holding close for maxWaitMs.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => {
+    closing.abort();
+  });
+
   // Authentication runs before the body is read: an anonymous caller cannot make us parse 1 MiB.
   const requireAgent = async (request: FastifyRequest) => {
     request.principal = await runner.authenticate(request.headers.authorization, request.id, request.ip);
@@ -127,13 +145,26 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
         if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
         // A client that closes its connection before the answer has gone away: its call leaves
         // the queue, or is stopped, instead of holding a slot until its timeout.
-        const gone = new AbortController();
-        if (reply.raw.destroyed) gone.abort();
-        reply.raw.once('close', () => {
-          if (!reply.raw.writableFinished) gone.abort();
-        });
-        const result = await runner.invoke(principal, { ...body, requestId: request.id }, { signal: gone.signal });
+        const result = await runner.invoke(principal, { ...body, requestId: request.id }, { signal: clientGone(reply) });
+        if (result.approval !== undefined) {
+          // Held for a human: accepted, not run. The agent polls GET /v1/invocations/:id.
+          void reply.code(202);
+          return { id: result.id, status: 'pending_approval', approval: result.approval };
+        }
         return { id: result.id, tool: result.tool, status: result.status, output: result.output, durationMs: result.durationMs };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/invocations/:id',
+      auth: true,
+      handler: async (request, reply) => {
+        const principal = request.principal;
+        if (principal === undefined) throw new CordonError('AUTH_MISSING_TOKEN', 'not authenticated');
+        const id = parseInvocationId((request.params as { id: string }).id);
+        const { waitMs } = parseInvocationQuery(request.query, options.maxWaitMs);
+        // A long-poll whose client left stops waiting at once; so does every one when the server closes.
+        return runner.readInvocation(principal, id, { waitMs, signal: AbortSignal.any([clientGone(reply), closing.signal]) });
       },
     },
     {

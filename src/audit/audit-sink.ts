@@ -1,7 +1,7 @@
 /** One line of the audit log. Fields are flat and stable; consumers parse them. */
 export interface AuditRecord {
   readonly ts: string;
-  readonly kind: 'invocation' | 'auth' | 'egress' | 'sandbox' | 'token';
+  readonly kind: 'invocation' | 'auth' | 'egress' | 'sandbox' | 'token' | 'approval';
   readonly id: string;
   readonly requestId: string | null;
   readonly agent: string | null;
@@ -40,6 +40,11 @@ export interface AuditRecord {
    * issued token's id (`jti`), scope and lifetime; never a token itself.
    */
   readonly token?: { readonly event: 'issued' | 'exchanged' | 'refused' | 'replayed'; readonly grant: string | null; readonly issuedId?: string; readonly scope?: string; readonly expiresInSec?: number };
+  /**
+   * For kind "approval": a call held for a human — `requested` (with the decision that asked),
+   * `approved` or `denied` (naming the approver), `expired`. `invocation` is the call's id.
+   */
+  readonly approval?: { readonly id: string; readonly event: 'requested' | 'approved' | 'denied' | 'expired'; readonly approver?: string };
   /** For kind "egress": the egress layer's record (host, port, pinned address, bytes, status, rule…; never header values or bodies). */
   readonly egress?: Readonly<Record<string, unknown>>;
 }

@@ -134,6 +134,35 @@ export interface ContainerConfig {
   readonly maxSessionsPerAgent: number;
 }
 
+/** An operator who may approve or deny calls that policy holds for a human. */
+export interface ApproverConfig {
+  /** What a signed decision names in `approver`. */
+  readonly name: string;
+  /** SPKI PEM of the approver's Ed25519 public key; exactly one of publicKey and publicKeyFile. */
+  readonly publicKey?: string;
+  /** Path to a PEM file holding it (relative to the config file). */
+  readonly publicKeyFile?: string;
+  /** Tools this approver may decide: names, `prefix.*`, or `*`. */
+  readonly tools: readonly string[];
+  /** When set, only calls whose agent or user is in one of these groups. */
+  readonly groups?: readonly string[];
+  /** For the operator web login: `scrypt$N$r$p$<salt base64>$<hash base64>` (see password-scrypt.ts). */
+  readonly passwordScrypt?: string;
+}
+
+/** Calls that wait for a human (`require_approval`). */
+export interface ApprovalsConfig {
+  /** How long a pending approval waits for a decision before it expires. */
+  readonly ttlMs: number;
+  /** Pending approvals in all; beyond this, new ones get 429 (quota `approvals_pending`). */
+  readonly maxPending: number;
+  /** Pending approvals of one agent (quota `agent_approvals_pending`). */
+  readonly maxPendingPerAgent: number;
+  /** The longest `GET /v1/invocations/:id?waitMs=` may wait. */
+  readonly maxWaitMs: number;
+  readonly approvers: readonly ApproverConfig[];
+}
+
 /** Call sessions: the facts (`session` in a call) that chain rules decide on. */
 export interface SessionsConfig {
   /** Open sessions in all; beyond this, new ones get 429 (quota `sessions`). */
@@ -229,6 +258,7 @@ export interface CordonConfig {
   readonly egress: EgressConfig;
   readonly agents: readonly AgentConfig[];
   readonly users: readonly UserConfig[];
+  readonly approvals: ApprovalsConfig;
 }
 
 const AGENT_ID = '^[a-z0-9][a-z0-9._-]{0,62}$';
@@ -254,10 +284,16 @@ const ACTORS = { type: 'array', maxItems: 1024, uniqueItems: true, items: { type
 
 const positiveInt = (max: number) => ({ type: 'integer', minimum: 1, maximum: max });
 
+const APPROVER_NAME = '^[a-z0-9][a-z0-9._-]{0,62}$';
+/** An approver's name, as config and signed decisions spell it. */
+export const APPROVER_NAME_PATTERN = new RegExp(APPROVER_NAME);
+/** A tool an approver may decide: a tool name, `prefix.*` (tools under a dotted prefix), or `*`. */
+const TOOL_PATTERN = '^(\\*|[a-z][a-z0-9_-]{0,62}(\\.[a-z0-9_-]{1,63})*(\\.\\*)?)$';
+
 export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['dataDir', 'policyDir', 'server', 'operator', 'auth', 'log', 'audit', 'sandbox', 'egress', 'agents'],
+  required: ['dataDir', 'policyDir', 'server', 'operator', 'auth', 'log', 'audit', 'sandbox', 'egress', 'agents', 'approvals'],
   properties: {
     configFile: { type: ['string', 'null'] },
     dataDir: { type: 'string', minLength: 1, maxLength: 4096 },
@@ -448,6 +484,35 @@ export const CONFIG_SCHEMA = {
           groups: GROUPS,
           attributes: ATTRIBUTES,
           egressPolicy: { type: ['string', 'null'], pattern: POLICY_NAME },
+        },
+      },
+    },
+    approvals: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['ttlMs', 'maxPending', 'maxPendingPerAgent', 'maxWaitMs', 'approvers'],
+      properties: {
+        ttlMs: { type: 'integer', minimum: 1000, maximum: 7 * 86_400_000 },
+        maxPending: positiveInt(1_000_000),
+        maxPendingPerAgent: positiveInt(1_000_000),
+        // Below the server's request timeout: a long-poll must end before the server cuts it.
+        maxWaitMs: { type: 'integer', minimum: 0, maximum: 120_000 },
+        approvers: {
+          type: 'array',
+          maxItems: 1000,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'tools'],
+            properties: {
+              name: { type: 'string', pattern: APPROVER_NAME },
+              publicKey: { type: 'string', maxLength: 4096 },
+              publicKeyFile: { type: 'string', minLength: 1, maxLength: 4096 },
+              tools: { type: 'array', minItems: 1, maxItems: 256, uniqueItems: true, items: { type: 'string', pattern: TOOL_PATTERN } },
+              groups: { ...GROUPS, minItems: 1 },
+              passwordScrypt: { type: 'string', maxLength: 512 },
+            },
+          },
         },
       },
     },

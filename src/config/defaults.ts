@@ -73,6 +73,9 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
   },
   agents: [{ id: 'local', description: 'The developer on this machine.', createKey: true }],
   users: [],
+  // No approvers until an operator registers one: a call that needs approval then waits out its
+  // TTL and expires. Caps keep a looping agent from filling the store.
+  approvals: { ttlMs: 15 * 60_000, maxPending: 1000, maxPendingPerAgent: 100, maxWaitMs: 30_000, approvers: [] },
 };
 
 export const DEFAULT_CONFIG_FILE_NAME = 'cordon.yaml';

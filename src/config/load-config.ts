@@ -6,6 +6,7 @@ import { CordonError } from '../core/errors.ts';
 import { CONFIG_SCHEMA, type CordonConfig } from './config-schema.ts';
 import { DEFAULT_CONFIG, DEFAULT_CONFIG_FILE_NAME, DEFAULT_DATA_DIR_NAME, MAX_CONFIG_FILE_BYTES } from './defaults.ts';
 import { deepFreeze, deepMerge, hasPath, type PlainObject } from './merge.ts';
+import { parsePasswordScrypt } from './password-scrypt.ts';
 
 /** Flags a command may pass; they win over everything else. */
 export interface ConfigFlags {
@@ -102,7 +103,11 @@ export function loadConfig(options: LoadConfigOptions = {}): CordonConfig {
   for (const agent of config.agents) {
     if (agent.publicKeyFile !== undefined) agent.publicKeyFile = resolve(baseDir, agent.publicKeyFile);
   }
+  for (const approver of config.approvals.approvers as unknown as { publicKeyFile?: string }[]) {
+    if (approver.publicKeyFile !== undefined) approver.publicKeyFile = resolve(baseDir, approver.publicKeyFile);
+  }
   checkAgents(config, layers);
+  checkApprovers(config, layers);
   checkLimits(config, layers);
   return deepFreeze(config);
 }
@@ -209,6 +214,24 @@ function checkAgents(config: CordonConfig, layers: Layer[]): void {
     seen.add(agent.id);
     if (agent.publicKey !== undefined && agent.publicKeyFile !== undefined) {
       throw located(['agents', String(i), 'publicKey'], 'and publicKeyFile are exclusive; give one', layers);
+    }
+  });
+}
+
+/** What the schema cannot say about approvers; their keys are parsed where they are used (approvals/approvers.ts). */
+function checkApprovers(config: CordonConfig, layers: Layer[]): void {
+  const { approvals } = config;
+  if (approvals.maxPendingPerAgent > approvals.maxPending) throw located(['approvals', 'maxPendingPerAgent'], `must not exceed maxPending (${approvals.maxPending})`, layers);
+  const seen = new Set<string>();
+  approvals.approvers.forEach((approver, i) => {
+    const at = (field: string) => ['approvals', 'approvers', String(i), field];
+    if (seen.has(approver.name)) throw located(at('name'), `duplicates approver name "${approver.name}"`, layers);
+    seen.add(approver.name);
+    if (approver.publicKey !== undefined && approver.publicKeyFile !== undefined) throw located(at('publicKey'), 'and publicKeyFile are exclusive; give one', layers);
+    if (approver.publicKey === undefined && approver.publicKeyFile === undefined) throw located(at('publicKey'), 'or publicKeyFile is required: an approver signs its decisions', layers);
+    if (approver.passwordScrypt !== undefined) {
+      const parsed = parsePasswordScrypt(approver.passwordScrypt);
+      if (typeof parsed === 'string') throw located(at('passwordScrypt'), parsed, layers);
     }
   });
 }

@@ -22,8 +22,23 @@ const FS_CODES: Record<string, readonly [number, number]> = {
   APPROVAL_NOT_FOUND: [404, ExitCode.notFound],
 };
 
+// The approval codes operators' tools and agents match on: the signed-decision checks and what a
+// waiting agent is told.
+const APPROVAL_CODES: Record<string, readonly [number, number]> = {
+  APPROVAL_NOT_FOUND: [404, ExitCode.notFound],
+  APPROVAL_SIGNATURE_INVALID: [401, ExitCode.auth],
+  APPROVAL_NOT_PERMITTED: [403, ExitCode.denied],
+  APPROVAL_HASH_MISMATCH: [409, ExitCode.conflict],
+  APPROVAL_ALREADY_DECIDED: [409, ExitCode.conflict],
+  APPROVAL_REPLAYED: [409, ExitCode.conflict],
+  APPROVAL_EXPIRED: [410, ExitCode.approval],
+  APPROVAL_DENIED: [403, ExitCode.denied],
+  APPROVAL_RUN_INTERRUPTED: [500, ExitCode.internal],
+  INVOCATION_NOT_FOUND: [404, ExitCode.notFound],
+};
+
 describe('error table', () => {
-  it.each(Object.entries(FS_CODES))('%s maps to its HTTP status and exit code', (code, [status, exit]) => {
+  it.each(Object.entries({ ...FS_CODES, ...APPROVAL_CODES }))('%s maps to its HTTP status and exit code', (code, [status, exit]) => {
     const err = new CordonError(code as ErrorCode, 'x');
     expect([err.httpStatus, err.exitCode]).toEqual([status, exit]);
   });

@@ -1,3 +1,4 @@
+import type { ScryptHash } from './password-hash.ts';
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import type { ReplayCache } from './replay-cache.ts';
@@ -17,8 +18,8 @@ export const OPERATOR_TOKEN_MAX_LIFETIME_SEC = 60;
 export interface OperatorApprover {
   readonly name: string;
   readonly publicKey: KeyObject;
-  /** `scrypt$N$r$p$<salt b64>$<hash b64>`; without it the approver cannot log in with a password. */
-  readonly passwordScrypt?: string;
+  /** The parsed `passwordScrypt` of config; null: the approver cannot log in with a password. */
+  readonly password: ScryptHash | null;
 }
 
 export interface SignOperatorTokenOptions {

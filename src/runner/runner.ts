@@ -11,6 +11,9 @@ import type { BrowserHost, OpenEgress, SandboxManager, SessionSandboxInfo } from
 import type { ToolAnnotations, JsonSchema } from '../tools/tool.ts';
 import type { ToolRegistry } from '../tools/tool-registry.ts';
 import { authenticate } from './stages/authenticate.ts';
+import type { StoredApproval } from '../approvals/approval-store.ts';
+import type { ApprovalFlow, InvocationState, PendingApproval } from './approval-flow.ts';
+import { canonicalInvocation, checkApprovedCall, gate } from './stages/approval.ts';
 import { authorize, authorizeAll, enforce, toolCalls } from './stages/authorize.ts';
 import { execute } from './stages/execute.ts';
 import { buildRecord, record, repeatKey, type InvocationFacts } from './stages/record.ts';
@@ -42,6 +45,8 @@ export interface InvocationResult {
   readonly durationMs: number;
   /** The tool ran and its code failed (timeout, exception, oom): a result, not a refusal. */
   readonly failed: boolean;
+  /** Set when status is `pending_approval`: policy holds the call for a human; it has not run. */
+  readonly approval?: PendingApproval;
 }
 
 export interface ToolDescriptor {
@@ -71,6 +76,10 @@ export interface RunnerDeps {
   readonly redactor: Redactor;
   /** The shared browser for browse.page; null: the page tool answers SANDBOX_UNAVAILABLE. */
   readonly browser: BrowserHost | null;
+  /** Where calls that need a human wait (require_approval), and how their agents read them. */
+  readonly approvals: ApprovalFlow;
+  /** The policy set's version, which a held call's canonical form records. */
+  readonly policyVersion: () => string;
   readonly logger: Logger;
 }
 
@@ -85,6 +94,14 @@ export interface Runner {
    * takes a waiting call out of the queue or stops a running one; its record says `cancelled`.
    */
   invoke(principal: Principal, request: InvocationRequest, options?: { readonly signal?: AbortSignal }): Promise<InvocationResult>;
+  /** A held call's state (GET /v1/invocations/:id), for the principal that made it; see ApprovalFlow.read. */
+  readInvocation(principal: Principal, id: string, options: { readonly waitMs: number; readonly signal?: AbortSignal }): Promise<InvocationState>;
+  /**
+   * The approval service's one way to run an approved call: exactly the stored call, as its
+   * stored principal, through every stage again (validate, sandbox, authorize: a deny decided
+   * now wins), under its original invocation id.
+   */
+  runApproved(approval: StoredApproval): Promise<InvocationResult>;
   listTools(): readonly ToolDescriptor[];
   /** A session sandbox that lives across calls: `{sandbox}` in an invocation runs in it. */
   createSandbox(principal: Principal, request: { profile?: string; requestId?: string }): Promise<SessionSandboxInfo>;
@@ -123,6 +140,74 @@ export function createRunner(deps: RunnerDeps): Runner {
     }
   }
 
+  /** Stages 2–7 for one call; `approved` is set for the approved run of a held call (runApproved). */
+  async function pipeline(principal: Principal, request: InvocationRequest, id: string, approved: StoredApproval | null, options: { readonly signal?: AbortSignal }): Promise<InvocationResult> {
+    const started = performance.now();
+    const facts = {
+      requestId: request.requestId ?? null, principal, tool: request.tool as string | null, action: null as string | null,
+      resource: null as string | null, sandbox: null as string | null, decision: null as Decision | null, input: request.input,
+      invocation: id, session: null as string | null,
+    };
+    let finish: (() => Promise<void>) | null = null;
+    try {
+      // An approved run was admitted when it was asked for; a full rate now must not void the approval.
+      if (approved === null) deps.callRate.admit(principal.agent);
+      const tool = validate(deps.tools, request.tool, request.input);
+      facts.action = tool.definition.action(request.input);
+      const call = sandboxForCall(deps.manager, deps.sandboxes, principal, tool, request.input, request);
+      facts.sandbox = call.identity.id;
+      const resourceContext = { egressTrusted: deps.sandboxes.egressTrusted(call.identity.egressPolicy) };
+      const resource = tool.definition.resource(request.input, resourceContext);
+      facts.resource = `${resource.type}:${resource.id}`;
+      if (call.sessionKey !== null && request.session !== undefined) {
+        throw new CordonError('INPUT_INVALID', 'body/session: a call in a session sandbox uses that sandbox\'s session; leave out "session"', { details: { field: '/session', reason: 'not with sandbox' } });
+      }
+      const sessionId = call.sessionKey ?? request.session ?? null;
+      facts.session = sessionId;
+      const canonical = canonicalInvocation(id, tool.definition.name, request.input, principal, { sandbox: request.sandbox ?? null, profile: call.sessionKey === null ? call.profile.name : null, session: call.sessionKey === null ? sessionId : null }, deps.policyVersion());
+      if (approved !== null) checkApprovedCall(approved, canonical);
+      // Held for a human: stored with everything needed to run it later; nothing else happens now.
+      const hold = async (decision: Decision): Promise<InvocationResult> => {
+        const approval = await deps.approvals.request(canonical, principal, decision, { ...facts, outcome: 'requested', durationMs: performance.now() - started });
+        return { id, tool: tool.definition.name, status: 'pending_approval', output: null, durationMs: Math.round((performance.now() - started) * 1000) / 1000, failed: false, approval };
+      };
+      const actions = toolCalls(tool, request.input, resourceContext);
+      const decide = (sessionFacts: SessionFactsSnapshot) => authorizeAll(deps.authorizer, principal, actions, call.identity, sessionFacts);
+      // Decided before the session is opened: a denied call leaves nothing behind, so denied
+      // calls cannot fill the session table (nor an agent's share of it).
+      const seen = deps.sessions.peek(principal.agent, principalUserKey(principal), sessionId);
+      facts.decision = await decide(seen.facts);
+      if (gate(facts.decision, approved) === 'hold') return await hold(facts.decision);
+      const session = deps.sessions.open(principal.agent, principalUserKey(principal), sessionId);
+      // Another call of this session may have added facts while this one was decided (a
+      // sensitive read, untrusted content): decide again on the facts as they are now, so a
+      // chain rule is never skipped. Facts only ever grow; a session that keeps changing is refused.
+      for (let seenVersion = seen.version, round = 0; session.version() !== seenVersion; round++) {
+        if (round >= MAX_REDECIDE) throw new CordonError('POLICY_DENIED', 'denied: the session\'s facts kept changing while this call was decided; retry', { details: { reason: 'session facts changing' } });
+        seenVersion = session.version();
+        facts.decision = await decide(session.facts());
+        if (gate(facts.decision, approved) === 'hold') return await hold(facts.decision);
+      }
+      session.countCall();
+      const sandbox = await call.start(deps.egressFor(principal, session));
+      finish = () => call.finish(sandbox);
+      const result = await execute(tool, request.input, { sandbox, profile: call.profile, session: session.sink, limits: call.limits, browser: deps.browser, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+      const output = deps.redactor.value(result.output);
+      const durationMs = performance.now() - started;
+      record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });
+      return { id, tool: tool.definition.name, status: result.status, output, durationMs: Math.round(durationMs * 1000) / 1000, failed: result.failed };
+    } catch (err) {
+      const e = toCordonError(err);
+      if (e.code === 'INTERNAL') deps.logger.error({ err, requestId: request.requestId }, 'invocation failed');
+      // A cancelled call is no refusal: its client went away, and the record says so.
+      const outcome = e.code === 'CALL_CANCELLED' ? 'cancelled' : e.code;
+      recordRefusal('invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started }, e);
+      throw e;
+    } finally {
+      if (finish !== null) void finish();
+    }
+  }
+
   return {
     async authenticate(authorization, requestId, source) {
       const started = performance.now();
@@ -139,64 +224,14 @@ export function createRunner(deps: RunnerDeps): Runner {
       }
     },
 
-    async invoke(principal, request, options = {}) {
-      const started = performance.now();
-      const id = newId('inv');
-      const facts = {
-        requestId: request.requestId ?? null, principal, tool: request.tool as string | null, action: null as string | null,
-        resource: null as string | null, sandbox: null as string | null, decision: null as Decision | null, input: request.input,
-        invocation: id, session: null as string | null,
-      };
-      let finish: (() => Promise<void>) | null = null;
-      try {
-        deps.callRate.admit(principal.agent);
-        const tool = validate(deps.tools, request.tool, request.input);
-        facts.action = tool.definition.action(request.input);
-        const call = sandboxForCall(deps.manager, deps.sandboxes, principal, tool, request.input, request);
-        facts.sandbox = call.identity.id;
-        const resourceContext = { egressTrusted: deps.sandboxes.egressTrusted(call.identity.egressPolicy) };
-        const resource = tool.definition.resource(request.input, resourceContext);
-        facts.resource = `${resource.type}:${resource.id}`;
-        if (call.sessionKey !== null && request.session !== undefined) {
-          throw new CordonError('INPUT_INVALID', 'body/session: a call in a session sandbox uses that sandbox\'s session; leave out "session"', { details: { field: '/session', reason: 'not with sandbox' } });
-        }
-        const sessionId = call.sessionKey ?? request.session ?? null;
-        facts.session = sessionId;
-        const actions = toolCalls(tool, request.input, resourceContext);
-        const decide = (sessionFacts: SessionFactsSnapshot) => authorizeAll(deps.authorizer, principal, actions, call.identity, sessionFacts);
-        // Decided before the session is opened: a denied call leaves nothing behind, so denied
-        // calls cannot fill the session table (nor an agent's share of it).
-        const seen = deps.sessions.peek(principal.agent, principalUserKey(principal), sessionId);
-        facts.decision = await decide(seen.facts);
-        enforce(facts.decision);
-        const session = deps.sessions.open(principal.agent, principalUserKey(principal), sessionId);
-        // Another call of this session may have added facts while this one was decided (a
-        // sensitive read, untrusted content): decide again on the facts as they are now, so a
-        // chain rule is never skipped. Facts only ever grow; a session that keeps changing is refused.
-        for (let seenVersion = seen.version, round = 0; session.version() !== seenVersion; round++) {
-          if (round >= MAX_REDECIDE) throw new CordonError('POLICY_DENIED', 'denied: the session\'s facts kept changing while this call was decided; retry', { details: { reason: 'session facts changing' } });
-          seenVersion = session.version();
-          facts.decision = await decide(session.facts());
-          enforce(facts.decision);
-        }
-        session.countCall();
-        const sandbox = await call.start(deps.egressFor(principal, session));
-        finish = () => call.finish(sandbox);
-        const result = await execute(tool, request.input, { sandbox, profile: call.profile, session: session.sink, limits: call.limits, browser: deps.browser, ...(options.signal === undefined ? {} : { signal: options.signal }) });
-        const output = deps.redactor.value(result.output);
-        const durationMs = performance.now() - started;
-        record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });
-        return { id, tool: tool.definition.name, status: result.status, output, durationMs: Math.round(durationMs * 1000) / 1000, failed: result.failed };
-      } catch (err) {
-        const e = toCordonError(err);
-        if (e.code === 'INTERNAL') deps.logger.error({ err, requestId: request.requestId }, 'invocation failed');
-        // A cancelled call is no refusal: its client went away, and the record says so.
-        const outcome = e.code === 'CALL_CANCELLED' ? 'cancelled' : e.code;
-        recordRefusal('invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started }, e);
-        throw e;
-      } finally {
-        if (finish !== null) void finish();
-      }
+    invoke: (principal, request, options = {}) => pipeline(principal, request, newId('inv'), null, options),
+
+    readInvocation: (principal, id, options) => deps.approvals.read(principal, id, options),
+
+    runApproved(approval) {
+      const inv = approval.view.invocation;
+      const request = { tool: inv.tool, input: inv.input, ...(inv.session === null ? {} : { session: inv.session }), ...(inv.sandbox === null ? {} : { sandbox: inv.sandbox }), ...(inv.profile === null ? {} : { profile: inv.profile }) };
+      return pipeline(approval.principal, request, inv.invocation, approval, {});
     },
 
     createSandbox: (principal, request) =>

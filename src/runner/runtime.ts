@@ -19,6 +19,10 @@ import { createAgentCallRate } from './agent-call-rate.ts';
 import { createSessionStore, type Session, type SessionStore } from './session-store.ts';
 import { createReceiptReader, type ReceiptReader } from './receipts.ts';
 import { wireAudit } from './wiring/audit.ts';
+import type { ApprovalService } from '../approvals/approval-types.ts';
+import type { Approvers } from '../approvals/approvers.ts';
+import type { ApprovalFlow } from './approval-flow.ts';
+import { wireApprovals } from './wiring/approvals.ts';
 import { wireBrowser } from './wiring/browser.ts';
 import { wireEgress, type EgressOptions } from './wiring/egress.ts';
 import { wireIdentity } from './wiring/identity.ts';
@@ -50,6 +54,10 @@ export interface Runtime {
    */
   startSandboxes(): Promise<void>;
   readonly sessions: SessionStore;
+  /** Calls held for a human: what the operator channels list, show and decide. */
+  readonly approvals: ApprovalService & Pick<ApprovalFlow, 'expireDue'>;
+  /** Who may decide: names, Ed25519 keys, rights, and the scrypt password of the web login (null: none). */
+  readonly approvers: Approvers;
   startEgressProxy(): Promise<void>;
   /** The longest wall-clock limit any profile allows a call. */
   readonly maxCallMs: number;
@@ -104,6 +112,18 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const startEgressProxy = () => (proxyStarted ??= egress.proxy.start());
   const browser = wireBrowser({ startProxy: startEgressProxy, logger: options.logger });
   const sessions = createSessionStore({ maxSessions: config.sessions.maxOpen, maxSessionsPerAgent: config.sessions.maxOpenPerAgent, idleTtlMs: config.sessions.idleTtlMs });
+  // The approved run goes through the runner made just below; it is only called on a decision.
+  const { flow: approvals, approvers } = wireApprovals(config, {
+    agents: identity.agents,
+    users: identity.users,
+    audit,
+    redactor: egress.redactor,
+    logger: options.logger,
+    run: async (approval) => {
+      const r = await runner.runApproved(approval);
+      return { id: r.id, tool: r.tool, status: r.status, output: r.output, durationMs: r.durationMs };
+    },
+  });
   const runner = createRunner({
     verifier: identity.verifier,
     tools,
@@ -115,9 +135,11 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     sessions,
     sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor, egressTrusted: (name) => (name === null ? false : egress.policies.get(name)?.trusted === true) },
     egressFor: egress.opener,
-    stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats(), ...browser.stats() }),
+    stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats(), ...browser.stats(), approvalWaiters: approvals.waiting }),
     redactor: egress.redactor,
     browser,
+    approvals,
+    policyVersion: () => policy.version,
     logger: options.logger,
   });
   let closed: Promise<void> | null = null;
@@ -137,6 +159,8 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
       await sandboxes.container?.start();
     },
     sessions,
+    approvals,
+    approvers,
     maxCallMs: sandboxes.maxCallMs,
     startEgressProxy,
     addTokenEndpoint: identity.addTokenEndpoint,
@@ -145,6 +169,8 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     receipts: createReceiptReader(auditLog.receipts),
     close() {
       closed ??= (async () => {
+        // Approved calls still running finish in their sandboxes first; then no decision is taken.
+        await approvals.close();
         // Pages first: their contexts' requests ride the egress proxy closed below.
         await browser.close();
         await sandboxes.close();

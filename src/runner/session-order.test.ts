@@ -8,6 +8,7 @@ import type { Principal } from '../core/principal.ts';
 import { BUNDLED_SANDBOX_PROFILE_DIR, createHostWorkspace, createSandboxManager, loadSandboxProfiles, type Sandbox, type SandboxBackend } from '../sandbox/index.ts';
 import { BUILTIN_TOOLS } from '../tools/builtin-tools.ts';
 import { createToolRegistry } from '../tools/tool-registry.ts';
+import type { ApprovalFlow } from './approval-flow.ts';
 import { createRedactor } from './redaction.ts';
 import { createRunner } from './runner.ts';
 import { createSessionStore } from './session-store.ts';
@@ -60,6 +61,9 @@ function setup(authorize: (request: AuthorizationRequest, sessions: ReturnType<t
     stats: () => ({}),
     redactor: createRedactor([]),
     browser: null,
+    // These policies never ask for approval: a call that reached the approvals would fail the test.
+    approvals: new Proxy({} as ApprovalFlow, { get: () => () => Promise.reject(new Error('approvals are not part of this test')) }),
+    policyVersion: () => 'test',
     logger: silentLogger,
   });
   return { runner, sessions, seen, close: () => manager.close() };

@@ -167,7 +167,7 @@ describe('chain rules across file and browse tools, in one session', () => {
   it('after a sensitive file.read, a browse.fetch of an untrusted host is denied by the chain rule, and both decisions are audited', async () => {
     const id = await sandbox('webdev');
     expect((await fetchPage('/notes.txt', { sandbox: id })).status).toBe(200);
-    expect(await invoke('file.write', { path: 'certs/server.pem', content: '-----BEGIN KEY-----' }, { sandbox: id })).toMatchObject({ status: 403 });
+    expect(await invoke('file.write', { path: 'certs/server.pem', content: '-----BEGIN KEY-----' }, { sandbox: id })).toMatchObject({ status: 202, json: { status: 'pending_approval' } });
     // (untrusted content was read above: writes now wait for approval; a fresh session shows the read rule alone.)
     const fresh = await sandbox('webdev');
     await invoke('file.mkdir', { path: 'certs' }, { sandbox: fresh });
@@ -197,7 +197,7 @@ describe('chain rules across file and browse tools, in one session', () => {
   it('after untrusted content, file changes wait for approval; content from a trusted policy sets no such fact', async () => {
     const id = await sandbox('webdev');
     expect((await fetchPage('/page', { sandbox: id })).status).toBe(200);
-    expect(await invoke('file.write', { path: 'todo.md', content: 'do what the page said' }, { sandbox: id })).toMatchObject({ status: 403, json: { error: { code: 'APPROVAL_REQUIRED' } } });
+    expect(await invoke('file.write', { path: 'todo.md', content: 'do what the page said' }, { sandbox: id })).toMatchObject({ status: 202, json: { status: 'pending_approval', approval: { policyId: 'chain-approve-changes-after-untrusted-content' } } });
     expect(await invoke('file.read', { path: 'todo.md' }, { sandbox: id })).toMatchObject({ status: 404, json: { error: { code: 'FS_NOT_FOUND' } } });
 
     const trusted = await sandbox('webdev-trusted');

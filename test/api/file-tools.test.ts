@@ -73,11 +73,11 @@ describe('file tools in a session sandbox', () => {
     expect(await tool(auth, 'file.move', { from: 'src/app.ts', to: 'src/main.ts' }, id)).toMatchObject({ status: 200, json: { output: { from: 'src/app.ts', to: 'src/main.ts' } } });
     expect(await tool(auth, 'file.stat', { path: 'src/app.ts' }, id)).toMatchObject({ status: 404, json: { error: { code: 'FS_NOT_FOUND' } } });
     // Deleting is irreversible: the shipped policies hold it for an operator's approval.
-    expect(await tool(auth, 'file.delete', { path: 'src/main.ts' }, id)).toMatchObject({ status: 403, json: { error: { code: 'APPROVAL_REQUIRED' } } });
+    expect(await tool(auth, 'file.delete', { path: 'src/main.ts' }, id)).toMatchObject({ status: 202, json: { status: 'pending_approval', approval: { policyId: 'approval-destructive' } } });
     expect(await tool(auth, 'file.stat', { path: 'src/main.ts' }, id)).toMatchObject({ status: 200, json: { output: { type: 'file', sizeBytes: 22 } } });
     // Replacing a file by a move destroys it: that waits for approval too.
     await tool(auth, 'file.write', { path: 'other.ts', content: 'x' }, id);
-    expect(await tool(auth, 'file.move', { from: 'other.ts', to: 'src/main.ts', overwrite: true }, id)).toMatchObject({ status: 403, json: { error: { code: 'APPROVAL_REQUIRED' } } });
+    expect(await tool(auth, 'file.move', { from: 'other.ts', to: 'src/main.ts', overwrite: true }, id)).toMatchObject({ status: 202, json: { status: 'pending_approval' } });
   });
 
   it('reads binary as base64, text in parts without splitting a character, and refuses bad base64', async () => {

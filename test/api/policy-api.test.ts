@@ -42,7 +42,7 @@ async function run(server: TestServer, agent: TestAgent, extra: Record<string, u
     headers: { authorization: `Bearer ${ed25519Token(agent.privateKey, claimsFor(agent.id))}`, 'content-type': 'application/json' },
     body: JSON.stringify({ tool: 'code', input: { language: 'javascript', source: '40+2' }, ...extra }),
   });
-  const json = (await res.body.json()) as { status?: string; error?: { code: string; message: string; details: { decision: { ruleId: string | null; policyIds: string[]; reason: string; evaluated?: unknown } } } };
+  const json = (await res.body.json()) as { id?: string; status?: string; approval?: { id: string; policyId: string | null }; error?: { code: string; message: string; details: { decision: { ruleId: string | null; policyIds: string[]; reason: string; evaluated?: unknown } } } };
   return { status: res.statusCode, json };
 }
 
@@ -116,7 +116,7 @@ when { context.session.calls * 4611686018427387904 > 4611686018427387904 };
     expect(JSON.stringify(third.json.error?.details)).toContain('overflowing-forbid');
   });
 
-  it('answers 403 APPROVAL_REQUIRED naming the policy, and never runs the call', async () => {
+  it('holds a call that needs approval (202 pending_approval naming the policy), and never runs it', async () => {
     const agent = makeTestAgent('coder', ['coding']);
     const server = await serverWith(
       [agent],
@@ -127,9 +127,11 @@ permit (principal, action == Action::"code.exec", resource is Language);
 `),
     );
     const r = await run(server, agent);
-    expect(r.status).toBe(403);
-    expect(r.json.error?.code).toBe('APPROVAL_REQUIRED');
-    expect(r.json.error?.details.decision.policyIds).toContain('code-needs-approval');
+    expect(r.status).toBe(202);
+    expect(r.json).toMatchObject({ status: 'pending_approval', approval: { policyId: 'code-needs-approval' } });
+    const requested = server.audit.records.find((rec) => rec.kind === 'approval' && rec.invocation === r.json.id && r.json.id !== undefined);
+    expect(requested).toMatchObject({ outcome: 'requested', decision: { result: 'require_approval' }, approval: { event: 'requested', id: r.json.approval?.id } });
+    expect(JSON.stringify(requested?.decision?.details)).toContain('code-needs-approval');
     expect(server.audit.records.some((rec) => rec.outcome === 'ok')).toBe(false);
   });
 });

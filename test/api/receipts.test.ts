@@ -19,7 +19,7 @@ const other = makeTestAgent('other', ['coding']);
 beforeAll(async () => {
   env = makeTestEnv([coder, other], { audit: { checkpointEvery: 1000 } });
   runtime = createRuntime(env.config, { logger: silentLogger });
-  app = createRunnerApi({ runner: runtime.runner, tokens: runtime.tokens, receipts: runtime.receipts, logger: silentLogger, bodyLimitBytes: 1024 * 1024, requestTimeoutMs: 60_000, unreadBody: { maxBytes: 1024 * 1024, maxMs: 1000 } });
+  app = createRunnerApi({ runner: runtime.runner, tokens: runtime.tokens, receipts: runtime.receipts, maxWaitMs: env.config.approvals.maxWaitMs, logger: silentLogger, bodyLimitBytes: 1024 * 1024, requestTimeoutMs: 60_000, unreadBody: { maxBytes: 1024 * 1024, maxMs: 1000 } });
   await app.ready();
 });
 afterAll(async () => {

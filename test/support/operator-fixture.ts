@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createOperatorApi } from '../../src/api/operator/index.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { hashPassword } from '../../src/identity/password-hash.ts';
+import { hashPassword, parseScryptHash } from '../../src/identity/password-hash.ts';
 import { createFakeApprovals, type FakeApprovals } from './fake-approvals.ts';
 
 export interface TestApprover {
@@ -37,7 +37,7 @@ export async function startOperatorFixture(names: string[] = ['ana', 'ben'], opt
     writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
     const password = `pw-${name}-${Math.random().toString(36).slice(2)}`;
     approvers[name] = { name, password, privateKey, publicKey, keyFile };
-    configured.push({ name, publicKey, passwordScrypt: await hashPassword(password) });
+    configured.push({ name, publicKey, password: parseScryptHash(await hashPassword(password), name) });
   }
   const approvals = createFakeApprovals();
   const app = createOperatorApi({ approvals, approvers: configured, logger: silentLogger, host: '127.0.0.1', ...options });

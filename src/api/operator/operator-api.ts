@@ -5,7 +5,7 @@ import { CordonError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createOperatorTokenVerifier, type OperatorApprover } from '../../identity/operator-token.ts';
-import { DEFAULT_SCRYPT, parseScryptHash, verifyPassword, type ScryptHash } from '../../identity/password-hash.ts';
+import { DEFAULT_SCRYPT, verifyPassword, type ScryptHash } from '../../identity/password-hash.ts';
 import { createReplayCache } from '../../identity/replay-cache.ts';
 import { renderError } from '../error-renderer.ts';
 import { parseDecisionBody } from './decision-body.ts';
@@ -59,7 +59,7 @@ export function createOperatorApi(options: OperatorApiOptions): FastifyInstance 
   const now = options.now ?? Date.now;
   const approvers = new Map<string, { approver: OperatorApprover; password: ScryptHash | null }>();
   for (const a of options.approvers) {
-    approvers.set(a.name, { approver: a, password: a.passwordScrypt === undefined ? null : parseScryptHash(a.passwordScrypt, `approvals.approvers[${a.name}]`) });
+    approvers.set(a.name, { approver: a, password: a.password });
   }
   // An unknown name, or an approver without a password, costs one scrypt at the default cost and
   // gets the same answer as a wrong password: the response says nothing about which names exist.

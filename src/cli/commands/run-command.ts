@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ExitCode } from '../../core/errors.ts';
 import { createLogger, type LogLevel } from '../../core/logger.ts';
 import type { CordonConfig } from '../../config/config-schema.ts';
 import { mintLocalToken } from '../../runner/local-agents.ts';
@@ -103,6 +104,13 @@ export function registerRunCommand(program: Command): void {
             : (await runtime.tokens.issue(await localExchangeParams(config, opts.agent, opts.user))).access_token;
         const principal = await runtime.runner.authenticate(`Bearer ${token}`);
         const result = await runtime.runner.invoke(principal, { tool, input, ...(opts.profile === undefined ? {} : { profile: opts.profile }) });
+        if (result.approval !== undefined) {
+          // Held for an operator: it stays in the data directory's approvals; `cordon serve` runs it once approved.
+          if (opts.json === true) printJson({ id: result.id, status: result.status, approval: result.approval });
+          else process.stderr.write(`${result.id}: waits for approval ${result.approval.id} until ${result.approval.expiresAt} (${result.approval.reason})\n`);
+          process.exitCode = ExitCode.approval;
+          return;
+        }
         if (opts.json === true) printJson({ id: result.id, tool: result.tool, status: result.status, output: result.output, durationMs: result.durationMs });
         else printHuman(result);
         if (result.failed) process.exitCode = 1;

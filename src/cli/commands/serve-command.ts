@@ -31,12 +31,15 @@ export function registerServeCommand(program: Command): void {
         logger,
         bodyLimitBytes: config.server.bodyLimitBytes,
         unreadBody: { maxBytes: config.server.unreadBodyDiscardBytes, maxMs: config.server.unreadBodyDiscardMs },
-        // Longer than the longest call any profile allows, plus its wait for a host.
-        requestTimeoutMs: runtime.maxCallMs + 30_000,
+        // Longer than the longest call any profile allows plus its wait for a host, and than a long-poll.
+        requestTimeoutMs: Math.max(runtime.maxCallMs, config.approvals.maxWaitMs) + 30_000,
+        maxWaitMs: config.approvals.maxWaitMs,
       });
       // The operator listener: its own server and port, so no route an agent can reach serves approvals.
-      // Until the runtime has an approval store and config has approvers, it lists nothing and nobody can log in.
-      const operator = config.operator.enabled ? operatorApi.createOperatorApi({ approvals: operatorApi.createNoApprovals(), approvers: [], logger, host: config.operator.host }) : null;
+      // It shares this runtime's approval service: a decision wakes the agent's long-poll in process.
+      const operator = config.operator.enabled
+        ? operatorApi.createOperatorApi({ approvals: runtime.approvals, approvers: runtime.approvers.list(), logger, host: config.operator.host })
+        : null;
       let address: string;
       let operatorAddress: string | null = null;
       let listening = { host: config.server.host, port: config.server.port, flag: '--port', field: '/server' };

@@ -23,6 +23,8 @@ export interface InvocationFacts {
   invocation?: string;
   /** The session the call belongs to (a client's name, or a session sandbox's own), if any. */
   session?: string | null;
+  /** For an approval record: which approval, what happened to it, and who decided. */
+  approval?: AuditRecord['approval'];
 }
 
 function sha256OfInput(input: unknown): string | null {
@@ -61,6 +63,7 @@ export function buildRecord(kind: AuditRecord['kind'], facts: InvocationFacts): 
     ...(facts.source === undefined ? {} : { source: facts.source }),
     ...(facts.invocation === undefined ? {} : { invocation: facts.invocation }),
     ...(facts.session === undefined || facts.session === null ? {} : { session: facts.session }),
+    ...(facts.approval === undefined ? {} : { approval: facts.approval }),
   };
 }
 

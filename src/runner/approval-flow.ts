@@ -1,0 +1,199 @@
+import type { ApprovalNotifier } from '../approvals/approval-notifier.ts';
+import type { ApprovalOutcome, ApprovalStore, StoredApproval } from '../approvals/approval-store.ts';
+import type { ApprovalService, CanonicalInvocation } from '../approvals/approval-types.ts';
+import type { Approvers } from '../approvals/approvers.ts';
+import { verifyDecision } from '../approvals/verify-decision.ts';
+import type { AuditRecord, AuditSink } from '../audit/audit-sink.ts';
+import type { Decision } from '../core/decision.ts';
+import { CordonError, toCordonError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { principalUserKey, type Principal } from '../core/principal.ts';
+import type { Redactor } from './redaction.ts';
+import { record, type InvocationFacts } from './stages/record.ts';
+
+/** What the agent is told about the approval its call waits for (the 202, and each poll while pending). */
+export interface PendingApproval {
+  readonly id: string;
+  readonly reason: string;
+  readonly policyId: string | null;
+  readonly expiresAt: string;
+}
+
+/** The body a direct call answers; an approved call's poll answers the same. */
+export interface InvocationBody {
+  readonly id: string;
+  readonly tool: string;
+  readonly status: string;
+  readonly output: unknown;
+  readonly durationMs: number;
+}
+
+/** What `GET /v1/invocations/:id` answers with 200: still waiting, running, or the call's own body. */
+export type InvocationState = { readonly id: string; readonly status: 'pending_approval' | 'running'; readonly approval: PendingApproval } | InvocationBody;
+
+export interface ApprovalFlow extends ApprovalService {
+  /** Holds a call policy sent to a human: stored (caps apply), recorded, and described for the 202. */
+  request(invocation: CanonicalInvocation, principal: Principal, decision: Decision, facts: InvocationFacts): Promise<PendingApproval>;
+  /**
+   * The call's state for the principal that asked; anyone else's id reads as unknown. Waits up
+   * to `waitMs` while it is pending or running, waking when it changes or the client leaves.
+   * A denied, expired or refused call is thrown as the error the agent sees.
+   */
+  read(principal: Principal, invocationId: string, options: { readonly waitMs: number; readonly signal?: AbortSignal }): Promise<InvocationState>;
+  /** Marks approvals whose time is up as expired, records and wakes them; returns how many. */
+  expireDue(): Promise<number>;
+  readonly maxWaitMs: number;
+  /** Long-polls waiting right now (a client that left is no longer counted). */
+  readonly waiting: number;
+  /** Refuses new decisions, waits for approved calls still running, closes the store. */
+  close(): Promise<void>;
+}
+
+export interface ApprovalFlowDeps {
+  readonly store: ApprovalStore;
+  readonly approvers: Approvers;
+  readonly notifier: ApprovalNotifier;
+  readonly audit: AuditSink;
+  readonly logger: Logger;
+  readonly redactor: Redactor;
+  /** The groups of a call's agent and user, for approvers limited to groups. */
+  readonly principalGroups: (invocation: CanonicalInvocation) => readonly string[];
+  /** Runs exactly the stored call once, through the whole pipeline, as its stored principal. */
+  readonly run: (approval: StoredApproval) => Promise<InvocationBody>;
+  readonly maxWaitMs: number;
+  /** How often expired approvals are swept into records (0: only when asked). */
+  readonly sweepIntervalMs: number;
+  readonly now?: () => number;
+}
+
+export function createApprovalFlow(deps: ApprovalFlowDeps): ApprovalFlow {
+  const now = deps.now ?? Date.now;
+  const running = new Set<Promise<void>>();
+  let closed = false;
+  const sweep = deps.sweepIntervalMs > 0 ? setInterval(() => void expireDue().catch((err: unknown) => deps.logger.error({ err }, 'approval sweep failed')), deps.sweepIntervalMs) : null;
+  sweep?.unref();
+
+  const pendingOf = (s: StoredApproval): PendingApproval => ({ id: s.view.id, reason: s.view.reason, policyId: s.view.policyId, expiresAt: s.view.expiresAt });
+
+  /** An approval event's record, from what the store holds (the decision is in the `requested` record only). */
+  async function recordEvent(s: StoredApproval, event: NonNullable<AuditRecord['approval']>['event'], approver?: string): Promise<void> {
+    const inv = s.view.invocation;
+    await record(deps.audit, deps.logger, 'approval', {
+      requestId: null, principal: s.principal, tool: inv.tool, action: null, resource: null, sandbox: inv.sandbox, decision: null,
+      outcome: event, durationMs: 0, input: inv.input, invocation: inv.invocation, session: inv.session,
+      approval: { id: s.view.id, event, ...(approver === undefined ? {} : { approver }) },
+    });
+  }
+
+  async function expireDue(): Promise<number> {
+    const expired = deps.store.expireDue();
+    for (const s of expired) {
+      deps.notifier.notify(s.view.id);
+      await recordEvent(s, 'expired');
+    }
+    return expired.length;
+  }
+
+  /** Runs the approved call once and stores what it ended with; its waiters wake either way. */
+  async function runApproved(s: StoredApproval): Promise<void> {
+    let outcome: ApprovalOutcome;
+    try {
+      outcome = { kind: 'result', body: { ...(await deps.run(s)) } };
+    } catch (err) {
+      const e = toCordonError(err);
+      outcome = { kind: 'error', code: e.code, message: e.message, details: e.details };
+    }
+    try {
+      // The result is kept on disk and shown later: known secrets never reach it.
+      deps.store.finish(s.view.id, deps.redactor.value(outcome) as ApprovalOutcome);
+    } catch (err) {
+      deps.logger.error({ err, approval: s.view.id }, 'the approved call ran, but its result could not be stored');
+    }
+    deps.notifier.notify(s.view.id);
+  }
+
+  /** The answer for a call whose approval is settled, or null while the agent should wait. */
+  function settled(s: StoredApproval): InvocationState | null {
+    const status = s.view.status;
+    if (status === 'expired') throw new CordonError('APPROVAL_EXPIRED', `no approver decided in time: the approval expired at ${s.view.expiresAt}; the call never ran`, { details: { approval: s.view.id } });
+    if (status === 'denied') {
+      throw new CordonError('APPROVAL_DENIED', `approver "${s.view.decidedBy ?? ''}" denied this call; it never ran`, { details: { approval: s.view.id, approver: s.view.decidedBy } });
+    }
+    if (status === 'approved' && s.outcome !== null) {
+      if (s.outcome.kind === 'result') return s.outcome.body as unknown as InvocationBody;
+      throw new CordonError(s.outcome.code, s.outcome.message, { details: { ...s.outcome.details, approval: s.view.id } });
+    }
+    return null;
+  }
+
+  return {
+    maxWaitMs: deps.maxWaitMs,
+    get waiting() {
+      return deps.notifier.waiting;
+    },
+
+    async request(invocation, principal, decision, facts) {
+      const stored = deps.store.add({ invocation, principal, decision });
+      await record(deps.audit, deps.logger, 'approval', { ...facts, outcome: 'requested', approval: { id: stored.view.id, event: 'requested' } });
+      return pendingOf(stored);
+    },
+
+    async read(principal, invocationId, options) {
+      const deadline = now() + options.waitMs;
+      for (;;) {
+        const s = deps.store.byInvocation(invocationId);
+        // Another principal's call reads exactly as an unknown id: no existence oracle.
+        if (s === null || s.principal.agent !== principal.agent || principalUserKey(s.principal) !== principalUserKey(principal)) {
+          throw new CordonError('INVOCATION_NOT_FOUND', `no invocation ${invocationId.slice(0, 64)} of yours waits for or went through approval`, { details: { invocation: invocationId.slice(0, 64) } });
+        }
+        const done = settled(s);
+        if (done !== null) return done;
+        const left = (s.view.status === 'pending' ? Math.min(deadline, s.expiresAtMs) : deadline) - now();
+        if (left <= 0 && s.view.status === 'pending' && s.expiresAtMs <= now()) continue;
+        if (left <= 0 || options.signal?.aborted === true) {
+          return { id: s.view.invocation.invocation, status: s.view.status === 'pending' ? 'pending_approval' : 'running', approval: pendingOf(s) };
+        }
+        await deps.notifier.wait(s.view.id, left, options.signal);
+      }
+    },
+
+    list: (filter) => deps.store.list(filter).map((s) => s.view),
+    get: (id) => deps.store.get(id)?.view ?? null,
+
+    async decide(signed) {
+      if (closed) throw new CordonError('UNAVAILABLE', 'Cordon is shutting down; decide again once it runs');
+      let verified;
+      try {
+        verified = verifyDecision(signed, { approvers: deps.approvers, lookup: (id) => deps.store.get(id)?.view ?? null, principalGroups: deps.principalGroups, nonceUsed: deps.store.nonceUsed, now: now() });
+      } catch (err) {
+        deps.logger.warn({ code: toCordonError(err).code }, 'approval decision refused');
+        throw err;
+      }
+      const { statement } = verified.signed;
+      const decided = deps.store.decide({
+        id: statement.approvalId,
+        verdict: statement.decision,
+        approver: verified.approver.name,
+        invocationHash: statement.invocationHash,
+        nonce: statement.nonce,
+        nonceExpiresAtMs: statement.exp * 1000,
+      });
+      deps.notifier.notify(decided.view.id);
+      await recordEvent(decided, statement.decision === 'approve' ? 'approved' : 'denied', verified.approver.name);
+      if (statement.decision === 'approve') {
+        const run = runApproved(decided).finally(() => running.delete(run));
+        running.add(run);
+      }
+      return decided.view;
+    },
+
+    expireDue,
+
+    async close() {
+      closed = true;
+      if (sweep !== null) clearInterval(sweep);
+      while (running.size > 0) await Promise.allSettled([...running]);
+      deps.store.close();
+    },
+  };
+}
