@@ -12,7 +12,11 @@ export interface AuditRecord {
   readonly resource: string | null;
   readonly sandbox: string | null;
   readonly decision: { readonly result: string; readonly reason: string; readonly ruleId: string | null; readonly details?: Readonly<Record<string, unknown>> } | null;
-  /** The tool's status when it ran, or the error code when Cordon refused. */
+  /**
+   * The tool's status when it ran, or the error code when Cordon refused. `started`: written
+   * (and on disk) before the call's sandbox runs, so a call that crashes the process leaves
+   * evidence; its final record follows with the same `invocation`.
+   */
   readonly outcome: string;
   readonly durationMs: number;
   readonly inputSha256: string | null;
@@ -35,6 +39,14 @@ export interface AuditRecord {
 }
 
 export interface AuditSink {
-  append(record: AuditRecord): void;
+  /**
+   * Takes its place in the log at once (order = append order); the promise resolves when the
+   * record, and every record before it, is written (on disk in durable mode), and rejects with
+   * AUDIT_UNAVAILABLE when it cannot be. Once one append has failed, every later one fails
+   * (fail closed: no record after a lost one is ever reported written). What a caller does
+   * with a failure: audit-append.ts.
+   */
+  append(record: AuditRecord): Promise<void>;
+  /** Writes what is pending, then closes; resolves even after a failure (that was reported once). */
   close(): Promise<void>;
 }

@@ -11,7 +11,11 @@ const record = (outcome: string, source: string): AuditRecord => ({
 function setup(windowMs: number, maxKeys: number) {
   clockMs = 0;
   const written: AuditRecord[] = [];
-  const agg = createRepeatAggregator({ write: (r) => written.push(r), windowMs, maxKeys, now: () => clockMs });
+  const write = (r: AuditRecord) => {
+    written.push(r);
+    return Promise.resolve();
+  };
+  const agg = createRepeatAggregator({ write, windowMs, maxKeys, now: () => clockMs });
   return { agg, written };
 }
 

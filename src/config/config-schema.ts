@@ -199,6 +199,14 @@ export interface CordonConfig {
     readonly repeatWindowMs: number;
     /** Distinct (source, reason) keys counted at once; beyond this, one "other" bucket. */
     readonly repeatMaxKeys: number;
+    /**
+     * `durable` (default): no call is answered, and no sandbox runs, before its records are
+     * fdatasync'ed (group commit). `buffered`: written to the file without a sync — faster,
+     * but a power loss can lose answered calls' records.
+     */
+    readonly durability: 'durable' | 'buffered';
+    /** The live file is renamed to `audit-<lastSeq>.jsonl` once it passes this size; the chain goes on. */
+    readonly rotateBytes: number;
   };
   readonly sandbox: SandboxConfig;
   readonly sessions: SessionsConfig;
@@ -254,10 +262,13 @@ export const CONFIG_SCHEMA = {
     audit: {
       type: 'object',
       additionalProperties: false,
-      required: ['repeatWindowMs', 'repeatMaxKeys'],
+      required: ['repeatWindowMs', 'repeatMaxKeys', 'durability', 'rotateBytes'],
       properties: {
         repeatWindowMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
         repeatMaxKeys: positiveInt(1_000_000),
+        durability: { type: 'string', enum: ['durable', 'buffered'] },
+        // At least 4 KiB (a file a record or two long), at most 64 GiB.
+        rotateBytes: { type: 'integer', minimum: 4096, maximum: 64 * 1024 * 1024 * 1024 },
       },
     },
     auth: {

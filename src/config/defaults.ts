@@ -15,7 +15,7 @@ export const BUNDLED_EGRESS_POLICY_DIR = fileURLToPath(new URL('../../egress-pol
 export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
   policyDir: BUNDLED_POLICY_DIR,
   server: { host: '127.0.0.1', port: 7070, bodyLimitBytes: 1024 * 1024, unreadBodyDiscardBytes: 16 * 1024 * 1024, unreadBodyDiscardMs: 10_000 },
-  audit: { repeatWindowMs: 60_000, repeatMaxKeys: 1024 },
+  audit: { repeatWindowMs: 60_000, repeatMaxKeys: 1024, durability: 'durable', rotateBytes: 64 * 1024 * 1024 },
   auth: {
     audience: 'cordon',
     maxTokenLifetimeSec: 300,

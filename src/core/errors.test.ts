@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CordonError, ERROR_CODES, ExitCode, type ErrorCode } from './errors.ts';
 
-// The workspace file codes clients and the CLI rely on: status and exit code are API.
+// Codes clients and the CLI rely on (workspace files, audit): status and exit code are API.
 const FS_CODES: Record<string, readonly [number, number]> = {
   FS_INVALID_PATH: [400, ExitCode.usage],
   FS_OUTSIDE_WORKSPACE: [403, ExitCode.denied],
@@ -14,6 +14,8 @@ const FS_CODES: Record<string, readonly [number, number]> = {
   FS_EDIT_AMBIGUOUS: [409, ExitCode.conflict],
   FS_EDIT_CONFLICT: [409, ExitCode.conflict],
   BROWSE_CONTENT_UNSUPPORTED: [422, ExitCode.usage],
+  // A call that cannot be recorded is refused as "try later", like any missing dependency.
+  AUDIT_UNAVAILABLE: [503, ExitCode.unavailable],
 };
 
 describe('error table', () => {

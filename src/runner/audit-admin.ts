@@ -10,7 +10,7 @@ export function auditLogPath(config: CordonConfig): string {
   return join(config.dataDir, 'audit', 'audit.jsonl');
 }
 
-/** `cordon audit verify`: the chain of a log, record by record. */
+/** `cordon audit verify`: the chain of a log, record by record, across its rotated files. */
 export async function verifyAudit(path: string): Promise<AuditVerifyReport> {
   try {
     return await verifyAuditLog(path);

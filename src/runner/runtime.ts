@@ -79,7 +79,16 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const identity = wireIdentity(config);
   const { policy, authorizer } = wirePolicy(config, identity);
   const wantedAuditPath = auditLogPath(config);
-  const log = options.audit === undefined ? createJsonlAuditLog(wantedAuditPath, { onRepair: (what) => options.logger.warn({ audit: wantedAuditPath }, what) }) : null;
+  const log =
+    options.audit === undefined
+      ? createJsonlAuditLog(wantedAuditPath, {
+          durability: config.audit.durability,
+          rotateBytes: config.audit.rotateBytes,
+          onRepair: (what) => options.logger.warn({ audit: wantedAuditPath }, what),
+          // Once, when the log fails: from then on every call is refused with AUDIT_UNAVAILABLE.
+          onFailure: (err) => options.logger.fatal({ err: err.cause, audit: wantedAuditPath }, 'the audit log cannot be written; refusing every call until the runner is restarted'),
+        })
+      : null;
   // Known secrets and anything shaped like a credential never reach a record (the redactor comes with egress, below).
   let redactor: Redactor | null = null;
   const audit = redactingAuditSink(options.audit ?? (log as NonNullable<typeof log>), () => redactor);

@@ -9,8 +9,8 @@ export function registerAuditCommand(program: Command): void {
 
   audit
     .command('verify')
-    .description('check every record\'s hash and its link to the one before; prints each problem (line, seq, kind) and exits 1 on any')
-    .option('--file <path>', 'the log to check (default: dataDir/audit/audit.jsonl from the config)')
+    .description('check every record\'s hash and its link to the one before, across rotated files; prints each problem (file, line, seq, kind) and exits 1 on any')
+    .option('--file <path>', 'the live log whose chain to check, rotated files included (default: dataDir/audit/audit.jsonl from the config)')
     .option('--json', 'print the report as JSON')
     .action(async (opts: { file?: string; json?: boolean }, cmd: Command) => {
       const path = opts.file === undefined ? auditLogPath(loadCliConfig(cmd.optsWithGlobals<GlobalOptions>())) : resolve(opts.file);
@@ -18,9 +18,12 @@ export function registerAuditCommand(program: Command): void {
       if (opts.json === true) {
         printJson({ path, ...report });
       } else {
-        for (const p of report.problems) process.stdout.write(`line ${p.line}${p.seq === null ? '' : ` (seq ${p.seq})`}: ${p.kind}: ${p.detail}\n`);
+        for (const p of report.problems) process.stdout.write(`${p.file}:${p.line}${p.seq === null ? '' : ` (seq ${p.seq})`}: ${p.kind}: ${p.detail}\n`);
+        const t = report.tornTail;
+        if (t !== null) process.stdout.write(`${t.file}:${t.line}: torn last line of ${t.bytes} bytes (a write a crash interrupted, never acknowledged); the runner cuts it off when it next opens the log\n`);
         const head = report.head === null ? 'empty' : `head seq ${report.head.seq} ${report.head.hash}`;
-        process.stdout.write(`${report.ok ? 'ok' : 'TAMPERED'}: ${report.records} records in ${path}; ${head}\n`);
+        const files = report.files.length === 1 ? '' : ` (${report.files.length} files)`;
+        process.stdout.write(`${report.ok ? 'ok' : 'TAMPERED'}: ${report.records} records in ${path}${files}; ${head}\n`);
       }
       if (!report.ok) process.exitCode = ExitCode.toolFailed;
     });
