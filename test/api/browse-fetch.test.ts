@@ -179,7 +179,7 @@ describe('chain rules across file and browse tools, in one session', () => {
     expect(denied).toMatchObject({ status: 403, json: { error: { code: 'POLICY_DENIED' } } });
     expect(JSON.stringify(denied.json.error.details)).toContain('chain-no-untrusted-egress-after-sensitive-read');
     expect(docs.hits.length).toBe(hits);
-    const records = server.audit.records.slice(before).filter((x) => x.kind === 'invocation' && x.sandbox === fresh);
+    const records = server.audit.records.slice(before).filter((x) => x.kind === 'invocation' && x.sandbox === fresh && x.outcome !== 'started');
     expect(records.map((x) => [x.tool, x.action, x.decision?.result, x.outcome])).toEqual([
       ['file.read', 'fs.read', 'allow', 'ok'],
       ['browse.fetch', 'net.fetch', 'deny', 'POLICY_DENIED'],

@@ -18,13 +18,14 @@ describe('cordon audit verify', () => {
     expect((await cordon(['run', 'code', '--lang', 'js', '1+1'])).code).toBe(0);
     expect((await cordon(['run', 'code', '--lang', 'js', 'nope('])).code).toBe(1);
     const ok = await cordon(['audit', 'verify']);
-    expect(ok).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: 2 records in .*audit\.jsonl; head seq 2 [0-9a-f]{64}\n$/) as string });
+    // Each call is two records: `started` before its sandbox ran, then its result.
+    expect(ok).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: 4 records in .*audit\.jsonl; head seq 4 [0-9a-f]{64}\n$/) as string });
     const log = join(cwd, '.cordon', 'audit', 'audit.jsonl');
     // Someone rewrites a failed call as a success.
     writeFileSync(log, readFileSync(log, 'utf8').replace('"outcome":"error"', '"outcome":"ok"'));
     const bad = await cordon(['audit', 'verify', '--json']);
     expect(bad.code).toBe(1);
-    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, records: 2, problems: [{ line: 2, seq: 2, kind: 'edited' }] });
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, records: 4, problems: [{ file: 'audit.jsonl', line: 4, seq: 4, kind: 'edited' }] });
   });
 
   it('says where a runner writes its log when there is none', async () => {
