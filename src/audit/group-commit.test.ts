@@ -102,10 +102,10 @@ describe('durable group commit', () => {
     expect(await verifyAuditLog(path)).toMatchObject({ ok: true, records: 1280 });
   });
 
-  it.each([
+  it.each<[string, { write?: number; sync?: number }]>([
     ['write', { write: 2 }],
     ['fdatasync', { sync: 2 }],
-  ] as const)('after a failed %s: that batch and every later append reject with AUDIT_UNAVAILABLE, said once; none is reported durable', async (_what, fail) => {
+  ])('after a failed %s: that batch and every later append reject with AUDIT_UNAVAILABLE, said once; none is reported durable', async (_what, fail) => {
     const { fs, calls } = countingFs(fail);
     const failures: CordonError[] = [];
     const log = createJsonlAuditLog(path, { fs, onFailure: (e) => failures.push(e) });
