@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CordonError } from '../core/errors.ts';
 import type { AuditRecord } from './audit-sink.ts';
+import { rotatedFileName } from './chain-files.ts';
 import { nodeAuditFs, type AuditFs } from './group-commit.ts';
 import type { ChainedRecord } from './hash-chain.ts';
 import { createJsonlAuditLog, type JsonlAuditLogOptions } from './jsonl-audit-log.ts';
@@ -203,6 +204,19 @@ describe('rotation', () => {
     expect(after.ok).toBe(true);
     expect(after.records).toBe(before.records + 1);
     expect(fileLines()[0]).toMatchObject({ seq: (before.head?.seq ?? 0) + 1, prev: before.head?.hash });
+  });
+
+  it('never overwrites a rotated file: a name already taken fails the log closed, and the old file is kept', async () => {
+    const failures: unknown[] = [];
+    const log = open({ onFailure: (e) => failures.push(e) });
+    // Seq 1's rotated name is taken (by a chain that started over, say).
+    writeFileSync(rotatedFileName(path, 1), 'older records\n');
+    // One big record passes 4 KiB in its first batch: it is written and durable, then rotation fails.
+    await expect(log.append({ ...record(0), resource: 'x'.repeat(5000) })).resolves.toBeUndefined();
+    await expect(log.append(record(1))).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE', details: { reason: 'EEXIST' } });
+    expect(failures).toHaveLength(1);
+    expect(readFileSync(rotatedFileName(path, 1), 'utf8')).toBe('older records\n');
+    await log.close();
   });
 
   it('reports a deleted middle rotated file as records missing at the start of the next file', async () => {

@@ -1,4 +1,4 @@
-import { close, fdatasync, fsync, open, rename, writeSync } from 'node:fs';
+import { close, existsSync, fdatasync, fsync, open, rename, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CordonError } from '../core/errors.ts';
 import type { AuditRecord } from './audit-sink.ts';
@@ -120,8 +120,12 @@ export function createGroupCommitLog(path: string, fd0: number, size0: number, h
   };
 
   const rotate = async (lastSeq: number) => {
+    const target = rotatedFileName(path, lastSeq);
+    // rename() would replace a file of that name: a chain that started over (a damaged log
+    // moved aside) reuses seqs, and rotating must never overwrite older records. Fail instead.
+    if (existsSync(target)) throw Object.assign(new Error(`${target} exists; not overwriting it`), { code: 'EEXIST' });
     await promised<void>((cb) => close(fd, (err) => cb(err, undefined)));
-    await promised<void>((cb) => rename(path, rotatedFileName(path, lastSeq), (err) => cb(err, undefined)));
+    await promised<void>((cb) => rename(path, target, (err) => cb(err, undefined)));
     fd = await promised<number>((cb) => open(path, 'a', 0o600, cb));
     size = 0;
     // The rename itself must survive a crash, or the chain would resume in the old file's name.
