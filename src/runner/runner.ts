@@ -135,7 +135,11 @@ export function createRunner(deps: RunnerDeps): Runner {
       await record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: done.outcome, durationMs: performance.now() - started });
     } catch (err) {
       // Unrecorded, it must not stay: a sandbox nobody was told about, and no record of it.
-      done.undo?.();
+      try {
+        done.undo?.();
+      } catch (undoErr) {
+        deps.logger.error({ err: undoErr }, 'could not remove a sandbox whose record failed; it ends with its TTL');
+      }
       throw err;
     }
     return done.value;
