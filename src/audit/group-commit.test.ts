@@ -83,6 +83,38 @@ describe('durable group commit', () => {
     expect(await verifyAuditLog(path)).toMatchObject({ ok: true, records: 500 });
   });
 
+  it('records appended while a sync is in flight wait for it, then go together in the next batch: one write and one sync', async () => {
+    const gates: (() => void)[] = [];
+    const writes: string[] = [];
+    const fs: AuditFs = {
+      write: (fd, data) => {
+        writes.push(data.toString());
+        return nodeAuditFs.write(fd, data);
+      },
+      // Each sync waits until the test lets it finish.
+      fdatasync: (fd) => new Promise<void>((done) => gates.push(() => void nodeAuditFs.fdatasync(fd).then(done))),
+    };
+    const commits: number[][] = [];
+    const log = createJsonlAuditLog(path, { fs, onCommit: (rs) => commits.push(rs.map((r) => r.seq)) });
+    let firstDone = false;
+    const first = log.append(record(0)).then(() => (firstDone = true));
+    while (gates.length === 0) await new Promise((r) => setImmediate(r));
+    // The first batch's sync is in flight: these three must not be written yet, nor report durable.
+    const later = [1, 2, 3].map((i) => log.append(record(i)));
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(1);
+    expect(firstDone).toBe(false);
+    gates.shift()?.();
+    await first;
+    while (gates.length === 0) await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(2);
+    expect(writes[1]?.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as ChainedRecord).id)).toEqual(['aud_1', 'aud_2', 'aud_3']);
+    gates.shift()?.();
+    await Promise.all(later);
+    expect(commits).toEqual([[1], [2, 3, 4]]);
+    await log.close();
+  });
+
   it('keeps order under concurrency: 64 appenders each awaiting its own before the next, records batched and chained in the order appended', async () => {
     const { fs, calls } = countingFs();
     const log = createJsonlAuditLog(path, { fs });
