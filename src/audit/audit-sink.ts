@@ -16,7 +16,11 @@ export interface AuditRecord {
    * (`policyIds`, per-principal `agent` / `user` results, `evaluated`, `policyVersion`).
    */
   readonly decision: AuditDecision | null;
-  /** The tool's status when it ran, or the error code when Cordon refused. */
+  /**
+   * The tool's status when it ran, or the error code when Cordon refused. `started`: written
+   * (and on disk) before the call's sandbox runs, so a call that crashes the process leaves
+   * evidence; its final record follows with the same `invocation`.
+   */
   readonly outcome: string;
   readonly durationMs: number;
   readonly inputSha256: string | null;
@@ -59,6 +63,14 @@ export interface AuditDecision {
 }
 
 export interface AuditSink {
-  append(record: AuditRecord): void;
+  /**
+   * Takes its place in the log at once (order = append order); the promise resolves when the
+   * record, and every record before it, is written (on disk in durable mode), and rejects with
+   * AUDIT_UNAVAILABLE when it cannot be. Once one append has failed, every later one fails
+   * (fail closed: no record after a lost one is ever reported written). What a caller does
+   * with a failure: audit-append.ts.
+   */
+  append(record: AuditRecord): Promise<void>;
+  /** Writes what is pending, then closes; resolves even after a failure (that was reported once). */
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson, slowCanonicalJson } from './canonical-json.ts';
 
 describe('canonicalJson (RFC 8785)', () => {
   it('sorts keys by UTF-16 code units at every depth, with no whitespace', () => {
@@ -17,5 +17,25 @@ describe('canonicalJson (RFC 8785)', () => {
 
   it('leaves out undefined members, as the written line does', () => {
     expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+  });
+});
+
+describe('canonicalJson equals its plain definition', () => {
+  // The fast path writes plain keys unquoted-by-JSON.stringify; every other key, and every
+  // value, must come out exactly as the member-by-member definition writes it.
+  const hostile = ['', 'a"b', 'back\\slash', 'line\nbreak', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udfff', '__proto__', 'constructor', 'toJSON', '1', '01', '-', '$x', 'é', '\ud83d\ude00'];
+  it.each(hostile)('key %j, at the top and nested, among plain keys', (key) => {
+    const value = JSON.parse(`{${JSON.stringify(key)}:1,"b":{${JSON.stringify(key)}:[null,"${'x'}",{"c":2}]},"a":true}`) as unknown;
+    expect(canonicalJson(value)).toBe(slowCanonicalJson(value));
+    expect(JSON.parse(canonicalJson(value))).toEqual(value);
+  });
+
+  it('records of every shape the log holds', () => {
+    const values = [
+      { ts: '2026-11-29T12:00:00.000Z', kind: 'egress', egress: { injected: [], bytesToUpstream: 0, redirectHop: undefined, wouldDeny: false }, decision: null, seq: 1, prev: '0'.repeat(64) },
+      [[], {}, [{}], '', 0, -0, 1e-7, true, false, null, undefined],
+      { z: { y: { x: { w: 'deep' } } }, Z: 1, _: 2, '.': 3, '-': 4 },
+    ];
+    for (const v of values) expect(canonicalJson(v)).toBe(slowCanonicalJson(v));
   });
 });

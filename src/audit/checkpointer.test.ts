@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from './audit-sink.ts';
-import { createChainObserverSink } from './chain-observer-sink.ts';
 import { scanChain, type ScannedRecord } from './chain-scan.ts';
 import { openCheckpoint } from './checkpoint.ts';
 import { createCheckpointer, type CheckpointerOptions } from './checkpointer.ts';
-import { createJsonlAuditLog } from './jsonl-audit-log.ts';
+import { openObservedLog } from '../../test/support/observed-log.ts';
 import { createMerkleTree, leafHash } from './merkle-tree.ts';
 import { createNoteSigner } from './signed-note.ts';
 
@@ -34,17 +33,17 @@ const options = (extra: Partial<CheckpointerOptions> = {}): CheckpointerOptions 
 
 /** A log of `n` records and a checkpointer fed the way the runtime feeds it. */
 function open(extra: Partial<CheckpointerOptions> = {}) {
-  const log = createJsonlAuditLog(path);
+  const { log, observeWith } = openObservedLog(path);
   const checkpointer = createCheckpointer(options(extra));
-  const sink = createChainObserverSink(log, checkpointer.head, (rs) => checkpointer.observe(rs));
-  return { log, sink, checkpointer };
+  observeWith((rs) => checkpointer.observe(rs));
+  return { log, sink: log, checkpointer };
 }
 
 async function writeLog(n: number): Promise<void> {
   const { sink, checkpointer } = open();
-  for (let i = 1; i <= n; i++) sink.append(record(i));
-  await checkpointer.close();
+  for (let i = 1; i <= n; i++) await sink.append(record(i));
   await sink.close();
+  await checkpointer.close();
 }
 
 const hashes = () => readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { hash: string }).hash);
@@ -68,9 +67,9 @@ describe('the audit checkpointer', () => {
     await writeLog(3);
     const { sink, checkpointer } = open();
     expect(checkpointer.tree.size).toBe(3);
-    sink.append(record(4));
-    await checkpointer.close();
+    await sink.append(record(4));
     await sink.close();
+    await checkpointer.close();
     expect(readCheckpoint()).toMatchObject({ size: 4, rootHash: rootOf(hashes()), chainHead: hashes()[3] });
   });
 
@@ -78,19 +77,19 @@ describe('the audit checkpointer', () => {
     const mirror = join(dir, 'elsewhere', 'audit.checkpoint');
     mkdirSync(join(dir, 'elsewhere'));
     const { sink, checkpointer } = open({ every: 3, mirror });
-    for (let i = 1; i <= 7; i++) sink.append(record(i));
+    for (let i = 1; i <= 7; i++) await sink.append(record(i));
     await checkpointer.flush();
     expect(readCheckpoint().size).toBe(6);
     expect(readCheckpoint(mirror).size).toBe(6);
-    await checkpointer.close();
     await sink.close();
+    await checkpointer.close();
     expect(readCheckpoint(mirror).size).toBe(7);
   });
 
   it('signs T ms after the last checkpoint when records came since, and not when none did', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const { sink, checkpointer } = open({ intervalMs: 10_000 });
-    sink.append(record(1));
+    await sink.append(record(1));
     vi.advanceTimersByTime(9_999);
     expect(checkpointer.latest()).toBeNull();
     vi.advanceTimersByTime(1);
@@ -98,8 +97,8 @@ describe('the audit checkpointer', () => {
     const first = checkpointer.latest();
     vi.advanceTimersByTime(60_000);
     expect(checkpointer.latest()).toBe(first);
-    await checkpointer.close();
     await sink.close();
+    await checkpointer.close();
   });
 
   it('keeps a checkpoint the log no longer matches (a cut tail) as evidence instead of overwriting it', async () => {
@@ -109,8 +108,8 @@ describe('the audit checkpointer', () => {
     const said: string[] = [];
     const { sink, checkpointer } = open({ onWarning: (w) => said.push(w) });
     expect(said.join('\n')).toMatch(/covers 6 records and the log has 4/);
-    await checkpointer.close();
     await sink.close();
+    await checkpointer.close();
     const rejected = readdirSync(join(dir, 'audit')).filter((n) => n.startsWith('audit.jsonl.checkpoint.rejected-'));
     expect(rejected).toHaveLength(1);
     expect(readCheckpoint(join(dir, 'audit', rejected[0] as string)).size).toBe(6);
@@ -125,8 +124,8 @@ describe('the audit checkpointer', () => {
     const said: string[] = [];
     const { sink, checkpointer } = open({ onWarning: (w) => said.push(w) });
     expect(said.join('\n')).toMatch(/does not open/);
-    await checkpointer.close();
     await sink.close();
+    await checkpointer.close();
   });
 });
 

@@ -21,11 +21,14 @@ export interface ChainHead {
 
 export function recordHash(record: Readonly<Record<string, unknown>>): string {
   const { hash: _hash, ...rest } = record;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+  return sha256OfCanonical(rest);
 }
+
+const sha256OfCanonical = (content: unknown): string => createHash('sha256').update(canonicalJson(content)).digest('hex');
 
 /** The next link: `record` numbered after `head` and bound to it. */
 export function chain(record: AuditRecord, head: ChainHead): ChainedRecord {
   const linked = { ...record, seq: head.seq + 1, prev: head.hash };
-  return { ...linked, hash: recordHash(linked) };
+  // `linked` has no hash yet: hashed as it is, without recordHash's copy (this runs per append).
+  return { ...linked, hash: sha256OfCanonical(linked) };
 }

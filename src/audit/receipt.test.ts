@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from './audit-sink.ts';
-import { createChainObserverSink } from './chain-observer-sink.ts';
 import { signCheckpoint } from './checkpoint.ts';
+import { openObservedLog } from '../../test/support/observed-log.ts';
 import { createCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { recordHash, type ChainedRecord } from './hash-chain.ts';
-import { createJsonlAuditLog } from './jsonl-audit-log.ts';
 import { createInvocationIndex, createReceiptStore, type ReceiptStore } from './receipt-store.ts';
 import { verifyReceipt, type Receipt } from './receipt.ts';
 import { createNoteSigner, formatVerifierKey, openNote } from './signed-note.ts';
@@ -30,21 +29,22 @@ function record(i: number, agent = 'coder'): AuditRecord {
 
 /** The runtime's audit wiring in small: log, checkpointer (every 8 records) and receipt store. */
 function open(recentRecords = 4096): void {
-  const log = createJsonlAuditLog(path);
+  const { log, observeWith } = openObservedLog(path);
   const index = createInvocationIndex();
   checkpointer = createCheckpointer({ logPath: path, origin: ORIGIN, signer, every: 8, intervalMs: 60_000, mirror: null, onRecord: index.add });
   store = createReceiptStore({ checkpointer, index, logPath: path, verifierKey: KEY, recentRecords });
-  sink = createChainObserverSink(log, checkpointer.head, (rs) => {
+  observeWith((rs) => {
     store.observe(rs);
     checkpointer.observe(rs);
   });
+  sink = log;
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cordon-receipt-'));
   path = join(dir, 'audit.jsonl');
   open();
-  for (let i = 1; i <= 20; i++) sink.append(record(i));
+  for (let i = 1; i <= 20; i++) await sink.append(record(i));
 });
 afterEach(async () => {
   await sink.close();
@@ -88,7 +88,7 @@ describe('receipts', () => {
     await sink.close();
     await checkpointer.close();
     open(2);
-    for (let i = 21; i <= 24; i++) sink.append(record(i));
+    for (let i = 21; i <= 24; i++) await sink.append(record(i));
     const receipt = wire(await receiptOf(3));
     expect(receipt.record.seq).toBe(3);
     expect(verifyReceipt(receipt, KEY).ok).toBe(true);

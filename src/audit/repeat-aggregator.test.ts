@@ -11,7 +11,11 @@ const record = (outcome: string, source: string): AuditRecord => ({
 function setup(windowMs: number, maxKeys: number) {
   clockMs = 0;
   const written: AuditRecord[] = [];
-  const agg = createRepeatAggregator({ write: (r) => written.push(r), windowMs, maxKeys, now: () => clockMs });
+  const write = (r: AuditRecord) => {
+    written.push(r);
+    return Promise.resolve();
+  };
+  const agg = createRepeatAggregator({ write, windowMs, maxKeys, now: () => clockMs });
   return { agg, written };
 }
 
@@ -68,5 +72,26 @@ describe('createRepeatAggregator', () => {
     agg.append('k', record('BAD', 'a'));
     agg.close();
     expect(written).toHaveLength(1);
+  });
+
+  it('answers the first of a window with its write (a refusal is answered once that record is on disk, or refused itself), the counted ones at once', async () => {
+    const writes: AuditRecord[] = [];
+    const agg = createRepeatAggregator({
+      write: (r) => {
+        writes.push(r);
+        return Promise.reject(new Error('disk full'));
+      },
+      windowMs: 1000,
+      maxKeys: 3,
+      now: () => clockMs,
+    });
+    clockMs = 0;
+    await expect(agg.append('k', record('BAD', 'a'))).rejects.toThrow('disk full');
+    // Counted, not written: nothing to wait for.
+    await expect(agg.append('k', record('BAD', 'a'))).resolves.toBeUndefined();
+    // The summary's failed write, when the window closes, is no unhandled rejection and no throw
+    // (the sink is failed, so the calls that follow are refused at their own records).
+    expect(() => agg.close()).not.toThrow();
+    expect(writes.map((r) => r.count)).toEqual([1, 1]);
   });
 });

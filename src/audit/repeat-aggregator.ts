@@ -2,8 +2,11 @@ import { newId } from '../core/ids.ts';
 import type { AuditRecord } from './audit-sink.ts';
 
 export interface RepeatAggregatorOptions {
-  /** Writes one record; the caller's one rule for a failed write applies here too. */
-  readonly write: (record: AuditRecord) => void;
+  /**
+   * Writes one record; resolves when it is written, rejects when it cannot be (audit-append.ts).
+   * A summary written when a window closes is not awaited by anyone: its failure fails the sink.
+   */
+  readonly write: (record: AuditRecord) => Promise<void>;
   /** How long repeats of a key are counted before they are written as one record; 0: never counted. */
   readonly windowMs: number;
   /** Keys counted at once; a new key beyond this is counted in one shared "other" bucket. */
@@ -18,8 +21,9 @@ export interface RepeatAggregator {
    * `firstAt` and `lastAt` when the window closes. The key must hold every field that
    * matters (source and reason, agent and quota): the summary keeps the fields of the
    * first counted record and drops those that differ from call to call.
+   * Resolves when the record is written (the first of a window) or counted (the rest).
    */
-  append(key: string, record: AuditRecord): void;
+  append(key: string, record: AuditRecord): Promise<void>;
   /** Writes every open count now (shutdown). */
   flush(): void;
   /** Flushes and stops the timer. */
@@ -72,7 +76,7 @@ export function createRepeatAggregator(options: RepeatAggregatorOptions): Repeat
   const closeWindow = (key: string, w: Window) => {
     windows.delete(key);
     const summary = summarise(key, w);
-    if (summary !== null) options.write(summary);
+    if (summary !== null) options.write(summary).catch(() => undefined);
   };
 
   const sweep = () => {
@@ -89,10 +93,7 @@ export function createRepeatAggregator(options: RepeatAggregatorOptions): Repeat
 
   return {
     append(key, record) {
-      if (options.windowMs <= 0) {
-        options.write({ ...record, count: 1 });
-        return;
-      }
+      if (options.windowMs <= 0) return options.write({ ...record, count: 1 });
       const t = now();
       let k = key;
       let w = windows.get(k);
@@ -107,8 +108,7 @@ export function createRepeatAggregator(options: RepeatAggregatorOptions): Repeat
       if (w === undefined) {
         windows.set(k, { openedAtMs: t, template: null, count: 0, firstAt: record.ts, lastAt: record.ts, outcomes: new Set() });
         // The first record is one request's: its own source is true of it, even in the "other" bucket.
-        options.write({ ...record, count: 1 });
-        return;
+        return options.write({ ...record, count: 1 });
       }
       if (w.template === null) {
         w.template = record;
@@ -118,6 +118,7 @@ export function createRepeatAggregator(options: RepeatAggregatorOptions): Repeat
       w.lastAt = record.ts;
       // Bounded: the outcomes in a window are a handful of error codes; 'mixed' needs only two.
       if (w.outcomes.size < 2) w.outcomes.add(record.outcome);
+      return Promise.resolve();
     },
     flush,
     close() {

@@ -4,12 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditRecord } from './audit-sink.ts';
-import { createChainObserverSink } from './chain-observer-sink.ts';
 import { listCheckpointFiles } from './checkpoint-file.ts';
 import { signCheckpoint } from './checkpoint.ts';
+import { openObservedLog } from '../../test/support/observed-log.ts';
 import { createCheckpointer } from './checkpointer.ts';
 import { recordHash } from './hash-chain.ts';
-import { createJsonlAuditLog } from './jsonl-audit-log.ts';
 import { createNoteSigner, openNote } from './signed-note.ts';
 import { verifyAuditLog } from './verify-audit-log.ts';
 
@@ -30,10 +29,10 @@ function record(i: number): AuditRecord {
 
 /** A log of `n` records whose runner signed checkpoints as it went and on close. */
 async function writeLog(n: number): Promise<void> {
-  const log = createJsonlAuditLog(path);
+  const { log: sink, observeWith } = openObservedLog(path);
   const checkpointer = createCheckpointer({ logPath: path, origin: ORIGIN, signer, every: 4, intervalMs: 10_000, mirror: null });
-  const sink = createChainObserverSink(log, checkpointer.head, (rs) => checkpointer.observe(rs));
-  for (let i = 1; i <= n; i++) sink.append(record(i));
+  observeWith((rs) => checkpointer.observe(rs));
+  for (let i = 1; i <= n; i++) await sink.append(record(i));
   await sink.close();
   await checkpointer.close();
 }

@@ -251,6 +251,14 @@ export interface CordonConfig {
      * where whoever could cut the log cannot reach: it is what still shows the log's true length.
      */
     readonly checkpointMirror: string | null;
+    /**
+     * `durable` (default): no call is answered, and no sandbox runs, before its records are
+     * fdatasync'ed (group commit). `buffered`: written to the file without a sync — faster,
+     * but a power loss can lose answered calls' records.
+     */
+    readonly durability: 'durable' | 'buffered';
+    /** The live file is renamed to `audit-<lastSeq>.jsonl` once it passes this size; the chain goes on. */
+    readonly rotateBytes: number;
   };
   readonly sandbox: SandboxConfig;
   readonly sessions: SessionsConfig;
@@ -323,7 +331,7 @@ export const CONFIG_SCHEMA = {
     audit: {
       type: 'object',
       additionalProperties: false,
-      required: ['repeatWindowMs', 'repeatMaxKeys', 'origin', 'checkpointEvery', 'checkpointIntervalMs', 'checkpointMirror'],
+      required: ['repeatWindowMs', 'repeatMaxKeys', 'origin', 'checkpointEvery', 'checkpointIntervalMs', 'checkpointMirror', 'durability', 'rotateBytes'],
       properties: {
         repeatWindowMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
         repeatMaxKeys: positiveInt(1_000_000),
@@ -332,6 +340,9 @@ export const CONFIG_SCHEMA = {
         checkpointEvery: positiveInt(10_000_000),
         checkpointIntervalMs: { type: 'integer', minimum: 100, maximum: 86_400_000 },
         checkpointMirror: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
+        durability: { type: 'string', enum: ['durable', 'buffered'] },
+        // At least 4 KiB (a file a record or two long), at most 64 GiB.
+        rotateBytes: { type: 'integer', minimum: 4096, maximum: 64 * 1024 * 1024 * 1024 },
       },
     },
     auth: {

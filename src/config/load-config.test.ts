@@ -101,6 +101,11 @@ describe('loadConfig', () => {
     ['auth.localUsers as a plain boolean (it is {enabled, actors})', 'auth:\n  localUsers: false\n', /\/auth\/localUsers must be object/],
     ['an actor that is not an agent id', 'auth:\n  userIssuers:\n    - issuer: https://idp.test/\n      jwksUrl: https://idp.test/jwks\n      actors: ["Not An Agent"]\n', /\/auth\/userIssuers\/0\/actors\/0/],
     ['a user with an empty issuer', 'users:\n  - id: alice\n    issuer: ""\n', /\/users\/0\/issuer/],
+    ['an unknown audit durability', 'audit:\n  durability: sometimes\n', /:2: \/audit\/durability must be equal to one of the allowed values/],
+    ['audit durability as a boolean', 'audit:\n  durability: true\n', /\/audit\/durability must be string/],
+    ['a rotation size below 4 KiB (a file per record)', 'audit:\n  rotateBytes: 100\n', /\/audit\/rotateBytes must be >= 4096/],
+    ['a fractional rotation size', 'audit:\n  rotateBytes: 4096.5\n', /\/audit\/rotateBytes must be integer/],
+    ['an absurd rotation size', 'audit:\n  rotateBytes: 1e30\n', /\/audit\/rotateBytes must be/],
     ['a __proto__ key', '__proto__:\n  polluted: 1\n', /not allowed|not a known setting/],
     ['an alias bomb', 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n', /alias/i],
   ])('refuses %s with CONFIG_INVALID', (_name, text, pattern) => {
@@ -109,6 +114,12 @@ describe('loadConfig', () => {
     expect(e.code).toBe('CONFIG_INVALID');
     expect(e.message).toMatch(pattern);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('makes the audit log durable with 64 MiB rotation by default, and takes buffered from the file', () => {
+    expect(loadConfig({ cwd: tempDir(), env: {} }).audit).toMatchObject({ durability: 'durable', rotateBytes: 64 * 1024 * 1024 });
+    const { path } = withFile('audit:\n  durability: buffered\n  rotateBytes: 1048576\n');
+    expect(loadConfig({ flags: { configPath: path }, env: {} }).audit).toMatchObject({ durability: 'buffered', rotateBytes: 1048576, repeatWindowMs: 60_000 });
   });
 
   it('keeps local users on when only their actors are set', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CordonError, ERROR_CODES, ExitCode, type ErrorCode } from './errors.ts';
 
-// The workspace file codes clients and the CLI rely on: status and exit code are API.
+// Codes clients and the CLI rely on (workspace files, audit): status and exit code are API.
 const FS_CODES: Record<string, readonly [number, number]> = {
   FS_INVALID_PATH: [400, ExitCode.usage],
   FS_OUTSIDE_WORKSPACE: [403, ExitCode.denied],
@@ -20,6 +20,8 @@ const FS_CODES: Record<string, readonly [number, number]> = {
   OPERATOR_FORBIDDEN: [403, ExitCode.denied],
   OPERATOR_HASH_MISMATCH: [409, ExitCode.conflict],
   APPROVAL_NOT_FOUND: [404, ExitCode.notFound],
+  // A call that cannot be recorded is refused as "try later", like any missing dependency.
+  AUDIT_UNAVAILABLE: [503, ExitCode.unavailable],
 };
 
 // The approval codes operators' tools and agents match on: the signed-decision checks and what a

@@ -88,6 +88,7 @@ export const ERROR_CODES = {
   SANDBOX_NOT_FOUND: { httpStatus: 404, exitCode: ExitCode.notFound, doc: 'No live sandbox with that id belongs to the caller (unknown, expired, deleted, or its host died).' },
   SANDBOX_UNAVAILABLE: { httpStatus: 503, exitCode: ExitCode.unavailable, doc: 'The sandbox backend a profile needs is not there (no Docker engine answers); the message says how to enable it.' },
   SANDBOX_FAILED: { httpStatus: 500, exitCode: ExitCode.internal, doc: 'A sandbox could not be created or failed outside the tool code.' },
+  AUDIT_UNAVAILABLE: { httpStatus: 503, exitCode: ExitCode.unavailable, doc: 'The audit log cannot be written (disk full, I/O error): a call Cordon cannot record is refused, never run or answered unrecorded; the runner log says why.' },
   UNAVAILABLE: { httpStatus: 503, exitCode: ExitCode.unavailable, doc: 'The service is shutting down or a dependency is unavailable.' },
   INTERNAL: { httpStatus: 500, exitCode: ExitCode.internal, doc: 'An unexpected failure; the log has the details.' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -27,7 +27,7 @@ export function auditVerifierKey(config: CordonConfig): string {
 }
 
 /**
- * `cordon audit verify`: the chain of a log, record by record, against its signed checkpoints
+ * `cordon audit verify`: the chain of a log, record by record and across its rotated files, against its signed checkpoints
  * (the latest beside it, any kept as evidence, and the mirror when one is configured), each
  * checked against Cordon's audit key. A side chain (`audit.<pid>.jsonl`) signs as `<origin>/<its name>`.
  */

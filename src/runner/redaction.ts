@@ -42,7 +42,8 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
  */
 export function redactingAuditSink(inner: AuditSink, redactor: () => Redactor | null): AuditSink {
   return {
-    append: (record) => inner.append(redactor()?.value(record) ?? redactCredentialShapesIn(record)),
+    // async: a record the redactor chokes on is a failed append (a rejection), never a throw into the caller.
+    append: async (record) => inner.append(redactor()?.value(record) ?? redactCredentialShapesIn(record)),
     close: () => inner.close(),
   };
 }

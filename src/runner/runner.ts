@@ -119,25 +119,47 @@ const MAX_REDECIDE = 3;
 export function createRunner(deps: RunnerDeps): Runner {
   const descriptors = Object.freeze(deps.tools.list().map(({ definition }) => describeTool(definition)));
 
-  /** A refusal's record: written, or counted with its repeats (see repeatKey). */
-  function recordRefusal(kind: 'auth' | 'invocation' | 'sandbox', facts: InvocationFacts, e: CordonError): void {
+  /** A refusal's record: written, or counted with its repeats (see repeatKey). Await it before answering. */
+  function recordRefusal(kind: 'auth' | 'invocation' | 'sandbox', facts: InvocationFacts, e: CordonError): Promise<void> {
     const key = repeatKey(kind, facts, e);
-    if (key === null) record(deps.audit, deps.logger, kind, facts);
-    else deps.repeats.append(key, buildRecord(kind, facts));
+    if (key === null) return record(deps.audit, deps.logger, kind, facts);
+    return deps.repeats.append(key, buildRecord(kind, facts));
   }
 
-  /** Runs a sandbox operation and writes its one audit record, whether it succeeds or is refused. */
-  async function recorded<T>(facts: SandboxFacts, run: (facts: SandboxFacts) => Promise<{ value: T; outcome: string }>): Promise<T> {
+  /**
+   * Answers a refusal once its record is written: `e` itself, or AUDIT_UNAVAILABLE when the
+   * record cannot be (audit-append.ts). A refusal because the log failed is not recorded again.
+   */
+  async function refuse(kind: 'auth' | 'invocation' | 'sandbox', facts: InvocationFacts, e: CordonError): Promise<never> {
+    if (e.code !== 'AUDIT_UNAVAILABLE') await recordRefusal(kind, facts, e);
+    throw e;
+  }
+
+  /**
+   * Runs a sandbox operation and writes its one audit record, whether it succeeds or is refused;
+   * answers only once that record is written. `undo` takes back what was done when it cannot be.
+   */
+  async function recorded<T>(facts: SandboxFacts, run: (facts: SandboxFacts) => Promise<{ value: T; outcome: string; undo?: () => void }>): Promise<T> {
     const started = performance.now();
+    let done: { value: T; outcome: string; undo?: () => void };
     try {
-      const { value, outcome } = await run(facts);
-      record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome, durationMs: performance.now() - started });
-      return value;
+      done = await run(facts);
     } catch (err) {
       const e = toCordonError(err);
-      recordRefusal('sandbox', { ...facts, outcome: e.code, durationMs: performance.now() - started }, e);
-      throw e;
+      return refuse('sandbox', { ...facts, outcome: e.code, durationMs: performance.now() - started }, e);
     }
+    try {
+      await record(deps.audit, deps.logger, 'sandbox', { ...facts, outcome: done.outcome, durationMs: performance.now() - started });
+    } catch (err) {
+      // Unrecorded, it must not stay: a sandbox nobody was told about, and no record of it.
+      try {
+        done.undo?.();
+      } catch (undoErr) {
+        deps.logger.error({ err: undoErr }, 'could not remove a sandbox whose record failed; it ends with its TTL');
+      }
+      throw err;
+    }
+    return done.value;
   }
 
   /** Stages 2–7 for one call; `approved` is set for the approved run of a held call (runApproved). */
@@ -189,20 +211,23 @@ export function createRunner(deps: RunnerDeps): Runner {
         if (gate(facts.decision, approved) === 'hold') return await hold(facts.decision);
       }
       session.countCall();
+      // On disk before anything runs: a call that crashes the process (or is killed with
+      // it) leaves this evidence, and a call that cannot be recorded does not run at all.
+      await record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: 'started', durationMs: performance.now() - started });
       const sandbox = await call.start(deps.egressFor(principal, session));
       finish = () => call.finish(sandbox);
       const result = await execute(tool, request.input, { sandbox, profile: call.profile, session: session.sink, limits: call.limits, browser: deps.browser, ...(options.signal === undefined ? {} : { signal: options.signal }) });
       const output = deps.redactor.value(result.output);
       const durationMs = performance.now() - started;
-      record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });
+      // Answered only once recorded: if this record cannot be written the answer is AUDIT_UNAVAILABLE, not the result.
+      await record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });
       return { id, tool: tool.definition.name, status: result.status, output, durationMs: Math.round(durationMs * 1000) / 1000, failed: result.failed };
     } catch (err) {
       const e = toCordonError(err);
       if (e.code === 'INTERNAL') deps.logger.error({ err, requestId: request.requestId }, 'invocation failed');
       // A cancelled call is no refusal: its client went away, and the record says so.
       const outcome = e.code === 'CALL_CANCELLED' ? 'cancelled' : e.code;
-      recordRefusal('invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started }, e);
-      throw e;
+      return refuse('invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started }, e);
     } finally {
       if (finish !== null) void finish();
     }
@@ -215,12 +240,11 @@ export function createRunner(deps: RunnerDeps): Runner {
         return await authenticate(deps.verifier, authorization);
       } catch (err) {
         const e = toCordonError(err);
-        recordRefusal('auth', {
+        return refuse('auth', {
           requestId: requestId ?? null, principal: null, tool: null, action: null, resource: null, sandbox: null,
           decision: null, outcome: `${e.code}:${String(e.details.reason ?? '')}`, durationMs: performance.now() - started, input: undefined,
           ...(source === undefined ? {} : { source }),
         }, e);
-        throw e;
       }
     },
 
@@ -251,7 +275,7 @@ export function createRunner(deps: RunnerDeps): Runner {
           return deps.egressFor(principal, session)(identity);
         });
         facts.sandbox = info.id;
-        return { value: info, outcome: 'created' };
+        return { value: info, outcome: 'created', undo: () => deps.manager.deleteSession(principal, info.id) };
       }),
 
     listSandboxes: (principal) => deps.manager.listSessions(principal),

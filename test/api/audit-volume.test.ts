@@ -59,9 +59,10 @@ describe('failed authentication in the audit log', () => {
     const counted = auth.filter((r) => (r.count ?? 1) > 1);
     expect(counted.length).toBeGreaterThan(0);
     for (const r of counted) expect(Date.parse(r.firstAt ?? '') <= Date.parse(r.lastAt ?? '')).toBe(true);
+    // Each good call is two records: `started` before it ran, then its result.
     const calls = records.filter((r) => r.kind === 'invocation');
-    expect(calls).toHaveLength(good);
-    for (const r of calls) expect(r).toMatchObject({ agent: 'coder', outcome: 'ok', decision: { result: 'allow' } });
+    expect(calls.map((r) => r.outcome)).toEqual(Array.from({ length: good }, () => ['started', 'ok']).flat());
+    for (const r of calls) expect(r).toMatchObject({ agent: 'coder', decision: { result: 'allow' } });
   }, 60_000);
 
   it('writes every failure when counting is off (audit.repeatWindowMs: 0)', async () => {

@@ -9,6 +9,7 @@ import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { makeEgressPolicyDir } from '../support/egress-dir.ts';
+import { createFailingAuditSink } from '../support/failing-audit-sink.ts';
 
 // browse.fetch through the real API: the sandbox's egress guard decides every hop, pages become
 // readable text, and the session facts it sets (untrusted content) and the file tools set
@@ -179,7 +180,7 @@ describe('chain rules across file and browse tools, in one session', () => {
     expect(denied).toMatchObject({ status: 403, json: { error: { code: 'POLICY_DENIED' } } });
     expect(JSON.stringify(denied.json.error.details)).toContain('chain-no-untrusted-egress-after-sensitive-read');
     expect(docs.hits.length).toBe(hits);
-    const records = server.audit.records.slice(before).filter((x) => x.kind === 'invocation' && x.sandbox === fresh);
+    const records = server.audit.records.slice(before).filter((x) => x.kind === 'invocation' && x.sandbox === fresh && x.outcome !== 'started');
     expect(records.map((x) => [x.tool, x.action, x.decision?.result, x.outcome])).toEqual([
       ['file.read', 'fs.read', 'allow', 'ok'],
       ['browse.fetch', 'net.fetch', 'deny', 'POLICY_DENIED'],
@@ -207,5 +208,30 @@ describe('chain rules across file and browse tools, in one session', () => {
     await invoke('file.write', { path: 'k.pem', content: 'key' }, { sandbox: trusted });
     expect((await invoke('file.read', { path: 'k.pem' }, { sandbox: trusted })).status).toBe(200);
     expect((await fetchPage('/notes.txt', { sandbox: trusted })).status).toBe(200);
+  });
+});
+
+describe('an egress record that cannot be written', () => {
+  it('fails the call that made the request: the answer is AUDIT_UNAVAILABLE, not the page', async () => {
+    // Egress records are written as requests happen, not awaited; a failed one fails the sink,
+    // so the call is refused at its final record (audit-append.ts).
+    const audit = createFailingAuditSink((r) => r.kind === 'egress');
+    const own = await startTestServer(env.config, { audit, egress: { resolver: createStaticResolver({ 'docs.test': '127.0.0.2' }), dialer: createLoopbackOnlyDialer() } });
+    try {
+      const hits = docs.hits.length;
+      const res = await request(`${own.url}/v1/invocations`, { method: 'POST', headers: { authorization: bearer(coder), 'content-type': 'application/json' }, body: JSON.stringify({ tool: 'browse.fetch', input: { url: `http://docs.test:${docs.port}/notes.txt` } }) });
+      expect(res.statusCode).toBe(503);
+      expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe('AUDIT_UNAVAILABLE');
+      // The request did go out (its record is what failed) ...
+      expect(docs.hits.slice(hits)).toEqual(['/notes.txt']);
+      // ... and the log holds the call's started record; its egress and final records were refused.
+      expect(audit.records.filter((r) => r.kind === 'invocation').map((r) => r.outcome)).toEqual(['started']);
+      expect(audit.refused.map((r) => [r.kind, r.outcome])).toEqual([
+        ['egress', '200'],
+        ['invocation', 'ok'],
+      ]);
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -54,7 +54,7 @@ describe('file tools in a session sandbox', () => {
     const made = await tool(auth, 'file.mkdir', { path: 'src' }, id);
     expect(made).toMatchObject({ status: 200, json: { output: { path: 'src' } } });
     // Its audit record names the invocation id the client got, and the sandbox's session.
-    expect(server.audit.records.find((r) => r.invocation === made.json.id)).toMatchObject({ kind: 'invocation', tool: 'file.mkdir', action: 'fs.write', resource: 'file:/workspace/src', sandbox: id, session: `#sandbox/${id}`, outcome: 'ok' });
+    expect(server.audit.records.findLast((r) => r.invocation === made.json.id)).toMatchObject({ kind: 'invocation', tool: 'file.mkdir', action: 'fs.write', resource: 'file:/workspace/src', sandbox: id, session: `#sandbox/${id}`, outcome: 'ok' });
     expect(await tool(auth, 'file.write', { path: '/workspace/src/app.ts', content: 'let a = 1;\nlet b = 1;\n' }, id)).toMatchObject({ status: 200, json: { output: { path: 'src/app.ts', sizeBytes: 22 } } });
     expect((await tool(auth, 'file.read', { path: 'src/app.ts' }, id)).json.output).toEqual({ path: 'src/app.ts', encoding: 'utf8', content: 'let a = 1;\nlet b = 1;\n', sizeBytes: 22, offset: 0, bytes: 22, truncated: false });
     expect((await tool(auth, 'file.list', { depth: 2 }, id)).json.output).toEqual({ path: '', entries: [{ path: 'src', type: 'directory', sizeBytes: expect.any(Number) as number }, { path: 'src/app.ts', type: 'file', sizeBytes: 22 }], truncated: false });

@@ -262,7 +262,9 @@ describe('runner API', () => {
       const claims = claimsFor('coder');
       const input = { language: 'javascript', source: '"audited"' };
       await invoke(input, ed25519Token(coder.privateKey, claims));
-      const rec = server.audit.records.find((r) => r.tokenId === claims.jti);
+      // Two records: `started` (on disk before the sandbox ran), then the result; one invocation id.
+      const [started, rec] = server.audit.records.filter((r) => r.tokenId === claims.jti);
+      expect(started).toMatchObject({ kind: 'invocation', outcome: 'started', invocation: rec?.invocation, inputSha256: rec?.inputSha256 });
       expect(rec).toMatchObject({ kind: 'invocation', agent: 'coder', user: null, tool: 'code', action: 'code.exec', resource: 'language:javascript', outcome: 'ok', decision: { result: 'allow' } });
       const { createHash } = await import('node:crypto');
       expect(rec?.inputSha256).toBe(createHash('sha256').update(JSON.stringify(input)).digest('hex'));

@@ -177,7 +177,8 @@ describe('POST /v1/token — token exchange (delegation)', () => {
     expect((claims.exp as number) - (claims.iat as number)).toBeLessThanOrEqual(900);
     const run = await runWith(token);
     expect(run.status).toBe(200);
-    const rec = server.audit.records.find((r) => r.tokenId === claims.jti);
+    // Its final record (a `started` one came before it, with the same principals).
+    const rec = server.audit.records.findLast((r) => r.tokenId === claims.jti);
     expect(rec).toMatchObject({ agent: 'helper', user: `${idp.issuer}#alice@example.test`, outcome: 'ok' });
     const exchanged = server.audit.records.find((r) => r.kind === 'token' && r.token?.issuedId === claims.jti);
     expect(exchanged).toMatchObject({ agent: 'helper', user: `${idp.issuer}#alice@example.test`, outcome: 'exchanged', token: { event: 'exchanged', grant: EXCHANGE } });

@@ -19,13 +19,14 @@ describe('cordon audit verify', { timeout: 60_000 }, () => {
     expect((await cordon(['run', 'code', '--lang', 'js', '1+1'])).code).toBe(0);
     expect((await cordon(['run', 'code', '--lang', 'js', 'nope('])).code).toBe(1);
     const ok = await cordon(['audit', 'verify']);
-    expect(ok).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: 2 records in .*audit\.jsonl; head seq 2 [0-9a-f]{64}; checked against 1 signed checkpoint\(s\), latest of 2 records\n$/) as string });
+    // Each call is two records: `started` before its sandbox ran, then its result.
+    expect(ok).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ok: 4 records in .*audit\.jsonl; head seq 4 [0-9a-f]{64}; checked against 1 signed checkpoint\(s\), latest of 4 records\n$/) as string });
     const log = join(cwd, '.cordon', 'audit', 'audit.jsonl');
     // Someone rewrites a failed call as a success.
     writeFileSync(log, readFileSync(log, 'utf8').replace('"outcome":"error"', '"outcome":"ok"'));
     const bad = await cordon(['audit', 'verify', '--json']);
     expect(bad.code).toBe(1);
-    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, records: 2, problems: [{ line: 2, seq: 2, kind: 'edited' }] });
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, records: 4, problems: [{ file: log, line: 4, seq: 4, kind: 'edited' }] });
   });
 
   it('says where a runner writes its log when there is none', async () => {
@@ -107,13 +108,14 @@ describe('cordon audit verify against the signed checkpoint', () => {
     const key = await run(['audit', 'key']);
     expect(key).toMatchObject({ code: 0, stdout: expect.stringMatching(/^cordon\.local\/audit\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}\n$/) as string });
     const checkpoint = readFileSync(`${log}.checkpoint`, 'utf8');
-    expect(checkpoint).toMatch(/^cordon\.local\/audit\n2\n/);
-    expect((await run(['audit', 'verify'])).stdout).toMatch(/^ok: 2 records .*checked against 1 signed checkpoint\(s\), latest of 2 records\n$/);
+    // Two calls, each a `started` record and its result.
+    expect(checkpoint).toMatch(/^cordon\.local\/audit\n4\n/);
+    expect((await run(['audit', 'verify'])).stdout).toMatch(/^ok: 4 records .*checked against 1 signed checkpoint\(s\), latest of 4 records\n$/);
     // Someone removes the last call from the log: the chain that is left is valid.
     writeFileSync(log, readFileSync(log, 'utf8').split('\n')[0] + '\n');
     const cut = await run(['audit', 'verify', '--json']);
     expect(cut.code).toBe(1);
-    expect(JSON.parse(cut.stdout)).toMatchObject({ ok: false, records: 1, problems: [{ kind: 'truncated', missing: { from: 2, to: 2 } }] });
+    expect(JSON.parse(cut.stdout)).toMatchObject({ ok: false, records: 1, problems: [{ kind: 'truncated', missing: { from: 2, to: 4 } }] });
     for (const bad of ['-1', '1.5', 'x', '99']) {
       const r = await run(['audit', 'verify', '--from', bad]);
       expect(r.code, bad).toBe(2);

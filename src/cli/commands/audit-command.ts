@@ -18,9 +18,9 @@ export function registerAuditCommand(program: Command): void {
   audit
     .command('verify')
     .description(
-      'check every record\'s hash and its link to the one before, and the log against its signed checkpoints (a cut tail, a re-hashed edit, a forged checkpoint); prints each problem (line, seq, kind) and exits 1 on any',
+      'check every record\'s hash and its link to the one before, across rotated files, and the log against its signed checkpoints (a cut tail, a re-hashed edit, a forged checkpoint); prints each problem (line, seq, kind) and exits 1 on any',
     )
-    .option('--file <path>', 'the log to check (default: dataDir/audit/audit.jsonl from the config)')
+    .option('--file <path>', 'the live log whose chain to check, rotated files included (default: dataDir/audit/audit.jsonl from the config)')
     .option('--from <seq>', 'check records from this seq on: the records before it, and the link into it, are trusted as written (their hashes still feed the checkpoint check)')
     .option('--key <verifier-key>', 'check checkpoints against this verifier key (what `cordon audit key` printed) instead of the data directory\'s audit key')
     .option('--json', 'print the report as JSON')
@@ -36,9 +36,12 @@ export function registerAuditCommand(program: Command): void {
           const where = p.line === 0 ? (p.file ?? path) : `${p.file === undefined || p.file === path ? '' : `${p.file} `}line ${p.line}${p.seq === null ? '' : ` (seq ${p.seq})`}`;
           process.stdout.write(`${where}: ${p.kind}: ${p.detail}\n`);
         }
+        const t = report.tornTail;
+        if (t !== null) process.stdout.write(`${t.file} line ${t.line}: torn last line of ${t.bytes} bytes (a write a crash interrupted, never acknowledged); the runner cuts it off when it next opens the log\n`);
         const head = report.head === null ? 'empty' : `head seq ${report.head.seq} ${report.head.hash}`;
+        const files = report.files.length === 1 ? '' : ` (${report.files.length} files)`;
         const signed = report.checkpoints.length === 0 ? 'no signed checkpoint (a cut tail cannot be found)' : `checked against ${report.checkpoints.length} signed checkpoint(s), latest of ${Math.max(...report.checkpoints.map((c) => c.size))} records`;
-        process.stdout.write(`${report.ok ? 'ok' : 'TAMPERED'}: ${report.records} records in ${path}; ${head}; ${signed}${from === undefined ? '' : `; records before seq ${from} trusted`}\n`);
+        process.stdout.write(`${report.ok ? 'ok' : 'TAMPERED'}: ${report.records} records in ${path}${files}; ${head}; ${signed}${from === undefined ? '' : `; records before seq ${from} trusted`}\n`);
       }
       if (!report.ok) process.exitCode = ExitCode.toolFailed;
     });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { appendOrRefuse } from '../../audit/audit-append.ts';
 import type { AuditRecord, AuditSink } from '../../audit/audit-sink.ts';
 import type { Decision } from '../../core/decision.ts';
 import type { CordonError } from '../../core/errors.ts';
@@ -37,9 +38,9 @@ function sha256OfInput(input: unknown): string | null {
   }
 }
 
-/** Stage 7: one audit record per call, whatever happened. */
-export function record(sink: AuditSink, logger: Logger, kind: AuditRecord['kind'], facts: InvocationFacts): void {
-  appendRecord(sink, logger, buildRecord(kind, facts));
+/** Stage 7: one audit record per call, whatever happened (and a `started` one before it runs). Await it: appendRecord. */
+export function record(sink: AuditSink, logger: Logger, kind: AuditRecord['kind'], facts: InvocationFacts): Promise<void> {
+  return appendRecord(sink, logger, buildRecord(kind, facts));
 }
 
 /** The audit record for a call's facts. */
@@ -78,15 +79,13 @@ export function auditDecision(decision: Decision): NonNullable<AuditRecord['deci
 }
 
 /**
- * The one rule for a failed audit write, for every record the runner writes (counted
- * repeats included): it is logged loudly; the answer already computed still goes out.
+ * Every record the runner writes goes through here, under the one rule for a failed append
+ * (audit/audit-append.ts): it resolves once the record is written, and rejects with
+ * AUDIT_UNAVAILABLE when it cannot be — the caller then refuses instead of answering. The sink
+ * reports its failure once, so `_logger` (the caller's) logs nothing per record.
  */
-export function appendRecord(sink: AuditSink, logger: Logger, entry: AuditRecord): void {
-  try {
-    sink.append(entry);
-  } catch (err) {
-    logger.error({ err, auditId: entry.id }, 'audit record could not be written');
-  }
+export function appendRecord(sink: AuditSink, _logger: Logger, entry: AuditRecord): Promise<void> {
+  return appendOrRefuse(sink, entry);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { AuditSink } from '../../audit/audit-sink.ts';
-import { createChainObserverSink } from '../../audit/chain-observer-sink.ts';
+import type { ChainedRecord } from '../../audit/hash-chain.ts';
 import { createCheckpointer, type Checkpointer } from '../../audit/checkpointer.ts';
 import { createJsonlAuditLog } from '../../audit/jsonl-audit-log.ts';
 import { createInvocationIndex, createReceiptStore, type ReceiptStore } from '../../audit/receipt-store.ts';
@@ -31,7 +31,17 @@ export function wireAudit(config: CordonConfig, options: { logger: Logger; overr
     return { sink, path: wanted, checkpointer: null, receipts: null, close: () => sink.close() };
   }
   const warn = (what: string) => options.logger.warn({ audit: wanted }, what);
-  const log = createJsonlAuditLog(wanted, { onRepair: warn });
+  // Each durable batch goes to the receipt index and the checkpointer, in chain order, before
+  // the appends that made it resolve: a call's answer never precedes what covers its record.
+  let observe: (records: readonly ChainedRecord[]) => void = () => undefined;
+  const log = createJsonlAuditLog(wanted, {
+    durability: config.audit.durability,
+    rotateBytes: config.audit.rotateBytes,
+    onRepair: warn,
+    onCommit: (records) => observe(records),
+    // Once, when the log fails: from then on every call is refused with AUDIT_UNAVAILABLE.
+    onFailure: (err) => options.logger.fatal({ err: err.cause, audit: wanted }, 'the audit log cannot be written; refusing every call until the runner is restarted'),
+  });
   // A second chain beside the data directory's (another runner holds it) is another log: its own origin.
   const origin = log.path === wanted ? auditOrigin(config) : `${auditOrigin(config)}/${basename(log.path, '.jsonl')}`;
   const signer = createNoteSigner(origin, loadOrCreateSigningKey(config.dataDir, 'audit').privateKey);
@@ -47,12 +57,11 @@ export function wireAudit(config: CordonConfig, options: { logger: Logger; overr
     onRecord: index.add,
   });
   const receipts = createReceiptStore({ checkpointer, index, logPath: log.path, verifierKey: formatVerifierKey(signer) });
-  // Until the log calls onCommit after each durable batch (group commit), records are observed
-  // as they are appended; wire `onCommit` to these two calls when it lands.
-  const sink = createChainObserverSink(log, checkpointer.head, (records) => {
+  observe = (records) => {
     receipts.observe(records);
     checkpointer.observe(records);
-  });
+  };
+  const sink: AuditSink = log;
   return {
     sink,
     path: log.path,
