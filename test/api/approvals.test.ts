@@ -93,8 +93,8 @@ describe('approvals through the runner API (shipped policies: deletes wait for a
     const answered = await waiting;
     expect(answered).toMatchObject({ status: 200, json: { id: held.id, tool: 'file.delete', status: 'ok', output: { path: 'doomed.txt' } } });
     expect(await tool(server, coder, 'file.stat', { path: 'doomed.txt' }, { sandbox })).toMatchObject({ status: 404, json: { error: { code: 'FS_NOT_FOUND' } } });
-    // Ran once: one invocation record under the id the agent was given; the approval's events around it.
-    expect(server.audit.records.filter((r) => r.kind === 'invocation' && r.invocation === held.id).map((r) => r.outcome)).toEqual(['ok']);
+    // Ran once: one run under the id the agent was given (its started record, then its result); the approval's events around it.
+    expect(server.audit.records.filter((r) => r.kind === 'invocation' && r.invocation === held.id).map((r) => r.outcome)).toEqual(['started', 'ok']);
     expect(server.audit.records.filter((r) => r.kind === 'approval' && r.invocation === held.id).map((r) => [r.approval?.event, r.approval?.approver ?? null, r.agent])).toEqual([
       ['requested', null, 'coder'],
       ['approved', 'alice', 'coder'],

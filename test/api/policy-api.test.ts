@@ -131,7 +131,7 @@ permit (principal, action == Action::"code.exec", resource is Language);
     expect(r.json).toMatchObject({ status: 'pending_approval', approval: { policyId: 'code-needs-approval' } });
     const requested = server.audit.records.find((rec) => rec.kind === 'approval' && rec.invocation === r.json.id && r.json.id !== undefined);
     expect(requested).toMatchObject({ outcome: 'requested', decision: { result: 'require_approval' }, approval: { event: 'requested', id: r.json.approval?.id } });
-    expect(JSON.stringify(requested?.decision?.details)).toContain('code-needs-approval');
+    expect(requested?.decision?.policyIds).toContain('code-needs-approval');
     expect(server.audit.records.some((rec) => rec.outcome === 'ok')).toBe(false);
   });
 });
