@@ -17,6 +17,8 @@ const STOP_TIMEOUT_MS = 10_000;
  */
 export interface CordonServer {
   readonly url: string;
+  /** The operator listener (approvals), once it printed where it listens. */
+  operatorUrl(): string | null;
   readonly pid: number;
   /** A bearer token for agent `local`, minted again when the last one is getting old. */
   token(): Promise<string>;
@@ -60,7 +62,8 @@ export async function startCordonServer(settings: ServerSettings): Promise<Cordo
   }
   const isolate = Object.entries(settings.isolate).map(([k, v]) => `    ${k}: ${v}\n`).join('');
   const config = join(dir, 'cordon.yaml');
-  writeFileSync(config, `dataDir: data\nlog:\n  level: warn\nserver:\n  port: 0\nsandbox:\n  profileDir: sandboxes\n  isolate:\n${isolate}${settings.configExtra ?? ''}`);
+  // The operator listener on a free port too: a bench server never takes 7071 from a running Cordon.
+  writeFileSync(config, `dataDir: data\nlog:\n  level: warn\nserver:\n  port: 0\noperator:\n  port: 0\nsandbox:\n  profileDir: sandboxes\n  isolate:\n${isolate}${settings.configExtra ?? ''}`);
 
   // CORDON_BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server under the bench's load.
   const extra = process.env.CORDON_BENCH_SERVER_ARGS?.split(' ').filter((a) => a !== '') ?? [];
@@ -85,11 +88,13 @@ export async function startCordonServer(settings: ServerSettings): Promise<Cordo
   if (pid === undefined) throw new Error('cordon serve did not start');
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   let url: string;
+  let operatorUrl: string | null = null;
   try {
     url = await new Promise<string>((done, fail) => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
+        operatorUrl ??= /operator listening on (http:\/\/[^\s/]+)/.exec(out)?.[1] ?? null;
         const m = /listening on (http:\/\/\S+)/.exec(out);
         if (m?.[1] !== undefined) done(m[1]);
       });
@@ -115,6 +120,7 @@ export async function startCordonServer(settings: ServerSettings): Promise<Cordo
 
   return {
     url,
+    operatorUrl: () => operatorUrl,
     pid,
     async token() {
       if (current === null || Date.now() - current.at > TOKEN_REFRESH_MS) current = { value: await mint(), at: Date.now() };

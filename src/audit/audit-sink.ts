@@ -24,6 +24,10 @@ export interface AuditRecord {
   readonly outcome: string;
   readonly durationMs: number;
   readonly inputSha256: string | null;
+  /** The raw input, when `audit.recordInput` is on and its JSON is at most 64 KiB (redacted like the rest). */
+  readonly input?: unknown;
+  /** Set instead of `input` when recordInput is on but the input was too large to keep. */
+  readonly inputOmitted?: string;
   /** The client's address, for records of requests that carry no principal (failed authentication). */
   readonly source?: string;
   /** For kind "invocation": the invocation id returned to the client (`inv_…`). */

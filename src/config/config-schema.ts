@@ -252,6 +252,11 @@ export interface CordonConfig {
      */
     readonly checkpointMirror: string | null;
     /**
+     * Write each tool call's raw input into its records (redacted like every record), up to 64 KiB
+     * of JSON; larger inputs keep their digest alone. Off (the default): only `inputSha256`.
+     */
+    readonly recordInput: boolean;
+    /**
      * `durable` (default): no call is answered, and no sandbox runs, before its records are
      * fdatasync'ed (group commit). `buffered`: written to the file without a sync — faster,
      * but a power loss can lose answered calls' records.
@@ -331,7 +336,7 @@ export const CONFIG_SCHEMA = {
     audit: {
       type: 'object',
       additionalProperties: false,
-      required: ['repeatWindowMs', 'repeatMaxKeys', 'origin', 'checkpointEvery', 'checkpointIntervalMs', 'checkpointMirror', 'durability', 'rotateBytes'],
+      required: ['repeatWindowMs', 'repeatMaxKeys', 'origin', 'checkpointEvery', 'checkpointIntervalMs', 'checkpointMirror', 'recordInput', 'durability', 'rotateBytes'],
       properties: {
         repeatWindowMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
         repeatMaxKeys: positiveInt(1_000_000),
@@ -340,6 +345,7 @@ export const CONFIG_SCHEMA = {
         checkpointEvery: positiveInt(10_000_000),
         checkpointIntervalMs: { type: 'integer', minimum: 100, maximum: 86_400_000 },
         checkpointMirror: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
+        recordInput: { type: 'boolean' },
         durability: { type: 'string', enum: ['durable', 'buffered'] },
         // At least 4 KiB (a file a record or two long), at most 64 GiB.
         rotateBytes: { type: 'integer', minimum: 4096, maximum: 64 * 1024 * 1024 * 1024 },

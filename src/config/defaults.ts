@@ -17,7 +17,7 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
   server: { host: '127.0.0.1', port: 7070, bodyLimitBytes: 1024 * 1024, unreadBodyDiscardBytes: 16 * 1024 * 1024, unreadBodyDiscardMs: 10_000 },
   // Loopback only by default: the operator channel is for people on this machine (or an SSH tunnel).
   operator: { enabled: true, host: '127.0.0.1', port: 7071 },
-  audit: { repeatWindowMs: 60_000, repeatMaxKeys: 1024, origin: 'cordon.local/audit', checkpointEvery: 1000, checkpointIntervalMs: 10_000, checkpointMirror: null, durability: 'durable', rotateBytes: 64 * 1024 * 1024 },
+  audit: { repeatWindowMs: 60_000, repeatMaxKeys: 1024, origin: 'cordon.local/audit', checkpointEvery: 1000, checkpointIntervalMs: 10_000, checkpointMirror: null, recordInput: false, durability: 'durable', rotateBytes: 64 * 1024 * 1024 },
   auth: {
     audience: 'cordon',
     maxTokenLifetimeSec: 300,

@@ -74,6 +74,8 @@ export interface RunnerDeps {
   readonly stats: () => Readonly<Record<string, number>>;
   /** Known secret values never leave in a result or a record. */
   readonly redactor: Redactor;
+  /** `audit.recordInput`: tool calls' raw inputs go into their records (capped, redacted). */
+  readonly recordInput?: boolean;
   /** The shared browser for browse.page; null: the page tool answers SANDBOX_UNAVAILABLE. */
   readonly browser: BrowserHost | null;
   /** Where calls that need a human wait (require_approval), and how their agents read them. */
@@ -168,7 +170,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     const facts = {
       requestId: request.requestId ?? null, principal, tool: request.tool as string | null, action: null as string | null,
       resource: null as string | null, sandbox: null as string | null, decision: null as Decision | null, input: request.input,
-      invocation: id, session: null as string | null,
+      invocation: id, session: null as string | null, recordInput: deps.recordInput === true,
     };
     let finish: (() => Promise<void>) | null = null;
     try {

@@ -137,6 +137,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     egressFor: egress.opener,
     stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats(), ...browser.stats(), approvalWaiters: approvals.waiting }),
     redactor: egress.redactor,
+    recordInput: config.audit.recordInput,
     browser,
     approvals,
     policyVersion: () => policy.version,

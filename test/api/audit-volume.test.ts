@@ -91,3 +91,33 @@ describe('RATE_LIMITED refusals of one agent in the audit log', () => {
     expect(records.filter((r) => r.kind === 'sandbox' && r.outcome === 'created')).toHaveLength(1);
   }, 60_000);
 });
+
+describe('raw inputs in records (audit.recordInput)', () => {
+  const token = `ghp_${'a1B2'.repeat(9)}`;
+  const inputs = (records: AuditRecord[]) => records.filter((r) => r.kind === 'invocation').map((r) => ('input' in r ? r.input : 'inputOmitted' in r ? r.inputOmitted : 'digest only'));
+
+  it('keeps only the digest by default', async () => {
+    const records = await withServer({}, async (server) => {
+      expect(await invoke(server, bearer(), '"plain"')).toBe(200);
+    });
+    expect(inputs(records)).toEqual(['digest only', 'digest only']);
+  });
+
+  it('when on, keeps the input redacted like every record, and only the digest of one over 64 KiB', async () => {
+    const big = `"${'x'.repeat(70 * 1024)}"`;
+    const records = await withServer({ audit: { recordInput: true } }, async (server) => {
+      expect(await invoke(server, bearer(), `"${token}"`)).toBe(200);
+      expect(await invoke(server, bearer(), big)).toBe(200);
+    });
+    const kept = inputs(records);
+    // Each call: its started record, then its result.
+    expect(kept).toHaveLength(4);
+    expect(kept.slice(0, 2)).toEqual([
+      { language: 'javascript', source: expect.not.stringContaining('ghp_') as string },
+      { language: 'javascript', source: expect.not.stringContaining('ghp_') as string },
+    ]);
+    expect(JSON.stringify(records)).not.toContain(token);
+    expect(kept.slice(2)).toEqual(['larger than 65536 bytes of JSON', 'larger than 65536 bytes of JSON']);
+    expect(records.filter((r) => r.kind === 'invocation').every((r) => /^[0-9a-f]{64}$/.test(r.inputSha256 ?? ''))).toBe(true);
+  });
+});

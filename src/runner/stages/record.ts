@@ -24,8 +24,27 @@ export interface InvocationFacts {
   invocation?: string;
   /** The session the call belongs to (a client's name, or a session sandbox's own), if any. */
   session?: string | null;
+  /** `audit.recordInput`: the raw input goes into the record too (capped). */
+  recordInput?: boolean;
   /** For an approval record: which approval, what happened to it, and who decided. */
   approval?: AuditRecord['approval'];
+}
+
+/** The most raw input a record keeps (JSON bytes); beyond it, the digest alone. */
+export const MAX_RECORDED_INPUT_BYTES = 64 * 1024;
+
+function rawInput(input: unknown): { input: unknown } | { inputOmitted: string } | Record<string, never> {
+  if (input === undefined) return {};
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(input);
+  } catch {
+    return { inputOmitted: 'not JSON' };
+  }
+  if (json === undefined) return {};
+  if (Buffer.byteLength(json) > MAX_RECORDED_INPUT_BYTES) return { inputOmitted: `larger than ${MAX_RECORDED_INPUT_BYTES} bytes of JSON` };
+  // A copy, parsed back: the record holds data, never a live object of the caller's.
+  return { input: JSON.parse(json) as unknown };
 }
 
 function sha256OfInput(input: unknown): string | null {
@@ -61,6 +80,7 @@ export function buildRecord(kind: AuditRecord['kind'], facts: InvocationFacts): 
     outcome: facts.outcome,
     durationMs: Math.round(facts.durationMs * 1000) / 1000,
     inputSha256: sha256OfInput(facts.input),
+    ...(facts.recordInput === true ? rawInput(facts.input) : {}),
     ...(facts.source === undefined ? {} : { source: facts.source }),
     ...(facts.invocation === undefined ? {} : { invocation: facts.invocation }),
     ...(facts.session === undefined || facts.session === null ? {} : { session: facts.session }),
