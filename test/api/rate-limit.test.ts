@@ -26,6 +26,9 @@ const call = (source: string, timeoutMs: number) =>
 
 it('answers 429 RATE_LIMITED with Retry-After when every isolate slot and the queue are taken, and serves again after', async () => {
   const busy = call('while (true) {}', 1500);
+  // The busy call takes the only slot right after its `started` record is on disk: wait for that
+  // record, so a poll below cannot take the slot first (and leave the busy call refused instead).
+  for (let i = 0; i < 500 && !server.audit.records.some((r) => r.outcome === 'started'); i++) await new Promise((r) => setTimeout(r, 10));
   // The busy call holds the only slot until its timeout; poll until it is running.
   let refused: Awaited<ReturnType<typeof call>> | undefined;
   for (let i = 0; i < 100 && refused === undefined; i++) {
