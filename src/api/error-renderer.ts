@@ -1,3 +1,4 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CordonError, isCordonError, type ErrorCode } from '../core/errors.ts';
 
 export interface RenderedError {
@@ -18,6 +19,9 @@ const FRAMEWORK_CODES: Readonly<Record<string, { code: ErrorCode; message: strin
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'REQUEST_MALFORMED', message: 'Content-Length does not match the body' },
   FST_ERR_CTP_INVALID_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: JSON_BODY_HINT },
   FST_ERR_CTP_INVALID_CONTENT_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: JSON_BODY_HINT },
+  // Refused by the router before any route: never echo the path back (it is the attacker's).
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'REQUEST_MALFORMED', message: 'a part of the URL path is too long' },
+  FST_ERR_BAD_URL: { code: 'REQUEST_MALFORMED', message: 'the URL path is not valid (bad percent-encoding)' },
 };
 
 /**
@@ -54,5 +58,18 @@ export function renderError(err: unknown, requestId: string): RenderedError & { 
     headers,
     internal,
     body: { error: { code: e.code, message: e.code === 'INTERNAL' ? 'internal error' : e.message, details: e.code === 'INTERNAL' ? {} : e.details, requestId } },
+  };
+}
+
+/**
+ * Fastify's `frameworkErrors`: what its router refuses before any route (a path segment over
+ * maxParamLength, a bad percent-encoding) answered in Cordon's shape like every other error,
+ * instead of Fastify's own body that echoes the path. No onSend hook runs for these answers,
+ * so the server's own headers (`always`) are set here.
+ */
+export function frameworkErrorHandler(always: Readonly<Record<string, string>>) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const rendered = renderError(error, request.id);
+    void reply.code(rendered.status).headers({ ...always, 'x-request-id': request.id, ...rendered.headers }).send(rendered.body);
   };
 }

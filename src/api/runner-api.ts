@@ -6,7 +6,7 @@ import type { Principal } from '../core/principal.ts';
 import type { ReceiptReader } from '../runner/receipts.ts';
 import type { Runner } from '../runner/runner.ts';
 import type { SessionSandboxInfo } from '../sandbox/index.ts';
-import { JSON_BODY_HINT, renderError } from './error-renderer.ts';
+import { frameworkErrorHandler, JSON_BODY_HINT, renderError } from './error-renderer.ts';
 import { parseInvocationBody, parseInvocationId, parseInvocationQuery, parseSandboxBody, parseSandboxId } from './invocation-body.ts';
 import type { TokenService } from '../identity/token-service.ts';
 import { registerTokenEndpoint } from './token-endpoint.ts';
@@ -73,6 +73,7 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 100 },
+    frameworkErrors: frameworkErrorHandler({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }),
   });
 
   // JSON only: any other body type, or a body without a content type, is refused with 415

@@ -219,12 +219,15 @@ describe('headers and hostile requests', () => {
       'method not allowed': await call('DELETE', '/operator/v1/approvals'),
       malformed: await call('POST', '/operator/v1/login', { headers: { 'content-type': 'application/json' }, raw: '{"name":' }),
       'bad host': await call('GET', '/operator/', { headers: { host: 'evil.test' } }),
+      'path segment too long': await call('GET', `/operator/v1/approvals/${'x'.repeat(5000)}`, { headers: { cookie } }),
+      'bad percent-encoding': await call('GET', '/operator/v1/approvals/%E0%A4%A', { headers: { cookie } }),
     };
     for (const [what, r] of Object.entries(answers)) expectSecurityHeaders(r, what);
     expect(answers.page!.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(answers.script!.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect([answers['not found']!.status, answers['static not found']!.status, answers['method not allowed']!.status]).toEqual([404, 404, 405]);
     expect(answers['method not allowed']!.headers.allow).toBe('GET, HEAD');
+    for (const what of ['path segment too long', 'bad percent-encoding']) expect([what, answers[what]!.status, answers[what]!.json.error.code]).toEqual([what, 400, 'REQUEST_MALFORMED']);
   });
 
   it('serves a page with no inline script or style', async () => {

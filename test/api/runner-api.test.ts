@@ -226,6 +226,16 @@ describe('runner API', () => {
       expect(res.json.error?.code).toBe('TOOL_NOT_FOUND');
     });
 
+    it('400 REQUEST_MALFORMED in Cordon\'s shape for a path segment over the limit or bad percent-encoding, never echoing the path', async () => {
+      const long = 'x'.repeat(5000);
+      for (const path of [`/v1/invocations/${long}`, `/v1/sandboxes/${long}`, '/v1/invocations/%E0%A4%A']) {
+        const res = await call('GET', path);
+        expect([path.slice(0, 40), res.status, res.json.error?.code]).toEqual([path.slice(0, 40), 400, 'REQUEST_MALFORMED']);
+        expect(JSON.stringify(res.json)).not.toContain('xxxxxxxxxx');
+        expect(res.json.error?.requestId).toMatch(/^req_/);
+      }
+    });
+
     it('404 NOT_FOUND for an unknown route', async () => {
       const res = await call('GET', '/v1/nothing');
       expect(res.status).toBe(404);

@@ -7,7 +7,7 @@ import type { Logger } from '../../core/logger.ts';
 import { createOperatorTokenVerifier, type OperatorApprover } from '../../identity/operator-token.ts';
 import { DEFAULT_SCRYPT, verifyPassword, type ScryptHash } from '../../identity/password-hash.ts';
 import { createReplayCache } from '../../identity/replay-cache.ts';
-import { renderError } from '../error-renderer.ts';
+import { frameworkErrorHandler, renderError } from '../error-renderer.ts';
 import { parseDecisionBody } from './decision-body.ts';
 import { createLoginLimiter } from './login-limiter.ts';
 import { checkHost, createOperatorAuthenticator, originOf, SESSION_COOKIE } from './operator-auth.ts';
@@ -88,6 +88,7 @@ export function createOperatorApi(options: OperatorApiOptions): FastifyInstance 
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 128 },
+    frameworkErrors: frameworkErrorHandler(OPERATOR_SECURITY_HEADERS),
   });
   app.removeContentTypeParser(['text/plain']);
 
