@@ -66,8 +66,16 @@ export interface ApprovalFlowDeps {
   readonly now?: () => number;
 }
 
+/**
+ * Long-polls one agent may hold open at once. Each holds a connection and a listener until its
+ * call is decided or its wait runs out: without a share, one agent could hold enough of them to
+ * starve everyone else's connections. Past it, a poll is refused (429), not turned into a busy loop.
+ */
+export const MAX_WAITERS_PER_AGENT = 64;
+
 export function createApprovalFlow(deps: ApprovalFlowDeps): ApprovalFlow {
   const now = deps.now ?? Date.now;
+  const waitersByAgent = new Map<string, number>();
   const running = new Set<Promise<void>>();
   let closed = false;
   const sweep = deps.sweepIntervalMs > 0 ? setInterval(() => void expireDue().catch((err: unknown) => deps.logger.error({ err }, 'approval sweep failed')), deps.sweepIntervalMs) : null;
@@ -153,7 +161,18 @@ export function createApprovalFlow(deps: ApprovalFlowDeps): ApprovalFlow {
         if (left <= 0 || options.signal?.aborted === true) {
           return { id: s.view.invocation.invocation, status: s.view.status === 'pending' ? 'pending_approval' : 'running', approval: pendingOf(s) };
         }
-        await deps.notifier.wait(s.view.id, left, options.signal);
+        const held = waitersByAgent.get(principal.agent) ?? 0;
+        if (held >= MAX_WAITERS_PER_AGENT) {
+          throw new CordonError('RATE_LIMITED', `agent "${principal.agent}" already has ${MAX_WAITERS_PER_AGENT} long-polls open; poll with waitMs=0 or wait for one to return`, { details: { quota: 'agent_approval_waiters', limit: MAX_WAITERS_PER_AGENT, retryAfterSec: 1 } });
+        }
+        waitersByAgent.set(principal.agent, held + 1);
+        try {
+          await deps.notifier.wait(s.view.id, left, options.signal);
+        } finally {
+          const after = (waitersByAgent.get(principal.agent) ?? 1) - 1;
+          if (after === 0) waitersByAgent.delete(principal.agent);
+          else waitersByAgent.set(principal.agent, after);
+        }
       }
     },
 

@@ -173,6 +173,31 @@ describe('approvals through the runner API (shipped policies: deletes wait for a
     // The approval is untouched, and still answers the agent when it comes back.
     expect((await poll(server, coder, held.id)).json.status).toBe('pending_approval');
   });
+
+  it('holds at most 64 long-polls open per agent: the next is 429 naming the quota; another agent still waits, and a quick poll still answers', async () => {
+    const held = await heldDelete('many-polls.txt');
+    const gone = new AbortController();
+    const waiters = () => server.runtime.runner.stats().approvalWaiters ?? 0;
+    const open = Array.from({ length: 64 }, () => poll(server, coder, held.id, 15_000, gone.signal).catch(() => null));
+    try {
+      for (let i = 0; i < 1000 && waiters() < 64; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(waiters()).toBe(64);
+      const refused = await poll(server, coder, held.id, 15_000);
+      expect(refused).toMatchObject({ status: 429, json: { error: { code: 'RATE_LIMITED', details: { quota: 'agent_approval_waiters', limit: 64 } } } });
+      expect((await poll(server, coder, held.id, 0)).json.status).toBe('pending_approval');
+      // Another agent's share is its own: its long-poll on its own held call waits, and answers pending.
+      const theirs = (await call(server, 'POST', '/v1/sandboxes', bearer(other), { profile: 'js' })).json.id as string;
+      expect((await tool(server, other, 'file.write', { path: 'x.txt', content: 'x' }, { sandbox: theirs })).status).toBe(200);
+      const theirHeld = await tool(server, other, 'file.delete', { path: 'x.txt' }, { sandbox: theirs });
+      expect(theirHeld.status).toBe(202);
+      expect(await poll(server, other, theirHeld.json.id as string, 300)).toMatchObject({ status: 200, json: { status: 'pending_approval' } });
+    } finally {
+      gone.abort();
+      await Promise.all(open);
+    }
+    for (let i = 0; i < 1000 && waiters() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(waiters()).toBe(0);
+  });
 });
 
 describe('approvals that expire, survive a restart, and meet a policy changed since', () => {
