@@ -10,7 +10,7 @@ export const MAX_CLOCK_SKEW_SEC = 30;
 
 const STATEMENT_FIELDS = ['approvalId', 'invocationHash', 'decision', 'approver', 'iat', 'exp', 'nonce'] as const;
 /** `apr_` and 26 characters of newId's alphabet. */
-const APPROVAL_ID = /^apr_[0-9a-hjkmnp-tv-z]{26}$/;
+export const APPROVAL_ID = /^apr_[0-9a-hjkmnp-tv-z]{26}$/;
 const HASH = /^[0-9a-f]{64}$/;
 /** 16 to 48 bytes of base64url without padding: 22 to 64 characters. */
 const NONCE = /^[A-Za-z0-9_-]{22,64}$/;

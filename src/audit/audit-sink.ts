@@ -50,9 +50,12 @@ export interface AuditRecord {
   readonly token?: { readonly event: 'issued' | 'exchanged' | 'refused' | 'replayed'; readonly grant: string | null; readonly issuedId?: string; readonly scope?: string; readonly expiresInSec?: number };
   /**
    * For kind "approval": a call held for a human — `requested` (with the decision that asked),
-   * `approved` or `denied` (naming the approver), `expired`. `invocation` is the call's id.
+   * `approved` or `denied` (naming the approver), `expired`; or a decision Cordon `refused`
+   * (forged, replayed, expired, unentitled: `outcome` is the code), counted per code, approval
+   * and claimed approver. A refused statement's `claimedApprover` is what it says, unproven.
+   * `invocation` is the call's id.
    */
-  readonly approval?: { readonly id: string; readonly event: 'requested' | 'approved' | 'denied' | 'expired'; readonly approver?: string };
+  readonly approval?: { readonly id: string | null; readonly event: 'requested' | 'approved' | 'denied' | 'expired' | 'refused'; readonly approver?: string; readonly claimedApprover?: string };
   /** For kind "egress": the egress layer's record (host, port, pinned address, bytes, status, rule…; never header values or bodies). */
   readonly egress?: Readonly<Record<string, unknown>>;
 }

@@ -2,10 +2,13 @@ import type { ApprovalNotifier } from '../approvals/approval-notifier.ts';
 import type { ApprovalOutcome, ApprovalStore, StoredApproval } from '../approvals/approval-store.ts';
 import type { ApprovalService, CanonicalInvocation } from '../approvals/approval-types.ts';
 import type { Approvers } from '../approvals/approvers.ts';
-import { verifyDecision } from '../approvals/verify-decision.ts';
+import { APPROVAL_ID, verifyDecision } from '../approvals/verify-decision.ts';
 import type { AuditRecord, AuditSink } from '../audit/audit-sink.ts';
+import type { RepeatAggregator } from '../audit/repeat-aggregator.ts';
+import { APPROVER_NAME_PATTERN } from '../config/config-schema.ts';
 import type { Decision } from '../core/decision.ts';
 import { CordonError, toCordonError } from '../core/errors.ts';
+import { newId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import { principalUserKey, type Principal } from '../core/principal.ts';
 import type { Redactor } from './redaction.ts';
@@ -54,6 +57,8 @@ export interface ApprovalFlowDeps {
   readonly approvers: Approvers;
   readonly notifier: ApprovalNotifier;
   readonly audit: AuditSink;
+  /** Refused decisions are counted here (anyone who reaches the operator listener can send them). */
+  readonly repeats: RepeatAggregator;
   readonly logger: Logger;
   readonly redactor: Redactor;
   /** The groups of a call's agent and user, for approvers limited to groups. */
@@ -100,6 +105,37 @@ export function createApprovalFlow(deps: ApprovalFlowDeps): ApprovalFlow {
       await recordEvent(s, 'expired');
     }
     return expired.length;
+  }
+
+  /**
+   * A refused decision is a record: forgeries and replays are what an operator looks for. Only
+   * values that pass the id and name patterns are kept (the rest is the sender's free text), and
+   * repeats of one (code, approval, claimed approver) are counted, not written one by one.
+   */
+  async function recordRefused(signed: unknown, e: CordonError): Promise<void> {
+    const statement = (signed as { statement?: { approvalId?: unknown; approver?: unknown } } | null)?.statement;
+    const approvalId = typeof statement?.approvalId === 'string' && APPROVAL_ID.test(statement.approvalId) ? statement.approvalId : null;
+    const claimed = typeof statement?.approver === 'string' && APPROVER_NAME_PATTERN.test(statement.approver) ? statement.approver : null;
+    const reason = typeof e.details.reason === 'string' && /^[a-z_]{1,40}$/.test(e.details.reason) ? e.details.reason : '';
+    const outcome = reason === '' ? e.code : `${e.code}:${reason}`;
+    await deps.repeats.append(['approval-refused', outcome, approvalId ?? '', claimed ?? ''].join('\u0000'), {
+      ts: new Date(now()).toISOString(),
+      kind: 'approval',
+      id: newId('aud'),
+      requestId: null,
+      agent: null,
+      user: null,
+      tokenId: null,
+      tool: null,
+      action: 'approval.decide',
+      resource: approvalId === null ? null : `approval:${approvalId}`,
+      sandbox: null,
+      decision: null,
+      outcome,
+      durationMs: 0,
+      inputSha256: null,
+      approval: { id: approvalId, event: 'refused', ...(claimed === null ? {} : { claimedApprover: claimed }) },
+    });
   }
 
   /** Runs the approved call once and stores what it ended with; its waiters wake either way. */
@@ -185,7 +221,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps): ApprovalFlow {
       try {
         verified = verifyDecision(signed, { approvers: deps.approvers, lookup: (id) => deps.store.get(id)?.view ?? null, principalGroups: deps.principalGroups, nonceUsed: deps.store.nonceUsed, now: now() });
       } catch (err) {
-        deps.logger.warn({ code: toCordonError(err).code }, 'approval decision refused');
+        await recordRefused(signed, toCordonError(err));
         throw err;
       }
       const { statement } = verified.signed;

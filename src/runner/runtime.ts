@@ -117,6 +117,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     agents: identity.agents,
     users: identity.users,
     audit,
+    repeats,
     redactor: egress.redactor,
     logger: options.logger,
     run: async (approval) => {

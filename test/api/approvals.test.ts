@@ -131,6 +131,15 @@ describe('approvals through the runner API (shipped policies: deletes wait for a
     const deny = signedDecision(alice, view, 'deny');
     await server.runtime.approvals.decide(deny);
     expect(await rejection(server.runtime.approvals.decide(deny))).toBe('APPROVAL_REPLAYED');
+    // Each refusal is an approval record naming the code, the approval and who the statement claims to be.
+    const refused = server.audit.records.filter((r) => r.kind === 'approval' && r.approval?.event === 'refused' && r.approval.id === view.id).map((r) => [r.outcome, r.approval?.claimedApprover ?? null]);
+    expect(refused).toEqual([
+      ['APPROVAL_NOT_PERMITTED', 'carol'],
+      ['APPROVAL_SIGNATURE_INVALID:bad_signature', 'alice'],
+      ['APPROVAL_HASH_MISMATCH', 'alice'],
+      ['INPUT_INVALID', 'alice'],
+      ['APPROVAL_REPLAYED', 'alice'],
+    ]);
   });
 
   it('shows a held call only to the principal that made it: anyone else gets 404, as for an unknown id', async () => {
@@ -230,7 +239,12 @@ describe('approvals that expire, survive a restart, and meet a policy changed si
     expect(view.status).toBe('expired');
     expect(await rejection(server.runtime.approvals.decide(signedDecision(carol, view, 'approve')))).toBe('APPROVAL_EXPIRED');
     expect(await server.runtime.approvals.expireDue()).toBe(1);
-    expect(server.audit.records.filter((r) => r.kind === 'approval').map((r) => r.approval?.event)).toEqual(['requested', 'expired']);
+    // The late decision is refused, and recorded as such.
+    expect(server.audit.records.filter((r) => r.kind === 'approval').map((r) => [r.approval?.event, r.approval?.event === 'refused' ? r.outcome : null])).toEqual([
+      ['requested', null],
+      ['refused', 'APPROVAL_EXPIRED'],
+      ['expired', null],
+    ]);
     expect(server.audit.records.some((r) => r.kind === 'invocation')).toBe(false);
   });
 

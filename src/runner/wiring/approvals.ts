@@ -3,6 +3,7 @@ import { openApprovalStore, type StoredApproval } from '../../approvals/approval
 import type { CanonicalInvocation } from '../../approvals/approval-types.ts';
 import { loadApprovers, type Approvers } from '../../approvals/approvers.ts';
 import type { AuditSink } from '../../audit/audit-sink.ts';
+import type { RepeatAggregator } from '../../audit/repeat-aggregator.ts';
 import type { CordonConfig } from '../../config/config-schema.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { AgentRegistry } from '../../identity/agent-registry.ts';
@@ -14,6 +15,7 @@ export interface ApprovalsWiringDeps {
   readonly agents: AgentRegistry;
   readonly users: UserDirectory;
   readonly audit: AuditSink;
+  readonly repeats: RepeatAggregator;
   readonly redactor: Redactor;
   readonly logger: Logger;
   /** Runs an approved call through the runner (made after this wiring: called only on decide). */
@@ -40,6 +42,7 @@ export function wireApprovals(config: CordonConfig, deps: ApprovalsWiringDeps): 
     approvers,
     notifier: createApprovalNotifier(),
     audit: deps.audit,
+    repeats: deps.repeats,
     logger: deps.logger,
     redactor: deps.redactor,
     principalGroups,
