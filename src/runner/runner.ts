@@ -213,11 +213,24 @@ export function createRunner(deps: RunnerDeps): Runner {
         if (gate(facts.decision, approved) === 'hold') return await hold(facts.decision);
       }
       session.countCall();
-      // On disk before anything runs: a call that crashes the process (or is killed with
-      // it) leaves this evidence, and a call that cannot be recorded does not run at all.
-      await record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: 'started', durationMs: performance.now() - started });
-      const sandbox = await call.start(deps.egressFor(principal, session));
-      finish = () => call.finish(sandbox);
+      // On disk before anything of the call runs: a call that crashes the process (or is killed
+      // with it) leaves this evidence, and a call that cannot be recorded does not run at all.
+      // The sandbox is made while the record syncs (making one runs nothing of the agent's), so
+      // the sync costs a call no wall-clock time of its own; execute waits for both.
+      const startedRecord = record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: 'started', durationMs: performance.now() - started });
+      // Handled now, awaited below: a failure while the sandbox is made must not be an unhandled rejection (that ends the process).
+      startedRecord.catch(() => undefined);
+      let sandbox: Awaited<ReturnType<typeof call.start>>;
+      try {
+        sandbox = await call.start(deps.egressFor(principal, session));
+      } catch (err) {
+        // The refusal's record follows the started one; a failed started record is the answer instead.
+        await startedRecord;
+        throw err;
+      }
+      const made = sandbox;
+      finish = () => call.finish(made);
+      await startedRecord;
       const result = await execute(tool, request.input, { sandbox, profile: call.profile, session: session.sink, limits: call.limits, browser: deps.browser, ...(options.signal === undefined ? {} : { signal: options.signal }) });
       const output = deps.redactor.value(result.output);
       const durationMs = performance.now() - started;
