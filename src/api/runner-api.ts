@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { CordonError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
+import { CORDON_VERSION } from '../core/version.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Principal } from '../core/principal.ts';
 import type { ReceiptReader } from '../runner/receipts.ts';
@@ -126,7 +127,8 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
       method: 'GET',
       url: '/healthz',
       auth: false,
-      handler: async () => ({ status: 'ok', ...runner.stats() }),
+      // Answered only once the server listens (after start-up) and 503 while it closes: reachable means ready.
+      handler: async () => ({ status: 'ok', ready: true, version: CORDON_VERSION, policySet: runner.policyVersion(), ...runner.stats() }),
     },
     {
       method: 'GET',

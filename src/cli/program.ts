@@ -1,3 +1,4 @@
+import { CORDON_VERSION } from '../core/version.ts';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, toCordonError } from '../core/errors.ts';
 import { registerAgentsCommand } from './commands/agents-command.ts';
@@ -15,7 +16,7 @@ import { registerUsersCommand } from './commands/users-command.ts';
 export function createProgram(): Command {
   const program = new Command('cordon')
     .description('Sandboxed tool runtime for AI agents: every call authenticated, authorized, sandboxed and audited.')
-    .version('0.1.0')
+    .version(CORDON_VERSION)
     .option('--config <file>', 'config file (default: ./cordon.yaml if present, else the embedded default; env CORDON_CONFIG)')
     .option('--data-dir <dir>', 'where keys, state and the audit log live (default: .cordon next to the config; env CORDON_DATA_DIR)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env CORDON_LOG_LEVEL)')

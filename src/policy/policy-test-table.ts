@@ -10,6 +10,8 @@ export interface PolicyTestTableInput {
   readonly unexercised: readonly string[];
   readonly warnings: readonly PolicyProblem[];
   readonly policyVersion: string;
+  readonly policyDir: string;
+  readonly testsDir: string;
 }
 
 const MAX_NAME = 56;
@@ -34,7 +36,8 @@ export function formatPolicyTestTable(r: PolicyTestTableInput): string {
   });
   if (r.results.length === 0) out.push('(no test cases found)');
   out.push('');
-  out.push(`policy tests: ${r.passed} passed, ${r.failed} failed; policy set ${r.policyVersion}`);
+  // Which folder was tested: with several policy folders about, a green line must say whose it is.
+  out.push(`policy tests of ${r.policyDir} (cases in ${r.testsDir}): ${r.passed} passed, ${r.failed} failed; policy set ${r.policyVersion}`);
   if (r.unexercised.length > 0) out.push(`not exercised by any case (${r.unexercised.length}): ${r.unexercised.join(', ')}`);
   for (const w of r.warnings) out.push(formatPolicyProblem(w));
   return out.join('\n');

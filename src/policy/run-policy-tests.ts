@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { DecisionResult } from '../core/decision.ts';
 import { CordonError } from '../core/errors.ts';
 import { parseUserRef, userKey } from '../core/principal.ts';
@@ -55,6 +55,9 @@ export interface PolicyTestReport {
   readonly unexercised: readonly string[];
   readonly warnings: readonly PolicyProblem[];
   readonly policyVersion: string;
+  /** The folder of policies tested, and the folder their cases came from. */
+  readonly policyDir: string;
+  readonly testsDir: string;
   /** The whole report as a printable table. */
   readonly table: string;
 }
@@ -66,7 +69,8 @@ export interface PolicyTestReport {
  */
 export async function runPolicyTests(dir: string, options: PolicyTestOptions = {}): Promise<PolicyTestReport> {
   const set = loadPolicySet(dir);
-  const files = readTestFiles(options.testsDir ?? join(dir, 'tests'));
+  const testsDir = options.testsDir ?? join(dir, 'tests');
+  const files = readTestFiles(testsDir);
   const engine = createPolicyEngine(set);
   const results: PolicyTestResult[] = [];
   const exercised = new Set<string>();
@@ -87,7 +91,7 @@ export async function runPolicyTests(dir: string, options: PolicyTestOptions = {
   const passed = results.filter((r) => r.pass).length;
   const failed = results.length - passed;
   const unexercised = set.policies.filter((p) => !exercised.has(p.id)).map((p) => p.id);
-  const report = { ok: results.length > 0 && failed === 0, passed, failed, results, unexercised, warnings: set.warnings, policyVersion: set.version };
+  const report = { ok: results.length > 0 && failed === 0, passed, failed, results, unexercised, warnings: set.warnings, policyVersion: set.version, policyDir: resolve(dir), testsDir: resolve(testsDir) };
   return { ...report, table: formatPolicyTestTable(report) };
 }
 

@@ -110,6 +110,8 @@ export interface Runner {
   listSandboxes(principal: Principal): SessionSandboxInfo[];
   deleteSandbox(principal: Principal, id: string, requestId?: string): Promise<void>;
   stats(): Readonly<Record<string, number>>;
+  /** The policy set decisions are made with now (a hash of the schema and every policy file). */
+  policyVersion(): string;
 }
 
 type SandboxFacts = Omit<InvocationFacts, 'outcome' | 'durationMs'>;
@@ -303,5 +305,6 @@ export function createRunner(deps: RunnerDeps): Runner {
 
     listTools: () => descriptors,
     stats: () => ({ ...deps.stats(), ...deps.manager.stats(), callSessions: deps.sessions.size }),
+    policyVersion: () => deps.policyVersion(),
   };
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimsFor, ed25519Token, nowSec, unsignedToken } from '../support/tokens.ts';
@@ -83,7 +84,7 @@ describe('runner API', () => {
   it('GET /healthz answers without a token', async () => {
     const res = await call('GET', '/healthz', { token: null });
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ status: 'ok' });
+    expect(res.json).toMatchObject({ status: 'ok', ready: true, version: JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version as string, policySet: expect.stringMatching(/^sha256:[0-9a-f]{32}$/) as string });
   });
 
   it('GET /v1/tools lists the code tool with its schema and annotations', async () => {

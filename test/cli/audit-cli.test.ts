@@ -70,6 +70,18 @@ describe('cordon audit tail', { timeout: 60_000 }, () => {
     expect(none.stderr).toContain('no audit log at');
   });
 
+  it('ends quietly when its reader stops early (--json | head): exit 0, no stack trace (regression: an unhandled EPIPE)', async () => {
+    const file = join(cwd, 'long.jsonl');
+    // Far more than a pipe holds, so the writes meet the closed pipe.
+    writeFileSync(file, Array.from({ length: 5000 }, (_, i) => record(i + 1, { resource: `file:/workspace/${'a'.repeat(100)}` })).join(''));
+    const child = spawn(BIN, ['audit', 'tail', '-n', '5000', '--json', '--file', file], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((done) => child.once('close', (c) => done(c)));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
   it('--follow prints records as a runner writes them, until interrupted', async () => {
     const file = join(cwd, 'follow.jsonl');
     writeFileSync(file, record(1));

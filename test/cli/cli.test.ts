@@ -196,7 +196,9 @@ describe('cordon policy', () => {
     expect(await cordon(['policy', 'validate', SHIPPED])).toMatchObject({ code: 0 });
     const r = await cordon(['policy', 'test', SHIPPED]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/policy tests: \d+ passed, 0 failed/);
+    // It names the folder it tested and where the cases came from.
+    expect(r.stdout).toContain(`policy tests of ${SHIPPED} (cases in ${join(SHIPPED, 'tests')}): `);
+    expect(r.stdout).toMatch(/\): \d+ passed, 0 failed; policy set sha256:/);
   });
 
   it('fails, with a clear table, on a broken copy', async () => {

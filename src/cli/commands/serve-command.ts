@@ -6,6 +6,7 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 import { mintLocalToken } from '../../runner/local-agents.ts';
+import { keepRunningOnBrokenPipe } from '../broken-pipe.ts';
 import { loadCliConfig, type GlobalOptions } from '../cli-context.ts';
 
 export function registerServeCommand(program: Command): void {
@@ -16,6 +17,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'address to listen on; overrides server.host and CORDON_HOST')
     .option('--operator-port <port>', 'TCP port of the operator listener (approvals; 0 picks a free one); overrides operator.port and CORDON_OPERATOR_PORT')
     .action(async (opts: { port?: string; host?: string; operatorPort?: string }, cmd: Command) => {
+      keepRunningOnBrokenPipe();
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = loadCliConfig(globals, { ...(opts.port === undefined ? {} : { port: opts.port }), ...(opts.host === undefined ? {} : { host: opts.host }), ...(opts.operatorPort === undefined ? {} : { operatorPort: opts.operatorPort }) });
       const logDestination = createRedactingDestination(process.stderr);
