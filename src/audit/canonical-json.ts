@@ -26,7 +26,7 @@ export function canonicalJson(value: unknown): string {
         return out + ']';
       }
       const object = value as Record<string, unknown>;
-      // Default sort compares UTF-16 code units, as RFC 8785 section 3.2.3 asks.
+      // Default sort compares UTF-16 code units, as RFC 8785's rule for sorting properties asks.
       const keys = Object.keys(object).sort();
       let out = '{';
       for (const k of keys) {
