@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { openSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Rotated files are named by the seq of their last record, zero-padded so names sort in chain order. */
@@ -28,4 +28,14 @@ export function listChainFiles(path: string): string[] {
     names = [];
   }
   return [...names.filter((n) => rotated.test(n)).sort().map((n) => join(dir, n)), path];
+}
+
+/** Opens one of a chain's files for reading; null when it is not there (a live file not made yet). */
+export function openChainFile(file: string): number | null {
+  try {
+    return openSync(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
 }

@@ -1,5 +1,5 @@
-import { closeSync, openSync, readSync } from 'node:fs';
-import { listChainFiles } from './chain-files.ts';
+import { closeSync, readSync } from 'node:fs';
+import { listChainFiles, openChainFile } from './chain-files.ts';
 
 export interface ScannedRecord {
   readonly seq: number;
@@ -41,13 +41,8 @@ function fromJson(line: string): ScannedRecord | null {
  */
 export function scanChain(path: string, onRecord: (r: ScannedRecord) => void): void {
   for (const file of listChainFiles(path)) {
-    let fd: number;
-    try {
-      fd = openSync(file, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw err;
-    }
+    const fd = openChainFile(file);
+    if (fd === null) continue;
     try {
       scanFile(fd, onRecord);
     } finally {

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { listChainFiles } from './chain-files.ts';
+import { listChainFiles, openChainFile } from './chain-files.ts';
 
 /** One line of a log as `cordon audit tail` sees it: a record, or a line that is none. */
 export type TailEntry = { readonly record: Readonly<Record<string, unknown>> } | { readonly malformed: string };
@@ -39,13 +39,8 @@ export function readAuditTail(path: string, count: number, filter: TailFilter = 
   const files = listChainFiles(path).reverse();
   for (const file of files) {
     if (found.length >= count) break;
-    let fd: number;
-    try {
-      fd = openSync(file, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw err;
-    }
+    const fd = openChainFile(file);
+    if (fd === null) continue;
     try {
       collectBackwards(fd, count, filter, found);
     } finally {
