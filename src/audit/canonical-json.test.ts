@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, slowCanonicalJson } from './canonical-json.ts';
+import { slowCanonicalJson } from '../../test/support/canonical-json-reference.ts';
+import { canonicalJson } from './canonical-json.ts';
 
 describe('canonicalJson (RFC 8785)', () => {
   it('sorts keys by UTF-16 code units at every depth, with no whitespace', () => {
