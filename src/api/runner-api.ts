@@ -11,6 +11,7 @@ import { frameworkErrorHandler, JSON_BODY_HINT, renderError } from './error-rend
 import { parseInvocationBody, parseInvocationId, parseInvocationQuery, parseSandboxBody, parseSandboxId } from './invocation-body.ts';
 import type { TokenService } from '../identity/token-service.ts';
 import { registerTokenEndpoint } from './token-endpoint.ts';
+import { registerMcpRoutes } from './mcp/mcp-route.ts';
 import { discardUnreadBody, type UnreadBodyLimits } from './unread-body.ts';
 
 export interface RunnerApiOptions {
@@ -27,6 +28,8 @@ export interface RunnerApiOptions {
   receipts?: ReceiptReader;
   /** The longest `GET /v1/invocations/:id?waitMs=` may wait (approvals.maxWaitMs). */
   maxWaitMs: number;
+  /** server.publicUrl: the base URL the MCP metadata names (default: the listener's own address). */
+  publicUrl?: string;
 }
 
 declare module 'fastify' {
@@ -227,6 +230,9 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
     registerTokenEndpoint(app, options.tokens, logger);
     byUrl.set('/v1/token', ['POST']);
   }
+
+  // MCP (Streamable HTTP at /mcp) and its OAuth discovery documents: src/api/mcp/.
+  for (const [url, methods] of registerMcpRoutes(app, { runner, logger, tokenEndpoint: options.tokens !== undefined, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }) })) byUrl.set(url, methods);
 
   for (const route of routes) {
     app.route({

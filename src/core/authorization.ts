@@ -18,4 +18,12 @@ export interface AuthorizationRequest {
 /** Deny by default; must never throw for a well-formed request (errors deny). */
 export interface Authorizer {
   authorize(request: AuthorizationRequest): Decision | Promise<Decision>;
+  /**
+   * Whether any call of one of `actions` could ever be allowed for this principal (each of its
+   * principals: the agent, and the user when delegated), from the policies' scopes alone.
+   * It decides what a caller is shown (MCP tools/list), never what it may do. Over-approximates:
+   * true may still be denied call by call; false means no call of these actions can be allowed.
+   * Optional: without it, every tool is shown and each call is decided as always.
+   */
+  mayEverAllow?(principal: Principal, actions: readonly string[]): boolean;
 }

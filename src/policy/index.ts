@@ -10,6 +10,7 @@ export { createDecisionCache, type DecisionCache } from './decision-cache.ts';
 export { decisionDetails, explainDecision } from './explain-decision.ts';
 export { compilePolicySet, loadPolicySet, SCHEMA_FILE, validatePolicies, type PolicyValidation } from './load-policy-set.ts';
 export type { EvaluatedRequest, PolicyDecision, PolicyEvaluationError, PolicyExplanation, PrincipalDecision } from './policy-decision.ts';
+export { mayEverPermit, type PermitSubject } from './permit-scope.ts';
 export { createPolicyEngine, type PolicyEngine, type PolicyEngineOptions } from './policy-engine.ts';
 export { formatPolicyProblem, type LoadedPolicySet, type PolicyInfo, type PolicyProblem, type PolicySetSources, type PolicySource } from './policy-set.ts';
 export { parsePolicyTestFile, type PolicyTestCase, type PolicyTestFile } from './policy-test-file.ts';

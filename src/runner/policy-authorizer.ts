@@ -1,9 +1,9 @@
 import type { AuthorizationRequest, Authorizer } from '../core/authorization.ts';
-import type { UserRef } from '../core/principal.ts';
+import type { Principal, UserRef } from '../core/principal.ts';
 import { deny } from '../core/decision.ts';
 import type { AgentRegistry } from '../identity/agent-registry.ts';
 import type { UserDirectory } from '../identity/user-directory.ts';
-import { decisionDetails, resourceFromDescriptor, type AuthzRequest, type PolicyEngine, type PrincipalFacts } from '../policy/index.ts';
+import { decisionDetails, mayEverPermit, resourceFromDescriptor, type AuthzRequest, type PolicyEngine, type PrincipalFacts } from '../policy/index.ts';
 
 export interface PrincipalResolver {
   agent(id: string): PrincipalFacts | undefined;
@@ -53,6 +53,19 @@ export function createPolicyAuthorizer(engine: PolicyEngine, principals: Princip
       if (typeof authz === 'string') return deny(authz, null);
       const d = engine.decide(authz);
       return { result: d.result, reason: d.reason, ruleId: d.ruleId, details: decisionDetails(d) };
+    },
+    mayEverAllow(principal: Principal, actions) {
+      // A delegated call needs both principals allowed (docs/policy.md): some one action must
+      // have a permit in scope for the agent and for the user alike.
+      const agent = principals.agent(principal.agent);
+      if (agent === undefined) return false;
+      const user = principal.user === null ? null : principals.user(principal.user);
+      const set = engine.policySet;
+      return actions.some(
+        (action) =>
+          mayEverPermit(set, { type: 'Agent', id: agent.id, groups: agent.groups }, [action]) &&
+          (user === null || mayEverPermit(set, { type: 'User', id: user.id, groups: user.groups }, [action])),
+      );
     },
   };
 }

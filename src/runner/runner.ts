@@ -105,6 +105,12 @@ export interface Runner {
    */
   runApproved(approval: StoredApproval): Promise<InvocationResult>;
   listTools(): readonly ToolDescriptor[];
+  /**
+   * The tools this principal could ever be allowed to call (MCP tools/list): those with an
+   * action its token's scope names and its policies' scopes may permit (Authorizer.mayEverAllow).
+   * What is shown, not what is allowed: each call is still decided in full.
+   */
+  listToolsFor(principal: Principal): readonly ToolDescriptor[];
   /** A session sandbox that lives across calls: `{sandbox}` in an invocation runs in it. */
   createSandbox(principal: Principal, request: { profile?: string; requestId?: string }): Promise<SessionSandboxInfo>;
   listSandboxes(principal: Principal): SessionSandboxInfo[];
@@ -304,6 +310,15 @@ export function createRunner(deps: RunnerDeps): Runner {
       }),
 
     listTools: () => descriptors,
+    listToolsFor(principal) {
+      return deps.tools.list().flatMap(({ definition }, i) => {
+        const actions = principal.scope === null ? definition.actions : definition.actions.filter((a) => principal.scope?.includes(a));
+        if (actions.length === 0) return [];
+        if (deps.authorizer.mayEverAllow !== undefined && !deps.authorizer.mayEverAllow(principal, actions)) return [];
+        const descriptor = descriptors[i];
+        return descriptor === undefined ? [] : [descriptor];
+      });
+    },
     stats: () => ({ ...deps.stats(), ...deps.manager.stats(), callSessions: deps.sessions.size }),
     policyVersion: () => deps.policyVersion(),
   };
