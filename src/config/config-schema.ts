@@ -197,6 +197,12 @@ export interface CordonConfig {
      */
     readonly unreadBodyDiscardBytes: number;
     readonly unreadBodyDiscardMs: number;
+    /**
+     * The URL clients reach the runner API at (e.g. `https://cordon.example.internal` behind a TLS
+     * proxy), named by the MCP OAuth metadata and the 401's resource_metadata pointer. Unset: the
+     * listener's own address. Never taken from a request's Host header.
+     */
+    readonly publicUrl?: string;
   };
   /**
    * The operator listener: approvals (list, show, approve, deny) and the approvals page. Its own
@@ -321,6 +327,8 @@ export const CONFIG_SCHEMA = {
         bodyLimitBytes: positiveInt(64 * 1024 * 1024),
         unreadBodyDiscardBytes: { type: 'integer', minimum: 0, maximum: 1024 * 1024 * 1024 },
         unreadBodyDiscardMs: { type: 'integer', minimum: 0, maximum: 600_000 },
+        // An origin with an optional path: no query, fragment, userinfo or whitespace.
+        publicUrl: { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s/?#@]+(/[^\\s?#]*)?$' },
       },
     },
     operator: {

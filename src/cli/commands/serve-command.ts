@@ -36,6 +36,7 @@ export function registerServeCommand(program: Command): void {
         // Longer than the longest call any profile allows plus its wait for a host, and than a long-poll.
         requestTimeoutMs: Math.max(runtime.maxCallMs, config.approvals.maxWaitMs) + 30_000,
         maxWaitMs: config.approvals.maxWaitMs,
+        ...(config.server.publicUrl === undefined ? {} : { publicUrl: config.server.publicUrl }),
       });
       // The operator listener: its own server and port, so no route an agent can reach serves approvals.
       // It shares this runtime's approval service: a decision wakes the agent's long-poll in process.
@@ -72,6 +73,8 @@ export function registerServeCommand(program: Command): void {
       const url = address.replace('://[::1]', '://localhost');
       runtime.addTokenEndpoint(`${url}/v1/token`);
       if (url.includes('://127.0.0.1:')) runtime.addTokenEndpoint(`${url.replace('://127.0.0.1:', '://localhost:')}/v1/token`);
+      // The MCP metadata names this token endpoint: an assertion may be addressed to it (RFC 7523 §3).
+      if (config.server.publicUrl !== undefined) runtime.addTokenEndpoint(`${config.server.publicUrl.replace(/\/+$/, '')}/v1/token`);
       process.stdout.write(`cordon listening on ${url}\n`);
       if (operatorAddress !== null) process.stdout.write(`operator listening on ${operatorAddress.replace('://[::1]', '://localhost')}/operator/ (approvals)\n`);
       const first = runtime.agents.list().find((a) => a.publicKey !== null && a.id === 'local') ?? null;
