@@ -5,6 +5,7 @@ import { registerAgentsCommand } from './commands/agents-command.ts';
 import { registerApprovalsCommand } from './commands/approvals-command.ts';
 import { registerAuditCommand } from './commands/audit-command.ts';
 import { registerEgressCommand } from './commands/egress-command.ts';
+import { registerMcpCommand } from './commands/mcp-command.ts';
 import { registerPolicyCommand } from './commands/policy-command.ts';
 import { registerRunCommand } from './commands/run-command.ts';
 import { registerSandboxesCommand } from './commands/sandboxes-command.ts';
@@ -24,6 +25,7 @@ export function createProgram(): Command {
     .exitOverride();
   registerServeCommand(program);
   registerRunCommand(program);
+  registerMcpCommand(program);
   registerToolsCommand(program);
   registerAgentsCommand(program);
   registerTokenCommand(program);

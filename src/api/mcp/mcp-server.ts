@@ -10,7 +10,11 @@ import { toCallResult, toMcpTool, toRefusalResult } from './mcp-tools.ts';
 
 export interface McpServerOptions {
   readonly runner: Runner;
-  readonly principal: Principal;
+  /**
+   * Who calls: fixed for an HTTP request; for a stdio connection, which outlives any one token,
+   * a function asked before each request (it signs and verifies a fresh token when one runs out).
+   */
+  readonly principal: Principal | (() => Promise<Principal>);
   readonly logger: Logger;
   /** The HTTP request's id (x-request-id), so its audit records can be found; stdio makes one per call. */
   readonly requestId?: string;
@@ -34,17 +38,18 @@ function invocationMeta(meta: Readonly<Record<string, unknown>> | undefined): Re
  * be passed on to a sandbox, a tool or an upstream.
  */
 export function createMcpServer(options: McpServerOptions): Server {
-  const { runner, principal, logger } = options;
+  const { runner, logger } = options;
+  const principal = typeof options.principal === 'function' ? options.principal : () => Promise.resolve(options.principal as Principal);
   const server = new Server({ name: 'cordon', version: CORDON_VERSION }, { capabilities: { tools: {} } });
 
-  server.setRequestHandler('tools/list', async () => ({ tools: runner.listToolsFor(principal).map(toMcpTool) }));
+  server.setRequestHandler('tools/list', async () => ({ tools: runner.listToolsFor(await principal()).map(toMcpTool) }));
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const requestId = options.requestId ?? newId('req');
     try {
       // Exactly POST /v1/invocations: the same body checks, stages, approvals and audit records.
       const body = parseInvocationBody({ tool: request.params.name, input: request.params.arguments ?? {}, ...invocationMeta(ctx.mcpReq._meta) });
-      const result = await runner.invoke(principal, { ...body, requestId }, { signal: ctx.mcpReq.signal });
+      const result = await runner.invoke(await principal(), { ...body, requestId }, { signal: ctx.mcpReq.signal });
       return toCallResult(result);
     } catch (err) {
       // A refusal is a result the model reads, never an exception out of the handler.
