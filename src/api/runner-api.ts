@@ -12,6 +12,7 @@ import { parseInvocationBody, parseInvocationId, parseInvocationQuery, parseSand
 import type { TokenService } from '../identity/token-service.ts';
 import { registerTokenEndpoint } from './token-endpoint.ts';
 import { registerMcpRoutes } from './mcp/mcp-route.ts';
+import { clientGone } from './client-gone.ts';
 import { discardUnreadBody, type UnreadBodyLimits } from './unread-body.ts';
 
 export interface RunnerApiOptions {
@@ -50,16 +51,6 @@ function renderSandbox(s: SessionSandboxInfo) {
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
-
-/** An AbortSignal that fires when the client closes its connection before the answer is written. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const gone = new AbortController();
-  if (reply.raw.destroyed) gone.abort();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) gone.abort();
-  });
-  return gone.signal;
-}
 
 /** The runner API: GET /healthz, GET /v1/tools, POST /v1/invocations, GET /v1/invocations/:id, sandboxes. */
 export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {

@@ -7,6 +7,7 @@ import { parseIp } from '../../core/ip-address.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { Runner } from '../../runner/runner.ts';
+import { clientGone } from '../client-gone.ts';
 import { renderError } from '../error-renderer.ts';
 import { checkHeadersMatchBody, readMcpHeaders } from './mcp-headers.ts';
 import { createMcpServer } from './mcp-server.ts';
@@ -102,7 +103,8 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
     if (headers.method === 'tools/call' && headers.name !== undefined) {
       const name = headers.name;
       if (!runner.listToolsFor(principal).some((t) => t.name === name)) {
-        throw new CordonError('POLICY_DENIED', `tool ${JSON.stringify(name.slice(0, 64))} is not one agent "${principal.agent}"${principal.user === null ? '' : ' acting for its user'} may call: no permit policy covers its actions (see tools/list)`, {
+        const who = `agent "${principal.agent}"${principal.user === null ? '' : ' acting for its user'}`;
+        throw new CordonError('POLICY_DENIED', `tool ${JSON.stringify(name.slice(0, 64))} is not one ${who} could ever call: no permit policy's scope covers its actions, or the token's scope leaves them out (see tools/list)`, {
           details: { tool: name.slice(0, 64), reason: 'no permit in scope' },
         });
       }
@@ -162,14 +164,4 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
     urls.set(AUTHORIZATION_SERVER_METADATA_PATH, ['GET', 'HEAD']);
   }
   return urls;
-}
-
-/** Aborted when the client closes its connection before the answer is written: its call stops. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const gone = new AbortController();
-  if (reply.raw.destroyed) gone.abort();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) gone.abort();
-  });
-  return gone.signal;
 }
