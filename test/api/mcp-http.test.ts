@@ -31,7 +31,7 @@ const mcpUrl = () => `${server.url}/mcp`;
 const metadataUrl = () => `${server.url}/.well-known/oauth-protected-resource/mcp`;
 
 /** Every request the client sent: its headers, so a test can see what the SDK put on the wire. */
-type Sent = { headers: Headers; body: string };
+type Sent = { headers: Headers; body: string; answeredAs: string | null };
 
 async function connectAs(agent: TestAgent, options: { modern?: boolean; rewrite?: (headers: Headers, body: string) => void } = {}): Promise<{ client: Client; sent: Sent[] }> {
   const sent: Sent[] = [];
@@ -42,8 +42,9 @@ async function connectAs(agent: TestAgent, options: { modern?: boolean; rewrite?
       const headers = new Headers(init?.headers);
       const body = typeof init?.body === 'string' ? init.body : '';
       options.rewrite?.(headers, body);
-      sent.push({ headers, body });
-      return fetch(url, { ...init, headers });
+      const res = await fetch(url, { ...init, headers });
+      sent.push({ headers, body, answeredAs: res.headers.get('content-type') });
+      return res;
     },
   });
   await client.connect(transport);
@@ -86,7 +87,10 @@ describe.each([
       expect(tools.find((t) => t.name === 'file.delete')?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
       if (modern) {
         // The client really spoke the 2026-07-28 revision: it sent the standard request headers.
-        expect(sent.some((s) => s.headers.get('mcp-method') === 'tools/list')).toBe(true);
+        const lists = sent.filter((s) => s.headers.get('mcp-method') === 'tools/list');
+        expect(lists.length).toBeGreaterThan(0);
+        // Stateless: each answer is one JSON body, no stream held open.
+        for (const s of lists) expect(s.answeredAs).toMatch(/^application\/json/);
       }
     } finally {
       await client.close();

@@ -70,8 +70,8 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
       return createMcpServer({ runner, principal, logger, ...(requestId === undefined ? {} : { requestId }) });
     },
     {
-      // Tools send no progress: one JSON answer per request, no stream held open.
-      responseMode: 'json',
+      // responseMode stays 'auto': the handlers send nothing before their result (no progress), so
+      // every modern answer is one JSON body; 'json' would say the same and print a warning.
       onerror: (err) => logger.debug({ err }, 'mcp request refused by the protocol layer'),
     },
   );
