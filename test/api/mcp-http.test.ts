@@ -98,7 +98,7 @@ describe.each([
   });
 
   it('calls code and gets its output as structured content and text, audited like any call', async () => {
-    const { client } = await connectAs(coder, { modern });
+    const { client, sent } = await connectAs(coder, { modern });
     try {
       const before = invocations().length;
       const result = (await client.callTool({ name: 'code', arguments: { language: 'javascript', source: 'console.log("hi"); 6 * 7' } })) as CallToolResult;
@@ -108,6 +108,11 @@ describe.each([
       const id = (result._meta?.['cordon/invocation'] as { id: string }).id;
       const records = invocations().slice(before);
       expect(records).toEqual([expect.objectContaining({ invocation: id, tool: 'code', agent: 'coder', outcome: 'ok' })]);
+      // The bearer tokens it sent went no further than authentication: no record holds one.
+      const tokens = sent.map((s) => s.headers.get('authorization')?.slice('Bearer '.length)).filter((t) => t !== undefined);
+      expect(tokens.length).toBeGreaterThan(0);
+      const recorded = JSON.stringify(server.audit.records);
+      for (const t of tokens) expect(recorded).not.toContain(t);
     } finally {
       await client.close();
     }
@@ -312,6 +317,10 @@ describe('Mcp-Method / Mcp-Name headers', () => {
     const allowed = await post(callBody('code', { language: 'javascript', source: '1 + 1' }), { ...jsonHeaders(coder), 'mcp-method': 'tools/call', 'mcp-name': 'code' });
     expect(allowed.status).toBe(200);
     expect(allowed.json.result.structuredContent).toMatchObject({ status: 'ok', value: 2 });
+    // Cordon's own headers ride on MCP answers too.
+    expect(allowed.headers['x-request-id']).toMatch(/^req_/);
+    expect(allowed.headers['cache-control']).toBe('no-store');
+    expect(allowed.headers['x-content-type-options']).toBe('nosniff');
   });
 
   it('a base64-encoded Mcp-Name is decoded before it is checked; a bad encoding is 400', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Client, type CallToolResult } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN } from '../support/cli.ts';
+import { BIN, runCli } from '../support/cli.ts';
 
 // `cordon mcp --agent local` as an MCP client starts it: a process on stdin/stdout, in a fresh
 // folder (no config: the embedded default, the agent `local`, its key made in ./data).
@@ -60,6 +60,32 @@ describe.each([
     expect(stderr).not.toMatch(/Error|error/);
   }, 90_000);
 });
+
+it('--user: the local agent acts for a local user, and is shown only what both may do', async () => {
+  expect((await runCli(cwd, ['users', 'add', 'alice', '--group', 'engineering'])).code).toBe(0);
+  expect((await runCli(cwd, ['users', 'add', 'mallory'])).code).toBe(0);
+  const alice = new Client({ name: 'cordon-test', version: '1.0.0' });
+  await alice.connect(transport(['--user', 'alice']));
+  try {
+    const names = (await alice.listTools()).tools.map((tool) => tool.name);
+    expect(names).toEqual(expect.arrayContaining(['code', 'file.read', 'file.write']));
+    // `local` may delete with approval, but no policy lets an engineer delete.
+    expect(names).not.toContain('file.delete');
+    const ran = (await alice.callTool({ name: 'code', arguments: { language: 'javascript', source: '6 * 7' } })) as CallToolResult;
+    expect(ran.structuredContent).toMatchObject({ status: 'ok', value: 42 });
+  } finally {
+    await alice.close();
+  }
+  const mallory = new Client({ name: 'cordon-test', version: '1.0.0' });
+  await mallory.connect(transport(['--user', 'mallory']));
+  try {
+    expect((await mallory.listTools()).tools).toEqual([]);
+    const denied = (await mallory.callTool({ name: 'code', arguments: { language: 'javascript', source: '1' } })) as CallToolResult;
+    expect(denied.structuredContent).toMatchObject({ error: { code: 'POLICY_DENIED' } });
+  } finally {
+    await mallory.close();
+  }
+}, 120_000);
 
 it('an input the sandbox profile does not offer is an INPUT_INVALID result naming the field', async () => {
   const client = new Client({ name: 'cordon-test', version: '1.0.0' });
