@@ -327,8 +327,9 @@ export const CONFIG_SCHEMA = {
         bodyLimitBytes: positiveInt(64 * 1024 * 1024),
         unreadBodyDiscardBytes: { type: 'integer', minimum: 0, maximum: 1024 * 1024 * 1024 },
         unreadBodyDiscardMs: { type: 'integer', minimum: 0, maximum: 600_000 },
-        // An origin with an optional path: no query, fragment, userinfo or whitespace.
-        publicUrl: { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s/?#@]+(/[^\\s?#]*)?$' },
+        // An origin with an optional path: no query, fragment, userinfo, whitespace, nor a quote
+        // or backslash (it is quoted inside the 401's WWW-Authenticate header).
+        publicUrl: { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s/?#@"\\\\]+(/[^\\s?#"\\\\]*)?$' },
       },
     },
     operator: {
