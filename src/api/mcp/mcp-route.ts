@@ -41,10 +41,14 @@ function listenerBase(app: FastifyInstance): string {
   return `http://${host}:${a.port}`;
 }
 
+/** Credentials the SDK and the server never see: the request was authenticated before this. */
+const NOT_PASSED_ON = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+/** The request's headers for the SDK (it reads the content type, accept and the MCP headers), minus credentials. */
 function toWebHeaders(raw: FastifyRequest['headers']): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(raw)) {
-    if (value === undefined) continue;
+    if (value === undefined || NOT_PASSED_ON.has(name)) continue;
     for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
   }
   return headers;
@@ -62,6 +66,7 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
 
   // One server per request, made for the principal the request authenticated as. The
   // principal rides in authInfo.extra; the bearer token itself is never handed to the SDK.
+  // The SDK performs no token verification of its own: runner.authenticate did it, in admit().
   const handler = createMcpHandler(
     (ctx) => {
       const principal = ctx.authInfo?.extra?.principal as Principal | undefined;
@@ -125,7 +130,8 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
       if (Array.isArray(body)) throw new CordonError('REQUEST_MALFORMED', 'JSON-RPC batches are not accepted: send one message per request');
       const web = new Request(`${base()}${MCP_PATH}`, { method: 'POST', headers: toWebHeaders(request.headers), signal: clientGone(reply) });
       if (await isLegacyRequest(web, body)) checkHeadersMatchBody(readMcpHeaders(request.headers), body);
-      // authInfo.token stays empty: nothing downstream of this line may present the caller's token.
+      // Neither the Request (no authorization header) nor authInfo (token left empty) carries the
+      // caller's token: nothing downstream of this line can present it anywhere.
       const response = await handler.fetch(web, {
         parsedBody: body,
         authInfo: { token: '', clientId: principal.agent, scopes: [...(principal.scope ?? [])], expiresAt: principal.expiresAt, extra: { principal, requestId: request.id } },
