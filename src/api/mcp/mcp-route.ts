@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
+import type { McpHttpHandler } from '@modelcontextprotocol/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CordonError, isCordonError } from '../../core/errors.ts';
 import { parseIp } from '../../core/ip-address.ts';
@@ -10,7 +10,6 @@ import type { Runner } from '../../runner/runner.ts';
 import { clientGone } from '../client-gone.ts';
 import { renderError } from '../error-renderer.ts';
 import { checkHeadersMatchBody, readMcpHeaders } from './mcp-headers.ts';
-import { createMcpServer } from './mcp-server.ts';
 
 export const MCP_PATH = '/mcp';
 /** RFC 9728 §3.1: the well-known prefix inserted before the resource's path. */
@@ -67,21 +66,27 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
   // One server per request, made for the principal the request authenticated as. The
   // principal rides in authInfo.extra; the bearer token itself is never handed to the SDK.
   // The SDK performs no token verification of its own: runner.authenticate did it, in admit().
-  const handler = createMcpHandler(
-    (ctx) => {
-      const principal = ctx.authInfo?.extra?.principal as Principal | undefined;
-      if (principal === undefined) throw new CordonError('INTERNAL', 'mcp request without a principal');
-      const requestId = ctx.authInfo?.extra?.requestId as string | undefined;
-      return createMcpServer({ runner, principal, logger, ...(requestId === undefined ? {} : { requestId }) });
-    },
-    {
-      // responseMode stays 'auto': the handlers send nothing before their result (no progress), so
-      // every modern answer is one JSON body; 'json' would say the same and print a warning.
-      onerror: (err) => logger.debug({ err }, 'mcp request refused by the protocol layer'),
-    },
-  );
+  // Loaded on the first /mcp request: the SDK costs every `cordon serve` start ~0.4 s otherwise.
+  let loading: Promise<{ handler: McpHttpHandler; isLegacyRequest: (request: Request, parsedBody?: unknown) => Promise<boolean> }> | null = null;
+  const sdk = () =>
+    (loading ??= Promise.all([import('@modelcontextprotocol/server'), import('./mcp-server.ts')]).then(([{ createMcpHandler, isLegacyRequest }, { createMcpServer }]) => ({
+      isLegacyRequest,
+      handler: createMcpHandler(
+        (ctx) => {
+          const principal = ctx.authInfo?.extra?.principal as Principal | undefined;
+          if (principal === undefined) throw new CordonError('INTERNAL', 'mcp request without a principal');
+          const requestId = ctx.authInfo?.extra?.requestId as string | undefined;
+          return createMcpServer({ runner, principal, logger, ...(requestId === undefined ? {} : { requestId }) });
+        },
+        {
+          // responseMode stays 'auto': the handlers send nothing before their result (no progress), so
+          // every modern answer is one JSON body; 'json' would say the same and print a warning.
+          onerror: (err) => logger.debug({ err }, 'mcp request refused by the protocol layer'),
+        },
+      ),
+    })));
   app.addHook('preClose', async () => {
-    await handler.close();
+    if (loading !== null) await (await loading).handler.close();
   });
 
   /** 401 in Cordon's shape, with the challenge that points an MCP client at the metadata (RFC 9728 §5.1). */
@@ -128,6 +133,7 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
       if (body === undefined) throw new CordonError('UNSUPPORTED_MEDIA_TYPE', 'send one JSON-RPC message as JSON with content-type: application/json');
       // Batches left MCP in 2025-06-18; each message must pass the header checks on its own.
       if (Array.isArray(body)) throw new CordonError('REQUEST_MALFORMED', 'JSON-RPC batches are not accepted: send one message per request');
+      const { handler, isLegacyRequest } = await sdk();
       const web = new Request(`${base()}${MCP_PATH}`, { method: 'POST', headers: toWebHeaders(request.headers), signal: clientGone(reply) });
       if (await isLegacyRequest(web, body)) checkHeadersMatchBody(readMcpHeaders(request.headers), body);
       // Neither the Request (no authorization header) nor authInfo (token left empty) carries the
