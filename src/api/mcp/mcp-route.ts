@@ -125,6 +125,8 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
   app.route({
     method: 'POST',
     url: MCP_PATH,
+    // Outside the OpenAPI document (docs/openapi.md): one JSON-RPC endpoint whose methods MCP defines.
+    config: { openapi: { exclude: 'MCP (JSON-RPC over Streamable HTTP); see docs/mcp.md' } },
     onRequest: admit,
     handler: async (request, reply) => {
       const principal = request.principal;
@@ -155,7 +157,8 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
 
   const urls = new Map<string, string[]>([[MCP_PATH, ['POST']]]);
 
-  app.get(PROTECTED_RESOURCE_METADATA_PATH, async () => ({
+  const discovery = { config: { openapi: { exclude: 'OAuth discovery metadata (RFC 9728, RFC 8414); see docs/mcp.md' } } };
+  app.get(PROTECTED_RESOURCE_METADATA_PATH, discovery, async () => ({
     resource: `${base()}${MCP_PATH}`,
     ...(options.tokenEndpoint ? { authorization_servers: [base()] } : {}),
     bearer_methods_supported: ['header'],
@@ -164,7 +167,7 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
   urls.set(PROTECTED_RESOURCE_METADATA_PATH, ['GET', 'HEAD']);
 
   if (options.tokenEndpoint) {
-    app.get(AUTHORIZATION_SERVER_METADATA_PATH, async () => ({
+    app.get(AUTHORIZATION_SERVER_METADATA_PATH, discovery, async () => ({
       issuer: base(),
       token_endpoint: `${base()}/v1/token`,
       grant_types_supported: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
