@@ -14,7 +14,8 @@ import { authenticate } from './stages/authenticate.ts';
 import type { StoredApproval } from '../approvals/approval-store.ts';
 import type { ApprovalFlow, InvocationState, PendingApproval } from './approval-flow.ts';
 import { canonicalInvocation, checkApprovedCall, gate } from './stages/approval.ts';
-import { authorize, authorizeAll, enforce, toolCalls } from './stages/authorize.ts';
+import { authorize, authorizeAll, enforce, resourceOf, toolCalls } from './stages/authorize.ts';
+import type { RefusalSubject } from './stages/refusal.ts';
 import { execute } from './stages/execute.ts';
 import { buildRecord, record, repeatKey, type InvocationFacts } from './stages/record.ts';
 import { namedProfile, sandboxForCall, sandboxSessionKey, type SandboxSettings } from './stages/sandbox.ts';
@@ -198,12 +199,17 @@ export function createRunner(deps: RunnerDeps): Runner {
         return { id, tool: tool.definition.name, status: 'pending_approval', output: null, durationMs: Math.round((performance.now() - started) * 1000) / 1000, failed: false, approval };
       };
       const actions = toolCalls(tool, request.input, resourceContext);
-      const decide = (sessionFacts: SessionFactsSnapshot) => authorizeAll(deps.authorizer, principal, actions, call.identity, sessionFacts);
+      // Decides every action; a refusal names the one refused (refusal.ts).
+      const decide = async (sessionFacts: SessionFactsSnapshot): Promise<{ decision: Decision; subject: RefusalSubject }> => {
+        const decided = await authorizeAll(deps.authorizer, principal, actions, call.identity, sessionFacts);
+        return { decision: decided.decision, subject: { principal, tool: tool.definition.name, action: decided.call?.action ?? facts.action ?? tool.definition.name, resource: resourceOf(decided.call), input: request.input, profile: call.profile.name, defaultProfile: deps.sandboxes.defaultProfile, session: sessionFacts } };
+      };
       // Decided before the session is opened: a denied call leaves nothing behind, so denied
       // calls cannot fill the session table (nor an agent's share of it).
       const seen = deps.sessions.peek(principal.agent, principalUserKey(principal), sessionId);
-      facts.decision = await decide(seen.facts);
-      if (gate(facts.decision, approved) === 'hold') return await hold(facts.decision);
+      let decided = await decide(seen.facts);
+      facts.decision = decided.decision;
+      if (gate(decided.decision, approved, decided.subject) === 'hold') return await hold(decided.decision);
       const session = deps.sessions.open(principal.agent, principalUserKey(principal), sessionId);
       // Another call of this session may have added facts while this one was decided (a
       // sensitive read, untrusted content): decide again on the facts as they are now, so a
@@ -211,8 +217,9 @@ export function createRunner(deps: RunnerDeps): Runner {
       for (let seenVersion = seen.version, round = 0; session.version() !== seenVersion; round++) {
         if (round >= MAX_REDECIDE) throw new CordonError('POLICY_DENIED', 'denied: the session\'s facts kept changing while this call was decided; retry', { details: { reason: 'session facts changing' } });
         seenVersion = session.version();
-        facts.decision = await decide(session.facts());
-        if (gate(facts.decision, approved) === 'hold') return await hold(facts.decision);
+        decided = await decide(session.facts());
+        facts.decision = decided.decision;
+        if (gate(decided.decision, approved, decided.subject) === 'hold') return await hold(decided.decision);
       }
       session.countCall();
       // On disk before anything of the call runs: a call that crashes the process (or is killed
@@ -283,8 +290,9 @@ export function createRunner(deps: RunnerDeps): Runner {
         // Making a sandbox holds resources for its TTL: it is an action policies must allow,
         // for the agent and the user it acts for, like any tool call.
         const call = { tool: 'sandbox', action: 'sandbox.create', resource: () => ({ type: 'profile', id: profile.name }), annotations: { readOnlyHint: false, destructiveHint: false } };
-        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, deps.sessions.peek(principal.agent, principalUserKey(principal), null).facts);
-        enforce(facts.decision);
+        const session = deps.sessions.peek(principal.agent, principalUserKey(principal), null).facts;
+        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, session);
+        enforce(facts.decision, { principal, tool: null, action: call.action, resource: resourceOf(call), input: request, profile: profile.name, defaultProfile: deps.sandboxes.defaultProfile, session });
         const egressPolicy = deps.sandboxes.egressPolicyFor(principal.agent, null, profile);
         const info = await deps.manager.createSession(principal, profile, egressPolicy, (identity) => {
           // The sandbox's own session: its facts (what it read, what it fetched) follow it from call to call.
