@@ -55,7 +55,11 @@ export interface EgressTestReport {
   readonly table: string;
 }
 
-const CASE_KEYS = new Set(['name', 'policy', 'url', 'connect', 'method', 'resolve', 'expect', 'rule', 'code', 'reason', 'address']);
+/** The keys a test case may have; anything else is refused at load (docs/egress-policy-reference.md lists each). */
+export const EGRESS_TEST_CASE_KEYS = ['name', 'policy', 'url', 'connect', 'method', 'resolve', 'expect', 'rule', 'code', 'reason', 'address'] as const;
+/** The keys a test file's top level is read for. Others are ignored today, not refused. */
+export const EGRESS_TEST_FILE_KEYS = ['policy', 'resolve', 'cases'] as const;
+const CASE_KEYS: ReadonlySet<string> = new Set(EGRESS_TEST_CASE_KEYS);
 
 export async function runEgressTests(dir: string): Promise<EgressTestReport> {
   const policies = loadEgressPolicies(dir);
