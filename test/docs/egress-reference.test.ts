@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BUNDLED_EGRESS_POLICY_DIR } from '../../src/config/defaults.ts';
 import {
+  checkEgressVerdict,
   compileEgressPolicy,
   EGRESS_INJECT_KEYS,
   EGRESS_POLICY_KEYS,
@@ -65,6 +66,33 @@ describe('the egress policy reference documents exactly what the parsers accept'
       expect(row[1], code).toBe(error === null ? 'none (allowed)' : `\`${error}\` (${statusFor(code)})`);
       expect(['yes', 'no'], code).toContain(row[2]);
     }
+  });
+
+  // "in tests: yes" says `cordon egress test` can expect the code; each such code is
+  // what `egress check` answers for one of these requests, and no other code is marked yes.
+  it('marks yes exactly the codes an offline check produces', async () => {
+    const policy = (yaml: string) => {
+      const r = compileEgressPolicy(yaml, 'p.yaml');
+      if ('problems' in r) throw new Error(JSON.stringify(r.problems));
+      return r.policy;
+    };
+    const enforce = policy('name: p\nallow:\n  - host: allowed.test\n  - host: loop.test\n  - host: dropped.test\ndeny:\n  - host: denied.test\ndeny_cidrs: [127.0.0.0/8]\n');
+    const open = policy('name: o\nmode: open\n');
+    const requests: Array<[EgressReasonCode, Parameters<typeof checkEgressVerdict>[0]]> = [
+      ['allowed', { policy: enforce, url: 'https://allowed.test/' }],
+      ['open_mode', { policy: open, url: 'https://anything.test/' }],
+      ['invalid_request', { policy: enforce, url: 'https://user@allowed.test/' }],
+      ['localhost', { policy: open, url: 'http://localhost/' }],
+      ['metadata_host', { policy: open, url: 'http://metadata.google.internal/' }],
+      ['denied_by_rule', { policy: enforce, url: 'https://denied.test/' }],
+      ['no_matching_rule', { policy: enforce, url: 'https://other.test/' }],
+      ['ip_literal_not_listed', { policy: enforce, url: 'https://[::1]/' }],
+      ['forbidden_address', { policy: enforce, url: 'https://loop.test/', resolve: { 'loop.test': ['::1'] } }],
+      ['denied_by_cidr', { policy: enforce, url: 'https://dropped.test/', resolve: { 'dropped.test': ['127.0.0.9'] } }],
+    ];
+    for (const [code, input] of requests) expect((await checkEgressVerdict(input)).code, code).toBe(code);
+    const yes = tableUnder(doc, 'Reason codes').filter((row) => row[2] === 'yes').map((row) => (row[0] ?? '').replace(/`/g, ''));
+    expect(yes.sort()).toEqual(requests.map(([code]) => code).sort());
   });
 
   // The key lists are what the parser enforces, not a copy beside it: each listed
