@@ -1,6 +1,6 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BUNDLED_EGRESS_POLICY_DIR } from '../../src/config/defaults.ts';
@@ -98,16 +98,15 @@ describe('the egress policy reference documents exactly what the parsers accept'
   // The key lists are what the parser enforces, not a copy beside it: each listed
   // key gets past the unknown-key check, and a key not listed does not.
   it.each([
-    ['a top-level key', (key: string) => `name: p\n${key}: x\n`],
-    ['an allow-rule key', (key: string) => `name: p\nallow:\n  - host: example.com\n    ${key}: x\n`],
-    ['an inject key', (key: string) => `name: p\nallow:\n  - host: example.com\n    inject: {${key}: x}\n`],
-  ])('the parser refuses %s it does not list, and only those', (_what, policyWith) => {
-    const lists: Record<string, readonly string[]> = { 'a top-level key': EGRESS_POLICY_KEYS, 'an allow-rule key': EGRESS_RULE_KEYS, 'an inject key': EGRESS_INJECT_KEYS };
+    ['a top-level key', EGRESS_POLICY_KEYS, (key: string) => `name: p\n${key}: x\n`],
+    ['an allow-rule key', EGRESS_RULE_KEYS, (key: string) => `name: p\nallow:\n  - host: example.com\n    ${key}: x\n`],
+    ['an inject key', EGRESS_INJECT_KEYS, (key: string) => `name: p\nallow:\n  - host: example.com\n    inject: {${key}: x}\n`],
+  ])('the parser refuses %s it does not list, and only those', (_what, keys: readonly string[], policyWith) => {
     const unknownKey = (key: string) => {
       const r = compileEgressPolicy(policyWith(key), 'p.yaml');
       return 'problems' in r && r.problems.some((p) => p.reason.startsWith(`unknown key "${key}"`));
     };
-    for (const key of lists[_what] ?? []) expect(unknownKey(key), key).toBe(false);
+    for (const key of keys) expect(unknownKey(key), key).toBe(false);
     expect(unknownKey('undocumented')).toBe(true);
   });
 });
@@ -143,7 +142,7 @@ describe('the examples in the reference', () => {
     for (const block of testBlocks) {
       const dir = mkdtempSync(join(tmpdir(), 'cordon-egress-ref-'));
       dirs.push(dir);
-      for (const name of ['browse-open.yaml', 'github.yaml', 'internal-wiki.yaml', 'package-registries.yaml']) copyFileSync(join(BUNDLED_EGRESS_POLICY_DIR, name), join(dir, name));
+      for (const policy of shipped.values()) copyFileSync(policy.source.file, join(dir, basename(policy.source.file)));
       writeFileSync(join(dir, 'example.test.yaml'), block);
       const report = await runEgressTests(dir);
       expect(report.results.map((r) => [r.testCase.name, r.failures])).toEqual(report.results.map((r) => [r.testCase.name, []]));
