@@ -68,7 +68,8 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   if (raw === undefined) return null;
   const text = raw.trim();
   if (/^\d{1,9}$/.test(text)) return Number(text) * 1000;
-  if (text.length > 64) return null;
+  // Only an HTTP date (…GMT): Date.parse would read "-5" or "2030" as years.
+  if (text.length > 64 || !/^[A-Za-z]{3},? .* GMT$/.test(text)) return null;
   const at = Date.parse(text);
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
