@@ -23,8 +23,8 @@
  * `dataDir: .cordon` next to itself, so from the repository root that is .cordon/agents/local.key
  * (the default here). With no config file, the embedded default's data directory is `.cordon`
  * in the directory `cordon serve` was started from; `--data-dir` or CORDON_DATA_DIR move it.
- * Another agent: `cordon agents add NAME` writes `<dataDir>/agents/NAME.key`; give it a group
- * the policies grant (e.g. `coding` in cordon.yaml) to let it do what this loop does.
+ * Another agent: `cordon agents add NAME --group coding` writes `<dataDir>/agents/NAME.key`
+ * (the shipped policies grant the `coding` group what this loop does).
  * The shipped policies let `local` (and `coding` agents) run JavaScript and work on files in a
  * sandbox's workspace; deleting waits for an operator (`cordon approvals approve ID`).
  */
