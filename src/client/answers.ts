@@ -1,6 +1,6 @@
 import { ERROR_CODES } from '../core/errors.ts';
 import { CordonClientError, type CordonErrorCode } from './client-errors.ts';
-import type { HttpAnswer } from './http-transport.ts';
+import { REQUEST_ID, type HttpAnswer } from './http-transport.ts';
 import type { HeldCall, PendingApproval, RunResult, SandboxInfo, ToolDescriptor, ToolResult, ToolStatus } from './client-types.ts';
 
 /**
@@ -31,7 +31,7 @@ export function errorFromAnswer(answer: HttpAnswer): CordonClientError {
   if (inner === null || !str(inner.code, 64) || !str(inner.message)) {
     return new CordonClientError('CLIENT_RESPONSE_MALFORMED', `the server answered ${answer.status} without a Cordon error body`, { status: answer.status, requestId: answer.requestId, retryAfterMs: answer.retryAfterMs, details: { reason: 'no_error_body' } });
   }
-  const requestId = answer.requestId ?? (str(inner.requestId, 128) ? inner.requestId : null);
+  const requestId = answer.requestId ?? (typeof inner.requestId === 'string' && REQUEST_ID.test(inner.requestId) ? inner.requestId : null);
   const details = isObject(inner.details) ? inner.details : {};
   if (!Object.hasOwn(ERROR_CODES, inner.code)) {
     return new CordonClientError('CLIENT_UNKNOWN_ERROR', inner.message, { status: answer.status, requestId, retryAfterMs: answer.retryAfterMs, details: { ...details, serverCode: inner.code } });

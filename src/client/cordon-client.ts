@@ -164,6 +164,7 @@ export class Cordon {
    */
   async run<O = unknown>(tool: string, input: unknown, options: RunOptions = {}): Promise<RunResult<O>> {
     refuseBadOption(typeof tool === 'string' && TOOL_NAME.test(tool), 'tool', 'tool must be a tool name such as "code" or "file.read"');
+    if (options.timeoutMs !== undefined) positiveInt(options.timeoutMs, 0, 'timeoutMs', 3_600_000);
     const body = {
       tool,
       input,

@@ -54,7 +54,7 @@ const header = (headers: Dispatcher.ResponseData['headers'], name: string): stri
 const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
 
 /** An x-request-id is only kept when it looks like one: it ends up in logs and messages. */
-const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+export const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
  * HTTP to one Cordon server through a Pool of its own (closed by close()). Every request has a
