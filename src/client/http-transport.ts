@@ -67,9 +67,6 @@ export function createTransport(options: TransportOptions): Transport {
   const pool = new Pool(options.url.origin, {
     connections: options.connections,
     maxHeaderSize: options.maxHeaderBytes,
-    // The overall deadline below is the one that counts; these only bound a silent socket.
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.timeoutMs,
     connectTimeout: Math.min(options.timeoutMs, 10_000),
   });
   let closed = false;
@@ -128,7 +125,9 @@ export function createTransport(options: TransportOptions): Transport {
       let status = 0;
       let requestId: string | null = null;
       try {
-        const res = await pool.request({ method: req.method, path: `${prefix}${req.path}`, headers, body, signal });
+        // The deadline is the one that counts. undici's own idle timeouts are set to it per request:
+        // left at the pool's, they would cut a long-poll that waits longer than timeoutMs.
+        const res = await pool.request({ method: req.method, path: `${prefix}${req.path}`, headers, body, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
         status = res.statusCode;
         const rid = header(res.headers, 'x-request-id');
         requestId = rid !== undefined && REQUEST_ID.test(rid) ? rid : null;

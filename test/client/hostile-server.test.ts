@@ -172,6 +172,19 @@ describe('answers that never finish', () => {
     expect([err.code, err.details.timeoutMs]).toEqual(['CLIENT_TIMEOUT', 1500]);
   });
 
+  it('lets a long-poll wait longer than timeoutMs: the wait is added to the deadline', async () => {
+    // Regression: undici's headers timeout was the client's timeoutMs, which cut every long-poll
+    // that waited longer than that (here: a 2 s wait with timeoutMs 1500).
+    const asked: string[] = [];
+    handler = (req, res) => {
+      asked.push(req.url ?? '');
+      setTimeout(() => json(200, JSON.stringify({ id: 'inv_x', tool: 'file.delete', status: 'ok', output: { path: 'a' }, durationMs: 1 }))(req, res), 2000);
+    };
+    expect(await cordon.waitForApproval('inv_x', { timeoutMs: 60_000 })).toMatchObject({ id: 'inv_x', status: 'ok' });
+    expect(asked).toEqual(['/v1/invocations/inv_x?waitMs=25000']);
+    handler = GOOD;
+  });
+
   it('times out a server that never answers', async () => {
     const err = await answerFails(() => undefined);
     expect(err.code).toBe('CLIENT_TIMEOUT');
