@@ -75,6 +75,7 @@ function refuseBadOption(ok: boolean, field: string, message: string): void {
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(new CordonClientError('CLIENT_ABORTED', 'waiting for the approval was aborted by its signal', { cause: signal.reason }));
     const timer = setTimeout(done, ms);
     function done() {
       signal?.removeEventListener('abort', aborted);

@@ -146,8 +146,9 @@ describe('approvals', () => {
     await cordon.sandboxes.destroy(sandbox);
   });
 
-  it('throws APPROVAL_EXPIRED when no one decides before the approval runs out', async () => {
-    const shortEnv = makeTestEnv([coder], { sandbox: NO_DOCKER, approvals: { ttlMs: 1000 } });
+  it('throws APPROVAL_EXPIRED when no one decides before the approval runs out, polling within a server\'s lower wait cap', async () => {
+    // approvals.maxWaitMs 300: the client's first poll (waitMs 25000) is refused with the cap, and it polls within it.
+    const shortEnv = makeTestEnv([coder], { sandbox: NO_DOCKER, approvals: { ttlMs: 1000, maxWaitMs: 300 } });
     const short = await startTestServer(shortEnv.config);
     try {
       const cordon = new Cordon({ url: short.url, agent: { id: coder.id, privateKey: coder.privateKey } });
