@@ -66,10 +66,10 @@ it('runs the scripted loop: writes, reads, computes, edits, recovers from a refu
   ]);
   expect(server.runtime.approvals.list({ status: 'pending' }).map((a) => [a.invocation.tool, a.invocation.input])).toEqual([['file.delete', { path: 'todo.json' }]]);
   expect(server.runtime.runner.listSandboxes({ agent: 'coder', user: null, tokenId: 't', expiresAt: Math.ceil(Date.now() / 1000) + 60, scope: null })).toEqual([]);
-});
+}, 60_000); // a child Node process loading the client, nine turns: room for a loaded machine
 
 it('takes its settings from the environment, and says what to do when the key is missing', async () => {
   const failed = await example([], { CORDON_URL: server.url, CORDON_AGENT: 'coder', CORDON_AGENT_KEY: join(env.dir, 'missing.key') }).catch((err: { code: number; stdout: string }) => err);
   expect('code' in failed ? failed.code : 0).toBe(2);
   expect(failed.stdout).toContain(`cannot read the agent key ${join(env.dir, 'missing.key')}`);
-});
+}, 60_000);
