@@ -187,8 +187,9 @@ export function createMetricsRegistry(): MetricsRegistry {
           child: {
             observe(v) {
               if (Number.isNaN(v)) return;
-              const i = bounds.findIndex((b) => v <= b);
-              if (i >= 0) counts[i] = (counts[i] as number) + 1;
+              let i = 0;
+              while (i < bounds.length && v > (bounds[i] as number)) i++;
+              if (i < bounds.length) counts[i] = (counts[i] as number) + 1;
               sum += v;
               count++;
             },
