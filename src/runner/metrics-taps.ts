@@ -13,7 +13,15 @@ export function metricsAuditSink(inner: AuditSink, metrics: Pick<CordonMetrics, 
   return {
     append(record) {
       const appended = inner.append(record);
-      appended.then(() => metrics.auditAppended(record, true), () => metrics.auditAppended(record, false));
+      // Counting never fails the append, nor becomes an unhandled rejection (that would end the process).
+      const count = (ok: boolean) => {
+        try {
+          metrics.auditAppended(record, ok);
+        } catch {
+          // A metric lost, nothing else: the record's own fate is the caller's.
+        }
+      };
+      appended.then(() => count(true), () => count(false));
       return appended;
     },
     close: () => inner.close(),

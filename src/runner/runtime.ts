@@ -94,7 +94,8 @@ export interface RuntimeOptions {
 export function createRuntime(config: CordonConfig, options: RuntimeOptions): Runtime {
   const identity = wireIdentity(config);
   const { policy, authorizer } = wirePolicy(config, identity);
-  // Label values come only from what is registered or loaded (read when first seen); gauges are read on scrape.
+  // Label values come only from what is registered or loaded; gauges are read on scrape. The
+  // catalog and sources name parts built below: they are read when a call ends or a scrape comes.
   const metrics = createCordonMetrics({ isTool: (name) => tools.get(name) !== undefined, isEgressPolicy: (name) => egress.policies.has(name) }, { sandboxes: () => sandboxes.manager.live(), approvalsPending: () => approvals.pending });
   const auditLog = wireAudit(config, { logger: options.logger, ...(options.audit === undefined ? {} : { override: options.audit }) });
   // Known secrets and anything shaped like a credential never reach a record (the redactor comes with egress, below).
