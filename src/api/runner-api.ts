@@ -11,6 +11,7 @@ import { frameworkErrorHandler, JSON_BODY_HINT, renderError } from './error-rend
 import { parseInvocationBody, parseInvocationId, parseInvocationQuery, parseSandboxBody, parseSandboxId } from './invocation-body.ts';
 import type { TokenService } from '../identity/token-service.ts';
 import { registerTokenEndpoint } from './token-endpoint.ts';
+import { registerMetricsRoute, type MetricsEndpoint } from './metrics-route.ts';
 import { discardUnreadBody, type UnreadBodyLimits } from './unread-body.ts';
 
 export interface RunnerApiOptions {
@@ -27,6 +28,8 @@ export interface RunnerApiOptions {
   receipts?: ReceiptReader;
   /** The longest `GET /v1/invocations/:id?waitMs=` may wait (approvals.maxWaitMs). */
   maxWaitMs: number;
+  /** Serves GET /metrics (metrics.enabled); without it the route answers 404. */
+  metrics?: MetricsEndpoint;
 }
 
 declare module 'fastify' {
@@ -226,6 +229,11 @@ export function createRunnerApi(options: RunnerApiOptions): FastifyInstance {
   if (options.tokens !== undefined) {
     registerTokenEndpoint(app, options.tokens, logger);
     byUrl.set('/v1/token', ['POST']);
+  }
+  // GET /metrics: registered on its own (metrics-route.ts), outside the route table above.
+  if (options.metrics !== undefined) {
+    registerMetricsRoute(app, options.metrics);
+    byUrl.set('/metrics', ['GET', 'HEAD']);
   }
 
   for (const route of routes) {

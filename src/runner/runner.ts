@@ -21,6 +21,7 @@ import { buildRecord, record, repeatKey, type InvocationFacts } from './stages/r
 import { namedProfile, sandboxForCall, sandboxSessionKey, type SandboxSettings } from './stages/sandbox.ts';
 import { CordonError } from '../core/errors.ts';
 import type { AgentCallRate } from './agent-call-rate.ts';
+import type { InvocationObserver } from './invocation-observer.ts';
 import type { Redactor } from './redaction.ts';
 import { validate } from './stages/validate.ts';
 import type { Session, SessionFactsSnapshot, SessionStore } from './session-store.ts';
@@ -84,6 +85,8 @@ export interface RunnerDeps {
   /** The policy set's version, which a held call's canonical form records. */
   readonly policyVersion: () => string;
   readonly logger: Logger;
+  /** Told once per ended call and per refused authentication (metrics, log.invocations). */
+  readonly observer?: InvocationObserver;
 }
 
 export interface Runner {
@@ -176,6 +179,8 @@ export function createRunner(deps: RunnerDeps): Runner {
       invocation: id, session: null as string | null, recordInput: deps.recordInput === true,
     };
     let finish: (() => Promise<void>) | null = null;
+    // How the call ended, for the observer: set where its final record is written (or its approval stored).
+    let ended: { facts: InvocationFacts; ran: boolean } | null = null;
     try {
       // An approved run was admitted when it was asked for; a full rate now must not void the approval.
       if (approved === null) deps.callRate.admit(principal.agent);
@@ -196,6 +201,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       // Held for a human: stored with everything needed to run it later; nothing else happens now.
       const hold = async (decision: Decision): Promise<InvocationResult> => {
         const approval = await deps.approvals.request(canonical, principal, decision, { ...facts, outcome: 'requested', durationMs: performance.now() - started });
+        ended = { facts: { ...facts, outcome: 'pending_approval', durationMs: performance.now() - started }, ran: false };
         return { id, tool: tool.definition.name, status: 'pending_approval', output: null, durationMs: Math.round((performance.now() - started) * 1000) / 1000, failed: false, approval };
       };
       const actions = toolCalls(tool, request.input, resourceContext);
@@ -245,15 +251,19 @@ export function createRunner(deps: RunnerDeps): Runner {
       const durationMs = performance.now() - started;
       // Answered only once recorded: if this record cannot be written the answer is AUDIT_UNAVAILABLE, not the result.
       await record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });
+      ended = { facts: { ...facts, outcome: result.status, durationMs }, ran: true };
       return { id, tool: tool.definition.name, status: result.status, output, durationMs: Math.round(durationMs * 1000) / 1000, failed: result.failed };
     } catch (err) {
       const e = toCordonError(err);
       if (e.code === 'INTERNAL') deps.logger.error({ err, requestId: request.requestId }, 'invocation failed');
       // A cancelled call is no refusal: its client went away, and the record says so.
       const outcome = e.code === 'CALL_CANCELLED' ? 'cancelled' : e.code;
-      return refuse('invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started }, e);
+      const refused = { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started };
+      ended = { facts: refused, ran: false };
+      return refuse('invocation', refused, e);
     } finally {
       if (finish !== null) void finish();
+      if (ended !== null) deps.observer?.ended(ended.facts, ended.ran);
     }
   }
 
@@ -264,6 +274,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         return await authenticate(deps.verifier, authorization);
       } catch (err) {
         const e = toCordonError(err);
+        deps.observer?.authRefused(e);
         return refuse('auth', {
           requestId: requestId ?? null, principal: null, tool: null, action: null, resource: null, sandbox: null,
           decision: null, outcome: `${e.code}:${String(e.details.reason ?? '')}`, durationMs: performance.now() - started, input: undefined,
