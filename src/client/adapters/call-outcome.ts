@@ -7,7 +7,7 @@ export type CordonOutcome =
   | { readonly id?: string; readonly tool?: string; readonly status: string; readonly output: unknown; readonly durationMs?: number }
   | { readonly id: string; readonly status: 'pending_approval' | 'running'; readonly approval: { readonly id: string; readonly reason?: string; readonly expiresAt?: string } }
   | { readonly error: { readonly code: string; readonly message: string; readonly details?: Readonly<Record<string, unknown>> } }
-  | { readonly code: string; readonly message: string; readonly details?: Readonly<Record<string, unknown>> };
+  | { readonly code: string; readonly message: string; readonly details?: Readonly<Record<string, unknown>>; readonly status?: number };
 
 export type OutcomeKind = 'result' | 'tool_failed' | 'pending_approval' | 'refused';
 
@@ -40,7 +40,6 @@ function refused(code: string, message: string, details: Readonly<Record<string,
  */
 export function describeOutcome(outcome: CordonOutcome): DescribedOutcome {
   if ('error' in outcome && typeof outcome.error === 'object' && outcome.error !== null) return refused(String(outcome.error.code), String(outcome.error.message), outcome.error.details);
-  if ('code' in outcome && typeof outcome.code === 'string' && !('status' in outcome)) return refused(outcome.code, String(outcome.message), outcome.details);
   if ('approval' in outcome && (outcome.status === 'pending_approval' || outcome.status === 'running')) {
     const a = outcome.approval;
     const state = outcome.status === 'running' ? 'was approved and is running now' : 'waits for a person to approve it';
@@ -57,5 +56,7 @@ export function describeOutcome(outcome: CordonOutcome): DescribedOutcome {
     const tool = outcome.tool === undefined ? 'The tool' : `The tool ${outcome.tool}`;
     return { kind: 'tool_failed', isError: true, text: `${tool} ran and failed (status ${outcome.status}). Its output: ${json(outcome.output)}` };
   }
+  // Last: a thrown error may carry other fields too (an HTTP status, a cause).
+  if ('code' in outcome && typeof outcome.code === 'string') return refused(outcome.code, String(outcome.message), outcome.details);
   return refused('INTERNAL', 'the answer from Cordon was not one an adapter understands', undefined);
 }

@@ -168,6 +168,8 @@ describe('toOpenAIFunctionCallOutput', () => {
     expect(body).toBe('Cordon refused this call, so the tool did not run (POLICY_DENIED): coder may not fs.delete /workspace/x. Details: {"rule":"r1"}');
     const thrown = toOpenAIFunctionCallOutput('call_1', new CordonError('INPUT_INVALID', 'code: input/language is required', { details: { field: '/language' } })).output;
     expect(thrown).toContain('(INPUT_INVALID): code: input/language is required');
+    const withStatus = Object.assign(new Error('coder may not code.exec'), { code: 'POLICY_DENIED', status: 403, details: {} });
+    expect(toOpenAIFunctionCallOutput('call_1', withStatus).output).toBe('Cordon refused this call, so the tool did not run (POLICY_DENIED): coder may not code.exec.');
     const huge = toOpenAIFunctionCallOutput('call_1', { error: { code: 'INPUT_INVALID', message: 'm', details: { blob: 'x'.repeat(5000) } } }).output;
     expect(huge).not.toContain('xxxx');
   });
