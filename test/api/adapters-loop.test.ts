@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromAnthropicToolUse, fromOpenAIFunctionCall, toAnthropicToolResult, toAnthropicTools, toOpenAIFunctionCallOutput, toOpenAITools, type CordonOutcome, type CordonTool } from '../../src/client/adapters/index.ts';
+import { makeTestApprover } from '../support/approvers.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
@@ -12,6 +13,7 @@ let server: TestServer;
 let tools: CordonTool[];
 const coder = makeTestAgent('coder', ['coding']);
 const reader = makeTestAgent('reader', ['research']);
+const alice = makeTestApprover('alice');
 
 async function api(agent: TestAgent, method: 'GET' | 'POST', path: string, body?: unknown): Promise<CordonOutcome & Record<string, unknown>> {
   const headers = { authorization: `Bearer ${ed25519Token(agent.privateKey, claimsFor(agent.id))}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
@@ -20,7 +22,8 @@ async function api(agent: TestAgent, method: 'GET' | 'POST', path: string, body?
 }
 
 beforeAll(async () => {
-  env = makeTestEnv([coder, reader]);
+  // Approvers configured, so the shipped policies hold a delete for approval.
+  env = makeTestEnv([coder, reader], { approvals: { approvers: [{ name: alice.name, publicKey: alice.publicKeyPem, tools: ['file.*'] }] } });
   server = await startTestServer(env.config);
   tools = ((await api(coder, 'GET', '/v1/tools')) as unknown as { tools: CordonTool[] }).tools;
 });
@@ -58,5 +61,16 @@ describe('an Anthropic loop against a real server', () => {
     expect(JSON.parse(block.content)).toMatchObject({ value: 'hi' });
     const denied = toAnthropicToolResult('toolu_02', await api(reader, 'POST', '/v1/invocations', { tool: 'code', input: { language: 'javascript', source: '1' } }));
     expect(denied).toMatchObject({ is_error: true, content: expect.stringContaining('POLICY_DENIED') });
+  });
+
+  it('tells the model a held call has not run, naming its approval', async () => {
+    const sandbox = (await api(coder, 'POST', '/v1/sandboxes', {})).id as string;
+    await api(coder, 'POST', '/v1/invocations', { tool: 'file.write', input: { path: 'k.txt', content: 'x' }, sandbox });
+    const call = fromAnthropicToolUse({ type: 'tool_use', id: 'toolu_03', name: 'file_delete', input: { path: 'k.txt' } }, tools);
+    const held = await api(coder, 'POST', '/v1/invocations', { tool: call.tool, input: call.input, sandbox });
+    const block = toAnthropicToolResult(call.callId, held);
+    expect(block.is_error).toBe(false);
+    expect(block.content).toMatch(/^This call has not run yet: it waits for a person to approve it/);
+    expect(block.content).toContain(String((held as { approval: { id: string } }).approval.id));
   });
 });

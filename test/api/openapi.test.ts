@@ -7,6 +7,7 @@ import { buildOpenApiDocument } from '../../src/api/openapi/openapi-document.ts'
 import { routeCatalogOf, type CatalogRoute } from '../../src/api/openapi/route-catalog.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { CORDON_VERSION } from '../../src/core/version.ts';
+import { makeTestApprover } from '../support/approvers.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestEnv } from '../support/test-config.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
@@ -16,9 +17,11 @@ let server: TestServer;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the document is JSON, walked by path
 let doc: any;
 const coder = makeTestAgent('coder', ['coding']);
+const alice = makeTestApprover('alice');
 
 beforeAll(async () => {
-  env = makeTestEnv([coder]);
+  // Approvers configured, so the shipped policies hold a delete for approval (202).
+  env = makeTestEnv([coder], { approvals: { approvers: [{ name: alice.name, publicKey: alice.publicKeyPem, tools: ['file.*'] }] } });
   server = await startTestServer(env.config);
   const res = await request(`${server.url}/openapi.json`);
   expect(res.statusCode).toBe(200);
@@ -225,6 +228,12 @@ describe('the server parses with the schemas the document shows', () => {
       [responseSchema('/v1/sandboxes/{id}', 'delete', 404), (await call('DELETE', '/v1/sandboxes/sbx_nope')).json],
       [`/paths/${esc('/v1/token')}/post/responses/400/content/application~1json/schema`, (await call('POST', '/v1/token', 'grant_type=x', { 'content-type': 'application/x-www-form-urlencoded' })).json],
     ];
+    // A call held for approval: the 202, and a poll while it waits.
+    const sandbox = (await call('POST', '/v1/sandboxes', '{}')).json.id as string;
+    expect((await call('POST', '/v1/invocations', JSON.stringify({ tool: 'file.write', input: { path: 'k.txt', content: 'x' }, sandbox }))).status).toBe(200);
+    const held = await call('POST', '/v1/invocations', JSON.stringify({ tool: 'file.delete', input: { path: 'k.txt' }, sandbox }));
+    expect(held.status).toBe(202);
+    pairs.push([responseSchema('/v1/invocations', 'post', 202), held.json], [responseSchema('/v1/invocations/{id}', 'get', 200), (await call('GET', `/v1/invocations/${held.json.id}`)).json]);
     for (const [pointer, body] of pairs) {
       const check = schema(pointer);
       expect([pointer, check(body), check.errors ?? null]).toEqual([pointer, true, null]);
