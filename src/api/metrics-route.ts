@@ -13,7 +13,8 @@ export interface MetricsEndpoint {
  * the route out (404). A query string is ignored: the answer never depends on, or echoes, it.
  */
 export function registerMetricsRoute(app: FastifyInstance, metrics: MetricsEndpoint): void {
-  app.get('/metrics', async (_request, reply) => {
+  // Not JSON: outside the OpenAPI document of the runner API (docs/metrics.md describes it).
+  app.get('/metrics', { config: { openapi: { exclude: 'Prometheus text exposition format, not JSON; see docs/metrics.md' } } }, async (_request, reply) => {
     void reply.header('content-type', PROMETHEUS_CONTENT_TYPE);
     return metrics.render();
   });

@@ -7,3 +7,5 @@ export { CLIENT_ERROR_CODES, CordonClientError, isCordonClientError, type Client
 export { isHeld, type HeldCall, type PendingApproval, type RunOptions, type RunResult, type SandboxInfo, type ToolDescriptor, type ToolResult, type ToolStatus, type WaitOptions } from './client-types.ts';
 export type { DelegationOptions, UserTokenSource } from './delegated-credentials.ts';
 export type { FileCallOptions, FileDeleteInput, FileEditInput, FileListEntry, FileListInput, FileListOutput, FileMethods, FileMoveInput, FileReadInput, FileReadOutput, FileStatOutput, FileWriteInput, SandboxRef } from './file-methods.ts';
+// Tool lists and tool calls of model providers (OpenAI Responses, Anthropic Messages) ⇄ Cordon calls.
+export * from './adapters/index.ts';

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromAnthropicToolUse, fromOpenAIFunctionCall, toAnthropicToolResult, toAnthropicTools, toOpenAIFunctionCallOutput, toOpenAITools, type CordonOutcome, type CordonTool } from '../../src/client/adapters/index.ts';
+import { fromAnthropicToolUse, fromOpenAIFunctionCall, toAnthropicToolResult, toAnthropicTools, toOpenAIFunctionCallOutput, toOpenAITools, type CordonOutcome, type CordonTool } from '../../src/client/index.ts';
 import { makeTestApprover } from '../support/approvers.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CordonError } from '../../core/errors.ts';
+import { CordonClientError } from '../client-errors.ts';
 import { validate } from '../../runner/stages/validate.ts';
 import { BUILTIN_TOOL_DESCRIPTORS } from '../../runner/tool-descriptors.ts';
 import { BUILTIN_TOOLS } from '../../tools/builtin-tools.ts';
@@ -13,7 +13,7 @@ function refusal(block: Record<string, unknown>, max?: number): string {
   try {
     fromAnthropicToolUse({ type: 'tool_use', id: 'toolu_1', name: 'file_write', input: { path: 'a', content: 'b' }, ...block } as never, tools, max === undefined ? {} : { maxInputChars: max });
   } catch (err) {
-    return err instanceof CordonError ? `${err.code}: ${err.message}` : `not a CordonError: ${String(err)}`;
+    return err instanceof CordonClientError ? `${err.code}: ${err.message}` : `not a CordonClientError: ${String(err)}`;
   }
   return 'accepted';
 }

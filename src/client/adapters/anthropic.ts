@@ -1,7 +1,7 @@
 import { describeOutcome, type CordonOutcome } from './call-outcome.ts';
 import { checkArguments, checkCallId, MAX_ARGUMENT_CHARS, type CordonCall, type CordonTool } from './tool-call.ts';
 import { createToolNameMap, resolveToolName } from './tool-names.ts';
-import { CordonError } from '../../core/errors.ts';
+import { CordonClientError } from '../client-errors.ts';
 
 // Shapes from Anthropic's tool-use guide (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use)
 // and Messages API reference, written out so the adapter needs no SDK. Tool names match
@@ -48,7 +48,7 @@ export function fromAnthropicToolUse(block: AnthropicToolUse, tools: readonly Co
   const input = checkArguments(tool, block.input);
   const max = options.maxInputChars ?? MAX_ARGUMENT_CHARS;
   const size = JSON.stringify(input).length;
-  if (size > max) throw new CordonError('INPUT_INVALID', `${tool}: the input is ${size} characters as JSON; at most ${max} are accepted`, { details: { tool, field: '/', limit: max } });
+  if (size > max) throw new CordonClientError('INPUT_INVALID', `${tool}: the input is ${size} characters as JSON; at most ${max} are accepted`, { details: { tool, field: '/', limit: max } });
   return { callId, tool, input };
 }
 

@@ -1,5 +1,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
+import { CordonClientError } from '../client-errors.ts';
 import { strictSchemaProblems } from '../../../test/support/openai-strict-rules.ts';
 import { CordonError } from '../../core/errors.ts';
 import { validate } from '../../runner/stages/validate.ts';
@@ -96,7 +97,7 @@ describe('toOpenAITools', () => {
     const clash = () => toOpenAITools([{ name: 'file.read', description: '', inputSchema: { type: 'object' } }, { name: 'file_read', description: '', inputSchema: { type: 'object' } }]);
     expect(clash).toThrow(/"file.read" and "file_read" would both be called "file_read"/);
     expect(() => toOpenAITools([{ name: 'a'.repeat(65), description: '', inputSchema: { type: 'object' } }])).toThrow(/1 to 64 letters/);
-    expect(() => toOpenAITools([{ name: 'tool/x', description: '', inputSchema: { type: 'object' } }])).toThrow(CordonError);
+    expect(() => toOpenAITools([{ name: 'tool/x', description: '', inputSchema: { type: 'object' } }])).toThrow(CordonClientError);
   });
 });
 
@@ -106,7 +107,7 @@ describe('fromOpenAIFunctionCall', () => {
     try {
       fromOpenAIFunctionCall(item(over) as never, tools, max === undefined ? {} : { maxArgumentChars: max });
     } catch (err) {
-      return err instanceof CordonError ? { code: err.code, message: err.message } : { code: 'not a CordonError', message: String(err) };
+      return err instanceof CordonClientError ? { code: err.code, message: err.message } : { code: 'not a CordonClientError', message: String(err) };
     }
     return { code: 'accepted', message: '' };
   };

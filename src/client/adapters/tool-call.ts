@@ -1,4 +1,4 @@
-import { CordonError } from '../../core/errors.ts';
+import { CordonClientError } from '../client-errors.ts';
 import { depthOf, MAX_INPUT_DEPTH } from '../../core/json-depth.ts';
 
 /** A tool as `GET /v1/tools` lists it (only what the adapters read). */
@@ -22,8 +22,8 @@ export const MAX_ARGUMENT_CHARS = 1024 * 1024;
 
 const CALL_ID = /^[\x21-\x7e]{1,256}$/;
 
-function invalid(message: string, details: Record<string, unknown>): CordonError {
-  return new CordonError('INPUT_INVALID', message, { details });
+function invalid(message: string, details: Record<string, unknown>): CordonClientError {
+  return new CordonClientError('INPUT_INVALID', message, { details });
 }
 
 /** The provider's call id: printable ASCII, bounded, since it is echoed back in the answer. */

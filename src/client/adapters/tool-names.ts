@@ -1,4 +1,4 @@
-import { CordonError } from '../../core/errors.ts';
+import { CordonClientError } from '../client-errors.ts';
 
 /** Function and tool names OpenAI and Anthropic accept (see openai.ts, anthropic.ts for the pages). */
 export const PROVIDER_TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -21,16 +21,16 @@ export function createToolNameMap(names: readonly string[]): ToolNameMap {
   const back = new Map<string, string>();
   for (const name of names) {
     const mapped = name.replaceAll('.', '_');
-    if (!PROVIDER_TOOL_NAME.test(mapped)) throw new CordonError('USAGE', `the tool name ${JSON.stringify(name.slice(0, 80))} cannot be given to a model: a function name is 1 to 64 letters, digits, "_" or "-"`, { details: { tool: name.slice(0, 80) } });
+    if (!PROVIDER_TOOL_NAME.test(mapped)) throw new CordonClientError('USAGE', `the tool name ${JSON.stringify(name.slice(0, 80))} cannot be given to a model: a function name is 1 to 64 letters, digits, "_" or "-"`, { details: { tool: name.slice(0, 80) } });
     const clash = back.get(mapped);
-    if (clash !== undefined && clash !== name) throw new CordonError('USAGE', `the tools ${JSON.stringify(clash)} and ${JSON.stringify(name)} would both be called ${JSON.stringify(mapped)}; rename one`, { details: { tools: [clash, name], name: mapped } });
+    if (clash !== undefined && clash !== name) throw new CordonClientError('USAGE', `the tools ${JSON.stringify(clash)} and ${JSON.stringify(name)} would both be called ${JSON.stringify(mapped)}; rename one`, { details: { tools: [clash, name], name: mapped } });
     forward.set(name, mapped);
     back.set(mapped, name);
   }
   return {
     toProvider(name) {
       const mapped = forward.get(name);
-      if (mapped === undefined) throw new CordonError('TOOL_NOT_FOUND', `no tool named ${JSON.stringify(name.slice(0, 64))} in this list`, { details: { tool: name.slice(0, 64) } });
+      if (mapped === undefined) throw new CordonClientError('TOOL_NOT_FOUND', `no tool named ${JSON.stringify(name.slice(0, 64))} in this list`, { details: { tool: name.slice(0, 64) } });
       return mapped;
     },
     fromProvider: (name) => back.get(name),
@@ -42,7 +42,7 @@ export function resolveToolName(map: ToolNameMap, raw: unknown): string {
   const tool = typeof raw === 'string' ? map.fromProvider(raw) : undefined;
   if (tool === undefined) {
     const shown = typeof raw === 'string' ? JSON.stringify(raw.slice(0, 64)) : 'a non-string';
-    throw new CordonError('TOOL_NOT_FOUND', `the model called ${shown}, which is not one of the tools it was given`, { details: { name: typeof raw === 'string' ? raw.slice(0, 64) : null } });
+    throw new CordonClientError('TOOL_NOT_FOUND', `the model called ${shown}, which is not one of the tools it was given`, { details: { name: typeof raw === 'string' ? raw.slice(0, 64) : null } });
   }
   return tool;
 }
