@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { frontDoorViolations, layerOf, layerViolations, scanImports, type FrontDoorException, type SourceTree } from './support/import-graph.ts';
 
@@ -29,6 +29,30 @@ const RANK: Record<string, number> = {
 const FRONT_DOOR_EXCEPTIONS: readonly FrontDoorException[] = [];
 
 const ROOT = resolve(import.meta.dirname, '..');
+
+/**
+ * The client (src/client) is shipped to agent frameworks as `import { Cordon } from 'cordon'`:
+ * it must not drag the server in. From src/ it imports only its own folder and the error-code
+ * table; of packages, only undici, jose and Node's own modules.
+ */
+const CLIENT_ALLOWED_SRC = new Set(['src/core/errors.ts', 'src/core/json-depth.ts']);
+const CLIENT_ALLOWED_PACKAGES = new Set(['undici', 'jose']);
+
+function clientViolations(tree: SourceTree): string[] {
+  return Object.entries(tree)
+    .filter(([file]) => file.startsWith('src/client/') && !file.endsWith('.test.ts'))
+    .flatMap(([file, text]) =>
+      scanImports(file, text).flatMap((edge) => {
+        const spec = edge.specifier;
+        if (spec === undefined) return [`${file}:${edge.line} computed import()`];
+        if (spec.startsWith('.')) {
+          const target = posix.normalize(posix.join(posix.dirname(file), spec));
+          return target.startsWith('src/client/') || CLIENT_ALLOWED_SRC.has(target) ? [] : [`${file}:${edge.line} imports ${target}`];
+        }
+        return spec.startsWith('node:') || CLIENT_ALLOWED_PACKAGES.has(spec) ? [] : [`${file}:${edge.line} imports package ${spec}`];
+      }),
+    );
+}
 
 /** Every .ts file under the given repo-relative folders, by repo-relative path. */
 function readTree(...dirs: string[]): SourceTree {
@@ -62,6 +86,11 @@ describe('import graph', () => {
     const { violations, unusedExceptions } = frontDoorViolations(tree, FRONT_DOOR_EXCEPTIONS);
     expect(violations).toEqual([]);
     expect(unusedExceptions, 'exceptions that no longer match an import; remove them').toEqual([]);
+  });
+
+  it('keeps the client standalone: only its own folder, core/errors.ts and core/json-depth.ts, undici, jose and node: modules', () => {
+    expect(Object.keys(srcTree).some((f) => f.startsWith('src/client/'))).toBe(true);
+    expect(clientViolations(srcTree)).toEqual([]);
   });
 
   it('reads process.env only in config/ and cli/', () => {
@@ -132,6 +161,22 @@ describe('layer rule', () => {
     ['anything, from outside src/', 'test/x.test.ts', "import { main } from '../src/cli/main.ts';"],
   ])('allows %s', (_name, file, text) => {
     expect(layerViolations({ ...base, [file]: text }, RULE_RANK)).toEqual([]);
+  });
+});
+
+describe('client rule', () => {
+  it.each([
+    ['a lower layer other than the error table', "import { newId } from '../core/ids.ts';", 'imports src/core/ids.ts'],
+    ['the runner, as a type', "import type { Runner } from '../runner/runner.ts';", 'imports src/runner/runner.ts'],
+    ['a server package', "import Fastify from 'fastify';", 'imports package fastify'],
+    ['a computed import()', "const m = await import('../' + name);", 'computed import()'],
+  ])('catches %s', (_name, text, message) => {
+    expect(clientViolations({ 'src/client/x.ts': text })).toEqual([`src/client/x.ts:1 ${message}`]);
+  });
+
+  it('allows its own folder, the error table, undici, jose and node: modules', () => {
+    const text = "import { a } from './a.ts';\nimport type { ErrorCode } from '../core/errors.ts';\nimport { Pool } from 'undici';\nimport { SignJWT } from 'jose';\nimport { randomUUID } from 'node:crypto';";
+    expect(clientViolations({ 'src/client/x.ts': text })).toEqual([]);
   });
 });
 

@@ -3,9 +3,21 @@ import { CordonError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { OAUTH_ERRORS, type TokenService } from '../identity/token-service.ts';
 import { renderError } from './error-renderer.ts';
+import type { OpenApiRouteConfig, RouteDoc } from './api-route.ts';
 import { parseFormBody } from './form-body.ts';
+import { tokenRequestSchema, tokenResponseSchema } from './schemas/token-schemas.ts';
 
 const FORM_ONLY = 'send the token request as a form: content-type: application/x-www-form-urlencoded (RFC 6749 §3.2)';
+
+const TOKEN_DOC: RouteDoc = {
+  operationId: 'token',
+  summary: 'An access token for an agent (client_credentials with a signed assertion), or for an agent acting for a user (token-exchange)',
+  auth: false,
+  body: { schema: tokenRequestSchema, required: true, contentType: 'application/x-www-form-urlencoded' },
+  responses: { 200: { description: 'The access token (RFC 6749 §5.1, RFC 8693 §2.2.1).', schema: tokenResponseSchema } },
+  errors: ['TOKEN_REQUEST_INVALID', 'TOKEN_GRANT_UNSUPPORTED', 'TOKEN_SCOPE_INVALID', 'TOKEN_TARGET_INVALID', 'REQUEST_MALFORMED', 'TOKEN_CLIENT_INVALID', 'REQUEST_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'AUTH_INVALID_TOKEN', 'AUDIT_UNAVAILABLE', 'UNAVAILABLE', 'INTERNAL'],
+  oauthErrors: true,
+};
 
 /**
  * The token endpoint speaks OAuth (RFC 6749 §5.2): `{error, error_description}`,
@@ -48,6 +60,7 @@ export function registerTokenEndpoint(app: FastifyInstance, tokens: TokenService
     scope.route({
       method: 'POST',
       url: '/v1/token',
+      config: { openapi: TOKEN_DOC } satisfies OpenApiRouteConfig,
       // The credentials are in the body (RFC 6749 §4.4, RFC 8693): no bearer token here.
       errorHandler: (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
         const rendered = renderOAuthError(err, request.id);

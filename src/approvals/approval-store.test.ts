@@ -123,8 +123,11 @@ describe('approval store', () => {
     // The status filter is the reported status: a pending row past its time lists as expired, not pending.
     const b = store.add({ invocation: invocation(), principal: principal('coder'), decision: needsApproval }).view;
     expect(store.list({ status: 'pending' }).map((s) => s.view.id)).toEqual([b.id]);
+    // The cordon_approvals_pending gauge reads this: a row past its time no longer counts.
+    expect(store.pendingCount()).toBe(1);
     now += 1000;
     expect(store.list({ status: 'pending' })).toEqual([]);
+    expect(store.pendingCount()).toBe(0);
     expect(store.list({ status: 'expired' }).map((s) => s.view.id).sort()).toEqual([a.id, b.id].sort());
     expect(store.list({ status: 'approved' })).toEqual([]);
   });

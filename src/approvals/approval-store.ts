@@ -62,6 +62,8 @@ export interface ApprovalStore {
   /** Stores a pending approval; RATE_LIMITED when a cap is reached (nothing stored). */
   add(approval: NewApproval): StoredApproval;
   get(id: string): StoredApproval | null;
+  /** Approvals waiting for a decision now (not past their time). */
+  pendingCount(): number;
   byInvocation(invocation: string): StoredApproval | null;
   list(filter?: { readonly status?: ApprovalStatus; readonly limit?: number }): StoredApproval[];
   /**
@@ -214,6 +216,7 @@ export function openApprovalStore(dataDir: string, options: ApprovalStoreOptions
       });
     },
 
+    pendingCount: () => Number(q.countPending.get(now())?.n ?? 0),
     get: (id) => read(q.byId.get(id)),
     byInvocation: (invocation) => read(q.byInvocation.get(invocation)),
 

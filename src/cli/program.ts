@@ -42,18 +42,42 @@ export function createProgram(): Command {
   return program;
 }
 
+/**
+ * Whether the command asked for JSON: its own parsed `--json` once commander got that far,
+ * else the flag among the words before `--` (a parse error comes before any option is read).
+ */
+function wantsJson(argv: readonly string[], parsed: boolean | undefined): boolean {
+  if (parsed !== undefined) return parsed;
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** An error as a `--json` reader gets it on stdout: the API's error shape, plus the exit code. */
+function printJsonError(code: string, message: string, details: Readonly<Record<string, unknown>>, exitCode: number): void {
+  process.stdout.write(JSON.stringify({ error: { code, message, details, exitCode } }, null, 2) + '\n');
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
+  let json: boolean | undefined;
+  const program = createProgram();
+  program.hook('preAction', (_root, action) => {
+    json = action.opts<{ json?: boolean }>().json === true;
+  });
   try {
-    await createProgram().parseAsync([...argv], { from: 'user' });
+    await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit 0; every other parse failure is a usage error.
-      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      if (err.exitCode === 0) return ExitCode.ok;
+      if (wantsJson(argv, json)) printJsonError('USAGE', err.message.replace(/^error: /, ''), { commander: err.code }, ExitCode.usage);
+      return ExitCode.usage;
     }
     const e = toCordonError(err);
     process.stderr.write(`cordon: ${e.code}: ${e.message}\n`);
     if (e.code === 'INTERNAL') process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // The same error for a program reading stdout: it never has to parse the stderr line.
+    if (wantsJson(argv, json)) printJsonError(e.code, e.message, e.code === 'INTERNAL' ? {} : e.details, e.exitCode);
     return e.exitCode;
   }
 }

@@ -233,7 +233,13 @@ export interface CordonConfig {
     readonly userIssuers: readonly UserIssuerConfig[];
     readonly localUsers: LocalUsersConfig;
   };
-  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly log: {
+    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /** One info line per ended tool call (ids, tool, action, resource, outcome, decision, duration; never input or output). */
+    readonly invocations: boolean;
+  };
+  /** GET /metrics on the runner listener (Prometheus text format; docs/metrics.md). */
+  readonly metrics: { readonly enabled: boolean };
   readonly audit: {
     /**
      * Repeated refusals that carry no policy decision (failed authentication per source,
@@ -312,7 +318,7 @@ const TOOL_PATTERN = '^(\\*|[a-z][a-z0-9_-]{0,62}(\\.[a-z0-9_-]{1,63})*(\\.\\*)?
 export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['dataDir', 'policyDir', 'server', 'operator', 'auth', 'log', 'audit', 'sandbox', 'egress', 'agents', 'approvals'],
+  required: ['dataDir', 'policyDir', 'server', 'operator', 'auth', 'log', 'metrics', 'audit', 'sandbox', 'egress', 'agents', 'approvals'],
   properties: {
     configFile: { type: ['string', 'null'] },
     dataDir: { type: 'string', minLength: 1, maxLength: 4096 },
@@ -393,8 +399,14 @@ export const CONFIG_SCHEMA = {
     log: {
       type: 'object',
       additionalProperties: false,
-      required: ['level'],
-      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+      required: ['level', 'invocations'],
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, invocations: { type: 'boolean' } },
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled'],
+      properties: { enabled: { type: 'boolean' } },
     },
     sandbox: {
       type: 'object',

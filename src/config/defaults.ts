@@ -29,7 +29,10 @@ export const DEFAULT_CONFIG: Omit<CordonConfig, 'configFile' | 'dataDir'> = {
     userIssuers: [],
     localUsers: { enabled: true, actors: [] },
   },
-  log: { level: 'info' },
+  // The per-call line repeats what the audit log holds; on when a log pipeline is where operators look.
+  log: { level: 'info', invocations: false },
+  // Counts and latencies only, no principal data (docs/metrics.md): served like any scrape target.
+  metrics: { enabled: true },
   sandbox: {
     profileDir: BUNDLED_SANDBOX_PROFILE_DIR,
     defaultProfile: 'js',

@@ -185,3 +185,30 @@ describe('operator listener config', () => {
     }
   });
 });
+
+describe('metrics and invocation log config', () => {
+  it('serves /metrics and logs no line per call by default; the example file says the same', () => {
+    const c = loadConfig({ cwd: tempDir(), env: {} });
+    expect([c.metrics, c.log]).toEqual([{ enabled: true }, { level: 'info', invocations: false }]);
+    const shipped = loadConfig({ flags: { configPath: join(import.meta.dirname, '..', '..', 'cordon.yaml') }, env: {} });
+    expect([shipped.metrics, shipped.log.invocations]).toEqual([{ enabled: true }, false]);
+  });
+
+  it('takes both from the file, keeping the log level', () => {
+    const { path } = withFile('metrics:\n  enabled: false\nlog:\n  invocations: true\n');
+    const c = loadConfig({ flags: { configPath: path }, env: {} });
+    expect([c.metrics.enabled, c.log]).toEqual([false, { level: 'info', invocations: true }]);
+  });
+
+  it.each([
+    ['a string for metrics.enabled', 'metrics:\n  enabled: "yes"\n', /:2: \/metrics\/enabled must be boolean/],
+    ['an unknown metrics setting', 'metrics:\n  port: 9100\n', /port/],
+    ['metrics as a boolean', 'metrics: false\n', /\/metrics must be object/],
+    ['a number for log.invocations', 'log:\n  invocations: 1\n', /:2: \/log\/invocations must be boolean/],
+  ])('refuses %s with CONFIG_INVALID, naming the line and field', (_name, text, pattern) => {
+    const { path } = withFile(text);
+    const e = errorOf(() => loadConfig({ flags: { configPath: path }, env: {} }));
+    expect(e.code).toBe('CONFIG_INVALID');
+    expect(e.message).toMatch(pattern);
+  });
+});

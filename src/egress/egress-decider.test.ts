@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseEgressPolicy } from './parse-egress-policy.ts';
 import { decide } from './egress-decider.ts';
@@ -65,5 +67,20 @@ describe('runEgressTests', () => {
     expect(report.failed, report.table).toBe(0);
     expect(report.ok).toBe(true);
     expect(report.table).toMatch(/PASS\s+github\.test\.yaml:\d+/);
+  });
+});
+
+describe('egress test files refuse what they would not read', () => {
+  it('refuses an unknown top-level key (a misspelt resolve table) with the file and line, and loads the listed ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cordon-egress-tests-'));
+    try {
+      const file = join(dir, 'p.test.yaml');
+      writeFileSync(file, 'policy: p\nresolv:\n  a.test: 127.0.0.2\ncases:\n  - url: http://a.test/\n    expect: allow\n');
+      expect(() => loadEgressTestCases(file)).toThrow(/p\.test\.yaml:1: unknown key "resolv" \(a test file has policy, resolve, cases\)/);
+      writeFileSync(file, 'policy: p\nresolve:\n  a.test: 127.0.0.2\ncases:\n  - url: http://a.test/\n    expect: allow\n');
+      expect(loadEgressTestCases(file)).toMatchObject([{ policy: 'p', resolve: { 'a.test': ['127.0.0.2'] } }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -8,9 +8,9 @@ export { SANDBOX_ID } from './egress-identity.ts';
 // Policies: load, validate, test, check.
 export type { EgressPolicy, EgressRule, EgressMode, PolicyProblem } from './egress-policy.ts';
 export { formatProblem } from './egress-policy.ts';
-export { parseEgressPolicy, compileEgressPolicy } from './parse-egress-policy.ts';
+export { parseEgressPolicy, compileEgressPolicy, EGRESS_POLICY_KEYS, EGRESS_RULE_KEYS, EGRESS_INJECT_KEYS } from './parse-egress-policy.ts';
 export { loadEgressPolicies, loadEgressPolicyFile, validateEgressPolicies, type ValidationReport } from './load-egress-policies.ts';
-export { runEgressTests, loadEgressTestCases, type EgressTestReport, type EgressTestResult, type EgressTestCase } from './run-egress-tests.ts';
+export { runEgressTests, loadEgressTestCases, EGRESS_TEST_FILE_KEYS, EGRESS_TEST_CASE_KEYS, type EgressTestReport, type EgressTestResult, type EgressTestCase } from './run-egress-tests.ts';
 export { checkEgress, checkEgressVerdict, type CheckEgressInput, type CheckEgressResult } from './check-egress.ts';
 export { checkBatchLine, parseBatchLine, MAX_BATCH_LINE_CHARS, type BatchLine, type BatchLineResult } from './check-batch.ts';
 

@@ -10,8 +10,15 @@ import { METADATA_ADDRESSES } from './classify-address.ts';
 import { egressPolicyWarnings } from './policy-warnings.ts';
 import { formatProblem, type CidrRule, type EgressMode, type EgressPolicy, type EgressRule, type InjectSpec, type PolicyProblem, type RuleScheme } from './egress-policy.ts';
 
-const TOP_KEYS = new Set(['name', 'description', 'mode', 'allow', 'deny', 'allow_cidrs', 'deny_cidrs', 'trusted']);
-const RULE_KEYS = new Set(['host', 'ports', 'schemes', 'methods', 'paths', 'inject', 'description']);
+/** The keys a policy file may have; anything else is refused at load (docs/egress-policy-reference.md lists each). */
+export const EGRESS_POLICY_KEYS = ['name', 'description', 'mode', 'allow', 'deny', 'allow_cidrs', 'deny_cidrs', 'trusted'] as const;
+/** The keys of an allow rule; a deny rule takes the same but `inject`. */
+export const EGRESS_RULE_KEYS = ['host', 'ports', 'schemes', 'methods', 'paths', 'inject', 'description'] as const;
+export const EGRESS_INJECT_KEYS = ['header', 'value'] as const;
+const TOP_KEYS: ReadonlySet<string> = new Set(EGRESS_POLICY_KEYS);
+const RULE_KEYS: ReadonlySet<string> = new Set(EGRESS_RULE_KEYS);
+const DENY_RULE_KEYS: ReadonlySet<string> = new Set(EGRESS_RULE_KEYS.filter((k) => k !== 'inject'));
+const INJECT_KEYS: ReadonlySet<string> = new Set(EGRESS_INJECT_KEYS);
 const MODES: readonly EgressMode[] = ['enforce', 'report', 'open'];
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -169,7 +176,7 @@ function readRules(ctx: Ctx, node: Node | undefined, list: 'allow' | 'deny', pol
 
 function readRule(ctx: Ctx, item: YAMLMap, list: 'allow' | 'deny', id: string): EgressRule | null {
   const before = ctx.problems.length;
-  const f = readMap(ctx, item, list === 'allow' ? RULE_KEYS : new Set([...RULE_KEYS].filter((k) => k !== 'inject')));
+  const f = readMap(ctx, item, list === 'allow' ? RULE_KEYS : DENY_RULE_KEYS);
   const hostNode = f.get('host');
   if (hostNode === undefined) {
     ctx.fail(item, `${list} entry has no "host"`);
@@ -218,7 +225,7 @@ function readRule(ctx: Ctx, item: YAMLMap, list: 'allow' | 'deny', id: string): 
   if (injectNode !== undefined) {
     if (!isMap(injectNode)) ctx.fail(injectNode, '"inject" must be a mapping with "header" and "value"');
     else {
-      const g = readMap(ctx, injectNode, new Set(['header', 'value']));
+      const g = readMap(ctx, injectNode, INJECT_KEYS);
       const headerNode = g.get('header');
       const valueNode = g.get('value');
       if (headerNode === undefined || valueNode === undefined) ctx.fail(injectNode, '"inject" needs both "header" and "value"');

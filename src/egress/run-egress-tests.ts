@@ -55,7 +55,12 @@ export interface EgressTestReport {
   readonly table: string;
 }
 
-const CASE_KEYS = new Set(['name', 'policy', 'url', 'connect', 'method', 'resolve', 'expect', 'rule', 'code', 'reason', 'address']);
+/** The keys a test case may have; anything else is refused at load (docs/egress-policy-reference.md lists each). */
+export const EGRESS_TEST_CASE_KEYS = ['name', 'policy', 'url', 'connect', 'method', 'resolve', 'expect', 'rule', 'code', 'reason', 'address'] as const;
+/** The keys a test file's top level may have; anything else (a typo like `resolv:`) is refused at load. */
+export const EGRESS_TEST_FILE_KEYS = ['policy', 'resolve', 'cases'] as const;
+const CASE_KEYS: ReadonlySet<string> = new Set(EGRESS_TEST_CASE_KEYS);
+const FILE_KEYS: ReadonlySet<string> = new Set(EGRESS_TEST_FILE_KEYS);
 
 export async function runEgressTests(dir: string): Promise<EgressTestReport> {
   const policies = loadEgressPolicies(dir);
@@ -104,6 +109,8 @@ export function loadEgressTestCases(file: string): EgressTestCase[] {
   if (problems.length === 0 && !isMap(root)) fail(root, 'a test file must be a mapping with "cases"');
   if (problems.length === 0 && isMap(root)) {
     const top = root.toJSON() as Record<string, unknown>;
+    // A misspelt key would silently drop what it meant to set (a whole resolve table): refused.
+    for (const key of Object.keys(top)) if (!FILE_KEYS.has(key)) fail(root, `unknown key "${key.slice(0, 64)}" (a test file has ${EGRESS_TEST_FILE_KEYS.join(', ')})`);
     const defaults = resolveTable(top['resolve'], (r) => fail(root.get('resolve', true) as Node, r));
     const casesNode = root.get('cases', true) as Node | undefined;
     if (!isSeq(casesNode)) fail(root, '"cases" must be a list');

@@ -48,6 +48,8 @@ export interface ApprovalFlow extends ApprovalService {
   readonly maxWaitMs: number;
   /** Long-polls waiting right now (a client that left is no longer counted). */
   readonly waiting: number;
+  /** Calls held for a human now: pending approvals not past their time. */
+  readonly pending: number;
   /** Refuses new decisions, waits for approved calls still running, closes the store. */
   close(): Promise<void>;
 }
@@ -174,6 +176,9 @@ export function createApprovalFlow(deps: ApprovalFlowDeps): ApprovalFlow {
     maxWaitMs: deps.maxWaitMs,
     get waiting() {
       return deps.notifier.waiting;
+    },
+    get pending() {
+      return deps.store.pendingCount();
     },
 
     async request(invocation, principal, decision, facts) {

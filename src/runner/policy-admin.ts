@@ -83,6 +83,8 @@ export interface ExplainRequest {
   tool: string;
   input: unknown;
   facts: SessionFactsSnapshot;
+  /** The sandbox profile the call runs in (policies may look at it); default: sandbox.defaultProfile. */
+  profile?: string;
 }
 
 /** `cordon policy explain`: the decision the pipeline would make, without running anything. */
@@ -98,7 +100,7 @@ export function explainCall(config: CordonConfig, req: ExplainRequest): { text: 
     action: tool.definition.action(req.input),
     resource: tool.definition.resource(req.input, OFFLINE),
     annotations: tool.definition.annotationsFor?.(req.input) ?? tool.definition.annotations,
-    sandbox: { id: 'explain', profile: config.sandbox.defaultProfile },
+    sandbox: { id: 'explain', profile: req.profile ?? config.sandbox.defaultProfile },
     session: req.facts,
   };
   const authz = toAuthzRequest(request, principals);

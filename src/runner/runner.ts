@@ -14,12 +14,14 @@ import { authenticate } from './stages/authenticate.ts';
 import type { StoredApproval } from '../approvals/approval-store.ts';
 import type { ApprovalFlow, InvocationState, PendingApproval } from './approval-flow.ts';
 import { canonicalInvocation, checkApprovedCall, gate } from './stages/approval.ts';
-import { authorize, authorizeAll, enforce, toolCalls } from './stages/authorize.ts';
+import { authorize, authorizeAll, enforce, resourceOf, toolCalls } from './stages/authorize.ts';
+import type { RefusalSubject } from './stages/refusal.ts';
 import { execute } from './stages/execute.ts';
 import { buildRecord, record, repeatKey, type InvocationFacts } from './stages/record.ts';
 import { namedProfile, sandboxForCall, sandboxSessionKey, type SandboxSettings } from './stages/sandbox.ts';
 import { CordonError } from '../core/errors.ts';
 import type { AgentCallRate } from './agent-call-rate.ts';
+import type { InvocationObserver } from './invocation-observer.ts';
 import type { Redactor } from './redaction.ts';
 import { validate } from './stages/validate.ts';
 import type { Session, SessionFactsSnapshot, SessionStore } from './session-store.ts';
@@ -83,6 +85,8 @@ export interface RunnerDeps {
   /** The policy set's version, which a held call's canonical form records. */
   readonly policyVersion: () => string;
   readonly logger: Logger;
+  /** Told once per ended call and per refused authentication (metrics, log.invocations). */
+  readonly observer?: InvocationObserver;
 }
 
 export interface Runner {
@@ -181,6 +185,8 @@ export function createRunner(deps: RunnerDeps): Runner {
       invocation: id, session: null as string | null, recordInput: deps.recordInput === true,
     };
     let finish: (() => Promise<void>) | null = null;
+    // How the call ended, for the observer: set where its final record is written (or its approval stored).
+    let ended: { facts: InvocationFacts; ran: boolean } | null = null;
     try {
       // An approved run was admitted when it was asked for; a full rate now must not void the approval.
       if (approved === null) deps.callRate.admit(principal.agent);
@@ -201,15 +207,21 @@ export function createRunner(deps: RunnerDeps): Runner {
       // Held for a human: stored with everything needed to run it later; nothing else happens now.
       const hold = async (decision: Decision): Promise<InvocationResult> => {
         const approval = await deps.approvals.request(canonical, principal, decision, { ...facts, outcome: 'requested', durationMs: performance.now() - started });
+        ended = { facts: { ...facts, outcome: 'pending_approval', durationMs: performance.now() - started }, ran: false };
         return { id, tool: tool.definition.name, status: 'pending_approval', output: null, durationMs: Math.round((performance.now() - started) * 1000) / 1000, failed: false, approval };
       };
       const actions = toolCalls(tool, request.input, resourceContext);
-      const decide = (sessionFacts: SessionFactsSnapshot) => authorizeAll(deps.authorizer, principal, actions, call.identity, sessionFacts);
+      // Decides every action; a refusal names the one refused (refusal.ts).
+      const decide = async (sessionFacts: SessionFactsSnapshot): Promise<{ decision: Decision; subject: RefusalSubject }> => {
+        const decided = await authorizeAll(deps.authorizer, principal, actions, call.identity, sessionFacts);
+        return { decision: decided.decision, subject: { principal, tool: tool.definition.name, action: decided.call?.action ?? facts.action ?? tool.definition.name, resource: resourceOf(decided.call), input: request.input, profile: call.profile.name, defaultProfile: deps.sandboxes.defaultProfile, session: sessionFacts } };
+      };
       // Decided before the session is opened: a denied call leaves nothing behind, so denied
       // calls cannot fill the session table (nor an agent's share of it).
       const seen = deps.sessions.peek(principal.agent, principalUserKey(principal), sessionId);
-      facts.decision = await decide(seen.facts);
-      if (gate(facts.decision, approved) === 'hold') return await hold(facts.decision);
+      let decided = await decide(seen.facts);
+      facts.decision = decided.decision;
+      if (gate(decided.decision, approved, decided.subject) === 'hold') return await hold(decided.decision);
       const session = deps.sessions.open(principal.agent, principalUserKey(principal), sessionId);
       // Another call of this session may have added facts while this one was decided (a
       // sensitive read, untrusted content): decide again on the facts as they are now, so a
@@ -217,8 +229,9 @@ export function createRunner(deps: RunnerDeps): Runner {
       for (let seenVersion = seen.version, round = 0; session.version() !== seenVersion; round++) {
         if (round >= MAX_REDECIDE) throw new CordonError('POLICY_DENIED', 'denied: the session\'s facts kept changing while this call was decided; retry', { details: { reason: 'session facts changing' } });
         seenVersion = session.version();
-        facts.decision = await decide(session.facts());
-        if (gate(facts.decision, approved) === 'hold') return await hold(facts.decision);
+        decided = await decide(session.facts());
+        facts.decision = decided.decision;
+        if (gate(decided.decision, approved, decided.subject) === 'hold') return await hold(decided.decision);
       }
       session.countCall();
       // On disk before anything of the call runs: a call that crashes the process (or is killed
@@ -244,15 +257,19 @@ export function createRunner(deps: RunnerDeps): Runner {
       const durationMs = performance.now() - started;
       // Answered only once recorded: if this record cannot be written the answer is AUDIT_UNAVAILABLE, not the result.
       await record(deps.audit, deps.logger, 'invocation', { ...facts, outcome: result.status, durationMs });
+      ended = { facts: { ...facts, outcome: result.status, durationMs }, ran: true };
       return { id, tool: tool.definition.name, status: result.status, output, durationMs: Math.round(durationMs * 1000) / 1000, failed: result.failed };
     } catch (err) {
       const e = toCordonError(err);
       if (e.code === 'INTERNAL') deps.logger.error({ err, requestId: request.requestId }, 'invocation failed');
       // A cancelled call is no refusal: its client went away, and the record says so.
       const outcome = e.code === 'CALL_CANCELLED' ? 'cancelled' : e.code;
-      return refuse('invocation', { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started }, e);
+      const refused = { ...facts, tool: facts.tool?.slice(0, 64) ?? null, outcome, durationMs: performance.now() - started };
+      ended = { facts: refused, ran: false };
+      return refuse('invocation', refused, e);
     } finally {
       if (finish !== null) void finish();
+      if (ended !== null) deps.observer?.ended(ended.facts, ended.ran);
     }
   }
 
@@ -263,6 +280,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         return await authenticate(deps.verifier, authorization);
       } catch (err) {
         const e = toCordonError(err);
+        deps.observer?.authRefused(e);
         return refuse('auth', {
           requestId: requestId ?? null, principal: null, tool: null, action: null, resource: null, sandbox: null,
           decision: null, outcome: `${e.code}:${String(e.details.reason ?? '')}`, durationMs: performance.now() - started, input: undefined,
@@ -289,8 +307,9 @@ export function createRunner(deps: RunnerDeps): Runner {
         // Making a sandbox holds resources for its TTL: it is an action policies must allow,
         // for the agent and the user it acts for, like any tool call.
         const call = { tool: 'sandbox', action: 'sandbox.create', resource: () => ({ type: 'profile', id: profile.name }), annotations: { readOnlyHint: false, destructiveHint: false } };
-        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, deps.sessions.peek(principal.agent, principalUserKey(principal), null).facts);
-        enforce(facts.decision);
+        const session = deps.sessions.peek(principal.agent, principalUserKey(principal), null).facts;
+        facts.decision = await authorize(deps.authorizer, principal, call, { id: 'new', profile: profile.name }, session);
+        enforce(facts.decision, { principal, tool: null, action: call.action, resource: resourceOf(call), input: request, profile: profile.name, defaultProfile: deps.sandboxes.defaultProfile, session });
         const egressPolicy = deps.sandboxes.egressPolicyFor(principal.agent, null, profile);
         const info = await deps.manager.createSession(principal, profile, egressPolicy, (identity) => {
           // The sandbox's own session: its facts (what it read, what it fetched) follow it from call to call.

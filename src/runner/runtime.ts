@@ -28,6 +28,9 @@ import { wireEgress, type EgressOptions } from './wiring/egress.ts';
 import { wireIdentity } from './wiring/identity.ts';
 import { wirePolicy } from './wiring/policy.ts';
 import { wireSandboxes } from './wiring/sandboxes.ts';
+import { createCordonMetrics, type CordonMetrics } from './cordon-metrics.ts';
+import { metricsAuditSink, timedAuthorizer } from './metrics-taps.ts';
+import { createInvocationObserver } from './invocation-observer.ts';
 
 export interface Runtime {
   readonly config: CordonConfig;
@@ -68,6 +71,8 @@ export interface Runtime {
   readonly auditPath: string;
   /** Receipts of invocations: their audit record, a signed checkpoint and an inclusion proof. */
   readonly receipts: ReceiptReader;
+  /** Prometheus series (GET /metrics when metrics.enabled); docs/metrics.md. */
+  readonly metrics: CordonMetrics;
   close(): Promise<void>;
 }
 
@@ -89,10 +94,13 @@ export interface RuntimeOptions {
 export function createRuntime(config: CordonConfig, options: RuntimeOptions): Runtime {
   const identity = wireIdentity(config);
   const { policy, authorizer } = wirePolicy(config, identity);
+  // Label values come only from what is registered or loaded; gauges are read on scrape. The
+  // catalog and sources name parts built below: they are read when a call ends or a scrape comes.
+  const metrics = createCordonMetrics({ isTool: (name) => tools.get(name) !== undefined, isEgressPolicy: (name) => egress.policies.has(name) }, { sandboxes: () => sandboxes.manager.live(), approvalsPending: () => approvals.pending });
   const auditLog = wireAudit(config, { logger: options.logger, ...(options.audit === undefined ? {} : { override: options.audit }) });
   // Known secrets and anything shaped like a credential never reach a record (the redactor comes with egress, below).
   let redactor: Redactor | null = null;
-  const audit = redactingAuditSink({ append: (r) => auditLog.sink.append(r), close: () => auditLog.close() }, () => redactor);
+  const audit = metricsAuditSink(redactingAuditSink({ append: (r) => auditLog.sink.append(r), close: () => auditLog.close() }, () => redactor), metrics);
   // Another runner may hold the data directory's log: then this one writes its own chain.
   const auditPath = auditLog.path;
   const tools = createToolRegistry(BUILTIN_TOOLS);
@@ -128,7 +136,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const runner = createRunner({
     verifier: identity.verifier,
     tools,
-    authorizer,
+    authorizer: timedAuthorizer(authorizer, metrics),
     manager: sandboxes.manager,
     audit,
     repeats,
@@ -143,6 +151,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     approvals,
     policyVersion: () => policy.version,
     logger: options.logger,
+    observer: createInvocationObserver({ metrics, logger: options.logger, redactor: egress.redactor, logInvocations: config.log.invocations }),
   });
   let closed: Promise<void> | null = null;
   return {
@@ -169,6 +178,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     sandboxToken: identity.sandboxToken,
     auditPath,
     receipts: createReceiptReader(auditLog.receipts),
+    metrics,
     close() {
       closed ??= (async () => {
         // Approved calls still running finish in their sandboxes first; then no decision is taken.

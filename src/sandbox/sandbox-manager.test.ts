@@ -48,3 +48,48 @@ describe('session sandbox quotas', () => {
     await manager.close();
   });
 });
+
+/** A backend whose sandboxes end when disposed, telling their listeners once. */
+function endingBackend(): SandboxBackend {
+  return {
+    kind: 'isolate',
+    async create(spec: SandboxSpec): Promise<Sandbox> {
+      const listeners: ((reason: string) => void)[] = [];
+      let alive = true;
+      return {
+        identity: spec.identity, persistent: spec.persistent, egress: null, workspace: createHostWorkspace('/nonexistent/cordon-unused-workspace'),
+        alive: () => alive, run: () => Promise.reject(new Error('unused')),
+        dispose: async () => {
+          if (!alive) return;
+          alive = false;
+          for (const l of listeners.splice(0)) l('disposed');
+        },
+        onEnd: (l) => void listeners.push(l),
+      };
+    },
+    stats: () => ({}),
+    close: async () => {},
+  };
+}
+
+describe('live sandbox counts (the cordon_sandboxes gauge)', () => {
+  it('count per-call sandboxes from made to ended and session sandboxes while they live, per backend', async () => {
+    const isolateProfile = { ...profile, name: 'iso', backend: 'isolate' } as SandboxProfile;
+    const manager = createSandboxManager({ backends: new Map([['isolate', endingBackend()]]), profiles: new Map([['iso', isolateProfile]]), trustDomain: 't', maxSessions: 10, maxSessionsPerAgent: 10 });
+    expect(manager.live()).toEqual({ isolate: { session: 0, call: 0 } });
+    const pending = manager.forCall(principal, isolateProfile, null, 1000);
+    // Not made yet: an identity alone is no sandbox.
+    expect(manager.live()).toEqual({ isolate: { session: 0, call: 0 } });
+    const one = await pending.start(() => null);
+    const two = await manager.forCall(principal, isolateProfile, null, 1000).start(() => null);
+    const session = await manager.createSession(principal, isolateProfile, null, () => null);
+    expect(manager.live()).toEqual({ isolate: { session: 1, call: 2 } });
+    await one.dispose();
+    await one.dispose();
+    manager.deleteSession(principal, session.id);
+    expect(manager.live()).toEqual({ isolate: { session: 0, call: 1 } });
+    await two.dispose();
+    expect(manager.live()).toEqual({ isolate: { session: 0, call: 0 } });
+    await manager.close();
+  });
+});

@@ -37,6 +37,8 @@ export interface SandboxManager {
   listSessions(principal: Principal): SessionSandboxInfo[];
   deleteSession(principal: Principal, id: string): void;
   stats(): { sessions: number };
+  /** Sandboxes alive now per backend: session sandboxes, and per-call ones (made, not yet ended). */
+  live(): Readonly<Record<string, { readonly session: number; readonly call: number }>>;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,8 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
   /** Session sandboxes being made: counted against every quota until they are registered. */
   const creating = new Set<SandboxIdentity>();
   const profileList = Object.freeze([...options.profiles.values()]);
+  /** Per-call sandboxes alive now, per backend: counted when made, uncounted when they end (onEnd fires once). */
+  const callsLive = new Map<string, number>();
 
   const backendFor = (profile: SandboxProfile): SandboxBackend => {
     const backend = options.backends.get(profile.backend);
@@ -97,12 +101,16 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
         identity,
         async start(open) {
           const egress = open(identity);
+          let sandbox: Sandbox;
           try {
-            return await backend.create({ identity, persistent: false, memoryMb: profile.limits.memoryMb, egress });
+            sandbox = await backend.create({ identity, persistent: false, memoryMb: profile.limits.memoryMb, egress });
           } catch (err) {
             egress?.close();
             throw err;
           }
+          callsLive.set(backend.kind, (callsLive.get(backend.kind) ?? 0) + 1);
+          sandbox.onEnd(() => callsLive.set(backend.kind, (callsLive.get(backend.kind) ?? 1) - 1));
+          return sandbox;
         },
       };
     },
@@ -171,6 +179,16 @@ export function createSandboxManager(options: SandboxManagerOptions): SandboxMan
     },
 
     stats: () => ({ sessions: sessions.size }),
+
+    live() {
+      const out: Record<string, { session: number; call: number }> = {};
+      for (const kind of options.backends.keys()) out[kind] = { session: 0, call: callsLive.get(kind) ?? 0 };
+      for (const e of sessions.values()) {
+        const counts = out[e.sandbox.identity.backend];
+        if (counts !== undefined) counts.session++;
+      }
+      return out;
+    },
 
     async close() {
       clearInterval(sweep);

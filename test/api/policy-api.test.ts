@@ -67,6 +67,9 @@ describe('shipped policies through the API', () => {
       expect(r.status).toBe(403);
       expect(r.json.error?.code).toBe('POLICY_DENIED');
       expect(r.json.error?.message).toContain('no permit matched');
+      // Who, what, on what, and the line that shows why: the newcomer's first question answered in the body.
+      expect(r.json.error?.message).toMatch(new RegExp(`^denied: agent "${agent.id}" may not code\\.exec language "javascript": no permit matched\\. To see why: cordon policy explain --agent ${agent.id} --tool code --input `));
+      expect(r.json.error?.details).toMatchObject({ principal: { agent: agent.id, user: null }, action: 'code.exec', resource: { type: 'language', id: 'javascript' } });
       expect(r.json.error?.details.decision).toMatchObject({ policyIds: [], evaluated: { principal: { agent: `Agent::"${agent.id}"` }, action: 'Action::"code.exec"', resource: 'Language::"javascript"' } });
     }
   });

@@ -20,7 +20,7 @@ export async function startTestServer(config: CordonConfig, options: Partial<Omi
   const audit = options.audit ?? createMemoryAuditSink();
   const logger = options.logger ?? silentLogger;
   const runtime = createRuntime(config, { ...options, logger, audit });
-  const app = createRunnerApi({ runner: runtime.runner, tokens: runtime.tokens, receipts: runtime.receipts, logger, bodyLimitBytes: config.server.bodyLimitBytes, requestTimeoutMs: 60_000, maxWaitMs: config.approvals.maxWaitMs, unreadBody: { maxBytes: config.server.unreadBodyDiscardBytes, maxMs: config.server.unreadBodyDiscardMs } });
+  const app = createRunnerApi({ runner: runtime.runner, tokens: runtime.tokens, receipts: runtime.receipts, logger, bodyLimitBytes: config.server.bodyLimitBytes, requestTimeoutMs: 60_000, maxWaitMs: config.approvals.maxWaitMs, unreadBody: { maxBytes: config.server.unreadBodyDiscardBytes, maxMs: config.server.unreadBodyDiscardMs }, ...(config.metrics.enabled ? { metrics: runtime.metrics } : {}) });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   runtime.addTokenEndpoint(`${url}/v1/token`);
   return {

@@ -5,7 +5,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { Runner } from '../../runner/runner.ts';
 import { renderError } from '../error-renderer.ts';
-import { parseInvocationBody } from '../invocation-body.ts';
+import { invocationBody } from '../schemas/request-schemas.ts';
 import { toCallResult, toMcpTool, toRefusalResult } from './mcp-tools.ts';
 
 export interface McpServerOptions {
@@ -48,7 +48,7 @@ export function createMcpServer(options: McpServerOptions): Server {
     const requestId = options.requestId ?? newId('req');
     try {
       // Exactly POST /v1/invocations: the same body checks, stages, approvals and audit records.
-      const body = parseInvocationBody({ tool: request.params.name, input: request.params.arguments ?? {}, ...invocationMeta(ctx.mcpReq._meta) });
+      const body = invocationBody.parse({ tool: request.params.name, input: request.params.arguments ?? {}, ...invocationMeta(ctx.mcpReq._meta) });
       const result = await runner.invoke(await principal(), { ...body, requestId }, { signal: ctx.mcpReq.signal });
       return toCallResult(result);
     } catch (err) {

@@ -46,9 +46,10 @@ export function registerPolicyCommand(program: Command): void {
     .option('--user <id>', 'the user the agent acts for (delegated call): a local user, or <issuer>#<subject>')
     .requiredOption('--tool <name>', 'the tool')
     .requiredOption('--input <json>', 'the tool input as JSON')
+    .option('--profile <name>', 'the sandbox profile the call runs in (default: sandbox.defaultProfile)')
     .option('--session-fact <fact>', 'sensitive_read, untrusted_content, calls=N or egress_host=HOST (repeatable)', collect, [])
     .option('--json', 'print the decision details as JSON')
-    .action((opts: { agent: string; user?: string; tool: string; input: string; sessionFact: string[]; json?: boolean }, cmd: Command) => {
+    .action((opts: { agent: string; user?: string; tool: string; input: string; profile?: string; sessionFact: string[]; json?: boolean }, cmd: Command) => {
       const config = loadCliConfig(cmd.optsWithGlobals<GlobalOptions>());
       let input: unknown;
       try {
@@ -56,7 +57,8 @@ export function registerPolicyCommand(program: Command): void {
       } catch {
         throw usage('--input is not valid JSON');
       }
-      const result = explainCall(config, { agent: opts.agent, user: opts.user ?? null, tool: opts.tool, input, facts: parseSessionFacts(opts.sessionFact) });
+      if (opts.profile !== undefined && !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(opts.profile)) throw usage('--profile must be a sandbox profile name (lower-case letters, digits, ".", "_", "-")');
+      const result = explainCall(config, { agent: opts.agent, user: opts.user ?? null, tool: opts.tool, input, facts: parseSessionFacts(opts.sessionFact), ...(opts.profile === undefined ? {} : { profile: opts.profile }) });
       if (opts.json === true) printJson(result.details);
       else process.stdout.write(result.text.endsWith('\n') ? result.text : result.text + '\n');
     });

@@ -36,6 +36,7 @@ export function registerServeCommand(program: Command): void {
         // Longer than the longest call any profile allows plus its wait for a host, and than a long-poll.
         requestTimeoutMs: Math.max(runtime.maxCallMs, config.approvals.maxWaitMs) + 30_000,
         maxWaitMs: config.approvals.maxWaitMs,
+        ...(config.metrics.enabled ? { metrics: runtime.metrics } : {}),
         ...(config.server.publicUrl === undefined ? {} : { publicUrl: config.server.publicUrl }),
       });
       // The operator listener: its own server and port, so no route an agent can reach serves approvals.

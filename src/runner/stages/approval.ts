@@ -4,6 +4,7 @@ import type { Decision } from '../../core/decision.ts';
 import { CordonError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
 import { enforce } from './authorize.ts';
+import type { RefusalSubject } from './refusal.ts';
 
 /** The call exactly as it will run: what an approval is bound to and an approver signs. */
 export function canonicalInvocation(
@@ -23,9 +24,9 @@ export function canonicalInvocation(
  * run of this very call; otherwise the call goes on or is refused as usual. An approval satisfies
  * only the require_approval of the call it is bound to: a deny decided now wins over it.
  */
-export function gate(decision: Decision, approved: StoredApproval | null): 'hold' | 'go' {
+export function gate(decision: Decision, approved: StoredApproval | null, subject: RefusalSubject): 'hold' | 'go' {
   if (decision.result === 'require_approval') return approved === null ? 'hold' : 'go';
-  enforce(decision);
+  enforce(decision, subject);
   return 'go';
 }
 

@@ -1,11 +1,11 @@
 import type { AuthorizationRequest, Authorizer } from '../../core/authorization.ts';
 import type { Decision } from '../../core/decision.ts';
 import { deny } from '../../core/decision.ts';
-import { CordonError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { SessionFactsSnapshot } from '../../core/session-facts.ts';
 import type { ResourceContext } from '../../tools/tool.ts';
 import type { RegisteredTool } from '../../tools/tool-registry.ts';
+import { refusalError, type RefusalSubject } from './refusal.ts';
 
 /** One action as the authorizer sees it: a tool call, or a request a sandbox makes. */
 export interface ActionCall {
@@ -24,14 +24,20 @@ export function toolCalls(tool: RegisteredTool, input: unknown, context: Resourc
   return [first, ...(d.extraActions?.(input, context) ?? []).map((extra) => ({ tool: d.name, action: extra.action, resource: () => extra.resource, annotations }))];
 }
 
+/** A call's decision and the action it is about (the first one not allowed, else the last). */
+export interface Decided {
+  readonly decision: Decision;
+  readonly call: ActionCall | null;
+}
+
 /** Decides each action in turn; the first that is not allowed is the call's decision. */
-export async function authorizeAll(authorizer: Authorizer, principal: Principal, calls: readonly ActionCall[], sandbox: { id: string; profile: string }, session: SessionFactsSnapshot): Promise<Decision> {
-  let decision: Decision = deny('the call takes no action; denied (fail closed)');
+export async function authorizeAll(authorizer: Authorizer, principal: Principal, calls: readonly ActionCall[], sandbox: { id: string; profile: string }, session: SessionFactsSnapshot): Promise<Decided> {
+  let decided: Decided = { decision: deny('the call takes no action; denied (fail closed)'), call: null };
   for (const call of calls) {
-    decision = await authorize(authorizer, principal, call, sandbox, session);
-    if (decision.result !== 'allow') return decision;
+    decided = { decision: await authorize(authorizer, principal, call, sandbox, session), call };
+    if (decided.decision.result !== 'allow') return decided;
   }
-  return decision;
+  return decided;
 }
 
 /** Stage 4: ask the authorizer; any failure inside it is a denial (fail closed). */
@@ -61,12 +67,19 @@ export async function authorize(authorizer: Authorizer, principal: Principal, ca
   return decision;
 }
 
-/** Turns a non-allow decision into the error the caller sees. */
-export function enforce(decision: Decision): void {
-  if (decision.result === 'allow') return;
-  const details = { decision: 'details' in decision ? (decision as { details: unknown }).details : decision };
-  if (decision.result === 'require_approval') {
-    throw new CordonError('APPROVAL_REQUIRED', `this call needs approval: ${decision.reason}`, { details });
+/** The resource an action is about, for a refusal's message; null when it cannot be derived. */
+export function resourceOf(call: ActionCall | null): { type: string; id: string } | null {
+  if (call === null) return null;
+  try {
+    const r = call.resource();
+    return { type: r.type, id: r.id };
+  } catch {
+    return null;
   }
-  throw new CordonError('POLICY_DENIED', `denied: ${decision.reason}`, { details });
+}
+
+/** Throws the refusal the caller sees (refusal.ts) unless the decision allows. */
+export function enforce(decision: Decision, subject: RefusalSubject): void {
+  if (decision.result === 'allow') return;
+  throw refusalError(decision, subject);
 }
