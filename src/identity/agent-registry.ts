@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CordonError } from '../core/errors.ts';
+import { readBoundedTextFile } from '../core/read-bounded-file.ts';
 import { AGENT_ID_PATTERN, GROUP_PATTERN, type AgentConfig } from '../config/config-schema.ts';
 import { agentKeyPaths, generateAgentKeyPair, keyFingerprint, parseEd25519PublicKey, readPublicKeyFile } from './agent-keys.ts';
 
@@ -29,6 +30,9 @@ export interface LoadAgentRegistryOptions {
   /** Refuse to load when a config agent has no key and may not create one. */
   requireKeys: boolean;
 }
+
+/** A registration (`cordon agents add`, `cordon users add`) is a few lines of JSON. */
+export const MAX_REGISTRATION_FILE_BYTES = 64 * 1024;
 
 interface Registration {
   id: string;
@@ -93,9 +97,11 @@ function readRegistrations(dataDir: string): Registration[] {
   for (const name of readdirSync(dir).sort()) {
     if (!name.endsWith('.json')) continue;
     const path = join(dir, name);
+    const read = readBoundedTextFile(path, MAX_REGISTRATION_FILE_BYTES);
+    if ('reason' in read) throw new CordonError('CONFIG_INVALID', `${path}: ${read.reason}`, { details: { source: path } });
     let value: unknown;
     try {
-      value = JSON.parse(readFileSync(path, 'utf8'));
+      value = JSON.parse(read.text);
     } catch (err) {
       throw new CordonError('CONFIG_INVALID', `${path}: not valid JSON`, { cause: err, details: { source: path } });
     }

@@ -28,6 +28,9 @@ import { wireEgress, type EgressOptions } from './wiring/egress.ts';
 import { wireIdentity } from './wiring/identity.ts';
 import { wirePolicy } from './wiring/policy.ts';
 import { wireSandboxes } from './wiring/sandboxes.ts';
+import { loadConfig } from '../config/load-config.ts';
+import { createDecisionCache } from '../policy/index.ts';
+import { createLiveHolder, createReloader, liveAgents, livePolicyEngine, liveUsers, readLiveSet, type ReloadResult } from './reload/index.ts';
 
 export interface Runtime {
   readonly config: CordonConfig;
@@ -40,7 +43,8 @@ export interface Runtime {
   readonly redactor: Redactor;
   readonly egress: {
     readonly guard: EgressGuard;
-    readonly policies: ReadonlyMap<string, EgressPolicy>;
+    /** The egress policies as loaded now (a reload replaces them). */
+    policies(): ReadonlyMap<string, EgressPolicy>;
     /** The per-sandbox proxy (unix-socket and loopback channels); started by startEgressProxy(). */
     readonly proxy: EgressProxy;
     /** A proxy channel for a sandbox, with the hooks its fetch gets (policy engine, session facts). */
@@ -68,6 +72,13 @@ export interface Runtime {
   readonly auditPath: string;
   /** Receipts of invocations: their audit record, a signed checkpoint and an inclusion proof. */
   readonly receipts: ReceiptReader;
+  /**
+   * Re-reads agents, users, Cedar and egress policies (reload/reloader.ts): all checked first,
+   * then swapped in at once, or nothing changes and the result says why. `agents`, `users` and
+   * `policy` above are views of the current set. Sessions, sandboxes, approvals, audit and the
+   * replay cache are untouched; other config is read at start-up only (the result lists it).
+   */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
@@ -83,12 +94,20 @@ export interface RuntimeOptions {
   workspaceRoot?: string;
   /** Called when an isolate host exits (tests, logs). */
   onHostExit?: (pid: number, owner: string, death: unknown) => void;
+  /** How reload() reads the config again (serve: the same file, environment and flags); default: config.configFile with `env`. */
+  readConfig?: () => CordonConfig;
 }
 
 /** Builds everything one Cordon process needs from a validated config: a table of contents of wiring/. */
 export function createRuntime(config: CordonConfig, options: RuntimeOptions): Runtime {
-  const identity = wireIdentity(config);
-  const { policy, authorizer } = wirePolicy(config, identity);
+  // Agents, users, Cedar and egress policies: read and checked together, swapped together on reload.
+  const decisionCache = createDecisionCache({ maxEntries: 10_000 });
+  const initial = readLiveSet(config, { createMissingKeys: true, cache: decisionCache });
+  if (!initial.ok) throw initial.errors[0];
+  for (const w of initial.warnings) options.logger.warn({ file: w.file, line: w.line }, w.reason);
+  const live = createLiveHolder(initial.set);
+  const identity = wireIdentity(config, { agents: liveAgents(live), users: liveUsers(live) });
+  const { policy, authorizer } = wirePolicy(livePolicyEngine(live), identity);
   const auditLog = wireAudit(config, { logger: options.logger, ...(options.audit === undefined ? {} : { override: options.audit }) });
   // Known secrets and anything shaped like a credential never reach a record (the redactor comes with egress, below).
   let redactor: Redactor | null = null;
@@ -97,11 +116,12 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const auditPath = auditLog.path;
   const tools = createToolRegistry(BUILTIN_TOOLS);
   const offlineTools = new Set(tools.list().filter((t) => t.definition.offline === true).map((t) => t.definition.name));
-  const egress = wireEgress(config, { audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });
+  const liveEgress = { policies: () => live.current().egressPolicies, agentPolicy: (agent: string) => live.current().agentConfig.find((a) => a.id === agent)?.egressPolicy };
+  const egress = wireEgress(config, { live: liveEgress, audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });
   redactor = egress.redactor;
   const sandboxes = wireSandboxes(config, {
     tools,
-    egressPolicies: new Set(egress.policies.keys()),
+    egressPolicies: new Set(egress.policies().keys()),
     logger: options.logger,
     ...(options.onHostExit === undefined ? {} : { onHostExit: options.onHostExit }),
     ...(options.workspaceRoot === undefined ? {} : { workspaceRoot: options.workspaceRoot }),
@@ -134,7 +154,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     repeats,
     callRate: createAgentCallRate(config.calls),
     sessions,
-    sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor, egressTrusted: (name) => (name === null ? false : egress.policies.get(name)?.trusted === true) },
+    sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor, egressTrusted: (name) => (name === null ? false : egress.policies().get(name)?.trusted === true) },
     egressFor: egress.opener,
     stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats(), ...browser.stats(), approvalWaiters: approvals.waiting }),
     redactor: egress.redactor,
@@ -142,6 +162,15 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     browser,
     approvals,
     policyVersion: () => policy.version,
+    logger: options.logger,
+  });
+  const reloader = createReloader({
+    holder: live,
+    started: config,
+    readConfig: options.readConfig ?? (() => (config.configFile === null ? config : loadConfig({ flags: { configPath: config.configFile }, env: options.env ?? {} }))),
+    profiles: sandboxes.manager.profiles().map((p) => ({ name: p.name, file: p.file, egressPolicy: p.egressPolicy })),
+    cache: decisionCache,
+    audit,
     logger: options.logger,
   });
   let closed: Promise<void> | null = null;
@@ -169,6 +198,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     sandboxToken: identity.sandboxToken,
     auditPath,
     receipts: createReceiptReader(auditLog.receipts),
+    reload: () => reloader.reload(),
     close() {
       closed ??= (async () => {
         // Approved calls still running finish in their sandboxes first; then no decision is taken.
