@@ -5,6 +5,8 @@ import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createLoopbackOnlyDialer, createStaticResolver } from '../../src/egress/index.ts';
+import { addAgent, mintLocalToken } from '../../src/runner/local-agents.ts';
+import { addLocalUser } from '../../src/runner/local-users.ts';
 import { startUpstream, type LoopbackUpstream } from '../support/loopback-fixture.ts';
 import { claimsFor, ed25519Token } from '../support/tokens.ts';
 import { makeTestAgent, makeTestEnv, type TestAgent, type TestEnv } from '../support/test-config.ts';
@@ -106,6 +108,18 @@ describe('runtime.reload: applied', () => {
     const gone = await runCode(server, remover, '1', {}, leaverToken);
     expect(gone.status).toBe(401);
     expect(gone.json.error?.details.reason).toBe('unknown_agent');
+  });
+
+  it('picks up `cordon agents add` and `cordon users add` registrations in the data directory', async () => {
+    const { env, server } = await serve();
+    addAgent(env.config, 'helper', ['coding']);
+    addLocalUser(env.config, 'alice', ['engineering']);
+    const token = await mintLocalToken(env.config, 'helper', 60);
+    const call = () => runCode(server, coder, '1', {}, token);
+    expect((await call()).status).toBe(401);
+    const result = await server.runtime.reload();
+    expect(result.changes).toEqual(expect.arrayContaining(['agents added: helper', expect.stringMatching(/^users added: .*alice/)]));
+    expect((await call()).json.status).toBe('ok');
   });
 
   it('a narrowed egress policy refuses the next fetch, of a new call and of a live session sandbox made before the reload', async () => {

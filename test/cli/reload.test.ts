@@ -193,6 +193,14 @@ describe('cordon reload without a server', { timeout: 90_000 }, () => {
     }
   });
 
+  it('explains itself in --help: what is reloaded, how the server is found, the exit codes', async () => {
+    const r = await runCli(project(), ['reload', '--help'], { env: env() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('SIGHUP');
+    expect(r.stdout).toContain('serve.pid');
+    expect(r.stdout).toMatch(/7 no server runs/);
+  });
+
   it('refuses a bad --wait-ms as a usage error', async () => {
     const r = await runCli(project(), ['reload', '--wait-ms', '-5'], { env: env() });
     expect(r.code).toBe(2);
