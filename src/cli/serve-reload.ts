@@ -3,6 +3,8 @@ import { formatReloadProblem, type ReloadResult } from '../runner/reload/index.t
 import { removeServeRecord, writeReloadStatus, writeServeRecord, type ServeRecord } from './serve-state.ts';
 
 export interface ServeReload {
+  /** Hands over the runtime's reload once it is built; a SIGHUP that came before runs then. */
+  attach(reload: () => Promise<ReloadResult>): void;
   /** Writes the pid file `cordon reload` finds this server by (once it listens). */
   announce(): void;
   /** Stops listening for SIGHUP and removes the pid file. */
@@ -15,10 +17,16 @@ export interface ServeReload {
  * and to `<dataDir>/reload-status.json` for `cordon reload`. A signal never throws: a failure is
  * logged, and the server goes on with the set it had.
  */
-export function handleReloads(deps: { reload: () => Promise<ReloadResult>; dataDir: string; logger: Logger }): ServeReload {
+export function handleReloads(deps: { dataDir: string; logger: Logger }): ServeReload {
   let record: ServeRecord | null = null;
+  let reload: (() => Promise<ReloadResult>) | null = null;
+  let asked = false;
   const onHangup = () => {
-    deps.reload().then(
+    if (reload === null) {
+      asked = true;
+      return;
+    }
+    reload().then(
       (result) => {
         log(deps.logger, result);
         if (record === null) return;
@@ -31,9 +39,13 @@ export function handleReloads(deps: { reload: () => Promise<ReloadResult>; dataD
       (err: unknown) => deps.logger.error({ err }, 'reload failed; still serving the previous set'),
     );
   };
-  // Installed at once: without a listener, SIGHUP would end the process (Node's default).
+  // Installed first thing: without a listener, SIGHUP would end the process (Node's default).
   process.on('SIGHUP', onHangup);
   return {
+    attach(fn) {
+      reload = fn;
+      if (asked) onHangup();
+    },
     announce() {
       try {
         record = writeServeRecord(deps.dataDir);

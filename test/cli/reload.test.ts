@@ -160,6 +160,20 @@ describe('cordon reload against a running server', { timeout: 90_000 }, () => {
   });
 });
 
+describe('the audit log of a server that reloaded', { timeout: 90_000 }, () => {
+  it('holds a config record per reload, applied or refused, and still verifies', async () => {
+    const gen = generation();
+    process.kill(served.child.pid ?? 0, 'SIGHUP');
+    await statusAfter(gen);
+    const tail = await runCli(cwd, ['audit', 'tail', '-n', '200', '--json'], { env: env() });
+    expect(tail.code, tail.stderr).toBe(0);
+    const records = tail.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; outcome: string; reload?: { generation: number } });
+    expect(records.filter((r) => r.kind === 'config').map((r) => r.reload?.generation)).toContain(gen + 1);
+    const verify = await runCli(cwd, ['audit', 'verify'], { env: env() });
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+});
+
 describe('cordon reload without a server', { timeout: 90_000 }, () => {
   it('says no server runs (exit 7) when the files are valid', async () => {
     const dir = project();

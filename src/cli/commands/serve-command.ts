@@ -24,11 +24,12 @@ export function registerServeCommand(program: Command): void {
       const config = loadCliConfig(globals, flags);
       const logDestination = createRedactingDestination(process.stderr);
       const logger = createLogger(config.log.level as LogLevel, logDestination);
+      const reloads = handleReloads({ dataDir: config.dataDir, logger });
       // Loaded here, not at start-up: other commands do not pay for the HTTP stack.
       const [{ createRuntime }, { createRunnerApi }, operatorApi] = await Promise.all([import('../../runner/runtime.ts'), import('../../api/runner-api.ts'), import('../../api/operator/index.ts')]);
       // A reload reads the config as start-up did: the same file, environment and flags.
       const runtime = createRuntime(config, { logger, env: process.env, readConfig: () => loadCliConfig(globals, flags) });
-      const reloads = handleReloads({ reload: () => runtime.reload(), dataDir: config.dataDir, logger });
+      reloads.attach(() => runtime.reload());
       logDestination.setRedaction(runtime.redactor.text);
       const app = createRunnerApi({
         runner: runtime.runner,
