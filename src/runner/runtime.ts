@@ -28,9 +28,8 @@ import { wireEgress, type EgressOptions } from './wiring/egress.ts';
 import { wireIdentity } from './wiring/identity.ts';
 import { wirePolicy } from './wiring/policy.ts';
 import { wireSandboxes } from './wiring/sandboxes.ts';
-import { loadConfig } from '../config/load-config.ts';
-import { createDecisionCache } from '../policy/index.ts';
-import { createLiveHolder, createReloader, liveAgents, livePolicyEngine, liveUsers, readLiveSet, type ReloadResult } from './reload/index.ts';
+import type { ReloadResult } from './reload/index.ts';
+import { wireLiveSet } from './wiring/live-set.ts';
 
 export interface Runtime {
   readonly config: CordonConfig;
@@ -100,14 +99,9 @@ export interface RuntimeOptions {
 
 /** Builds everything one Cordon process needs from a validated config: a table of contents of wiring/. */
 export function createRuntime(config: CordonConfig, options: RuntimeOptions): Runtime {
-  // Agents, users, Cedar and egress policies: read and checked together, swapped together on reload.
-  const decisionCache = createDecisionCache({ maxEntries: 10_000 });
-  const initial = readLiveSet(config, { createMissingKeys: true, cache: decisionCache });
-  if (!initial.ok) throw initial.errors[0];
-  for (const w of initial.warnings) options.logger.warn({ file: w.file, line: w.line }, w.reason);
-  const live = createLiveHolder(initial.set);
-  const identity = wireIdentity(config, { agents: liveAgents(live), users: liveUsers(live) });
-  const { policy, authorizer } = wirePolicy(livePolicyEngine(live), identity);
+  const live = wireLiveSet(config, options.logger);
+  const identity = wireIdentity(config, live);
+  const { policy, authorizer } = wirePolicy(live.policy, identity);
   const auditLog = wireAudit(config, { logger: options.logger, ...(options.audit === undefined ? {} : { override: options.audit }) });
   // Known secrets and anything shaped like a credential never reach a record (the redactor comes with egress, below).
   let redactor: Redactor | null = null;
@@ -116,8 +110,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const auditPath = auditLog.path;
   const tools = createToolRegistry(BUILTIN_TOOLS);
   const offlineTools = new Set(tools.list().filter((t) => t.definition.offline === true).map((t) => t.definition.name));
-  const liveEgress = { policies: () => live.current().egressPolicies, agentPolicy: (agent: string) => live.current().agentConfig.find((a) => a.id === agent)?.egressPolicy };
-  const egress = wireEgress(config, { live: liveEgress, audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });
+  const egress = wireEgress(config, { live: live.egress, audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });
   redactor = egress.redactor;
   const sandboxes = wireSandboxes(config, {
     tools,
@@ -164,15 +157,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     policyVersion: () => policy.version,
     logger: options.logger,
   });
-  const reloader = createReloader({
-    holder: live,
-    started: config,
-    readConfig: options.readConfig ?? (() => (config.configFile === null ? config : loadConfig({ flags: { configPath: config.configFile }, env: options.env ?? {} }))),
-    profiles: sandboxes.manager.profiles().map((p) => ({ name: p.name, file: p.file, egressPolicy: p.egressPolicy })),
-    cache: decisionCache,
-    audit,
-    logger: options.logger,
-  });
+  const reloader = live.reloader({ manager: sandboxes.manager, audit, env: options.env ?? {}, ...(options.readConfig === undefined ? {} : { readConfig: options.readConfig }) });
   let closed: Promise<void> | null = null;
   return {
     config,
