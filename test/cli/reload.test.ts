@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
@@ -139,6 +139,7 @@ describe('cordon reload against a running server', { timeout: 90_000 }, () => {
   it.each([
     ['a Cedar file that does not parse', (p: string) => writeFileSync(p, '@id("half")\npermit (principal, action, resource\n'), 'broken.cedar', /unexpected end of input/],
     ['a FIFO', (p: string) => execFileSync('mkfifo', [p]), 'pipe.cedar', /not a regular file/],
+    ['a symlink to /dev/zero', (p: string) => symlinkSync('/dev/zero', p), 'zero.cedar', /not a regular file/],
     ['a huge file', (p: string) => writeFileSync(p, `// ${'x'.repeat(2 * 1024 * 1024)}\n`), 'huge.cedar', /over the 1048576-byte limit/],
   ])('a SIGHUP with %s in the policy folder is refused naming it; the server keeps serving', async (_name, make, name, reason) => {
     const before = await policySet();
