@@ -47,8 +47,20 @@ interface Registration {
  */
 export function loadAgentRegistry(options: LoadAgentRegistryOptions): AgentRegistry {
   const byId = new Map<string, RegisteredAgent>();
+  // Every bad agent is named, not just the first: a reload answers with all of them at once.
+  const bad: CordonError[] = [];
   for (const agent of options.agents) {
-    byId.set(agent.id, fromConfig(agent, options));
+    try {
+      byId.set(agent.id, fromConfig(agent, options));
+    } catch (err) {
+      if (!(err instanceof CordonError)) throw err;
+      bad.push(err);
+    }
+  }
+  const [first, ...more] = bad;
+  if (first !== undefined && more.length === 0) throw first;
+  if (first !== undefined) {
+    throw new CordonError(first.code, `${first.message} (and ${more.length} more)`, { details: { field: '/agents', problems: bad.map((e) => ({ file: null, reason: e.message })) } });
   }
   for (const reg of readRegistrations(options.dataDir)) {
     if (byId.has(reg.id)) continue;

@@ -205,6 +205,16 @@ describe('runtime.reload: refused, the old set kept', () => {
     expect(configRecords(server)).toEqual([expect.objectContaining({ outcome: 'refused', reload: expect.objectContaining({ event: 'refused', fromPolicyVersion: version, toPolicyVersion: version, problems: expect.arrayContaining([expect.stringMatching(reason)]) }) })]);
   });
 
+  it('names every agent whose key is bad, not only the first', async () => {
+    const { env, server } = await serve();
+    const mangled = '-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n';
+    editConfig(env, (doc) => void (doc.agents = [{ id: 'coder', publicKey: coder.publicKeyPem, groups: ['coding'] }, { id: 'one', publicKey: mangled }, { id: 'two', publicKey: mangled }]));
+    const result = await server.runtime.reload();
+    expect(result.ok).toBe(false);
+    expect(result.problems.map((p) => p.reason)).toEqual([expect.stringContaining('agent "one"'), expect.stringContaining('agent "two"')]);
+    expect(result.problems.every((p) => p.file === env.configPath)).toBe(true);
+  });
+
   it('a config file that no longer loads is refused with its line', async () => {
     const { env, server } = await serve();
     writeFileSync(env.configPath, `${readFileSync(env.configPath, 'utf8')}agents: [\n`);
