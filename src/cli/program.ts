@@ -6,6 +6,7 @@ import { registerApprovalsCommand } from './commands/approvals-command.ts';
 import { registerAuditCommand } from './commands/audit-command.ts';
 import { registerEgressCommand } from './commands/egress-command.ts';
 import { registerPolicyCommand } from './commands/policy-command.ts';
+import { registerReloadCommand } from './commands/reload-command.ts';
 import { registerRunCommand } from './commands/run-command.ts';
 import { registerSandboxesCommand } from './commands/sandboxes-command.ts';
 import { registerServeCommand } from './commands/serve-command.ts';
@@ -23,6 +24,7 @@ export function createProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerServeCommand(program);
+  registerReloadCommand(program);
   registerRunCommand(program);
   registerToolsCommand(program);
   registerAgentsCommand(program);
