@@ -17,6 +17,8 @@ const STOP_TIMEOUT_MS = 10_000;
  */
 export interface CordonServer {
   readonly url: string;
+  /** The server's data directory (agents' keys under agents/, the audit log under audit/). */
+  readonly dataDir: string;
   /** The operator listener (approvals), once it printed where it listens. */
   operatorUrl(): string | null;
   readonly pid: number;
@@ -120,6 +122,7 @@ export async function startCordonServer(settings: ServerSettings): Promise<Cordo
 
   return {
     url,
+    dataDir: join(dir, 'data'),
     operatorUrl: () => operatorUrl,
     pid,
     async token() {

@@ -15,6 +15,7 @@ for (const [name, file, fn] of [
   ['tools', './tools-bench.ts', 'runToolsBench'],
   ['browse', './browse-page-bench.ts', 'runBrowsePageBench'],
   ['container', './container-bench.ts', 'runContainerBench'],
+  ['frameworks', './frameworks-bench.ts', 'runFrameworksBench'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     suites.push([name, async () => ((await import(file)) as Record<string, () => Promise<Record<string, number>>>)[fn]!()]);

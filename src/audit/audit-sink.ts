@@ -1,7 +1,7 @@
 /** One line of the audit log. Fields are flat and stable; consumers parse them. */
 export interface AuditRecord {
   readonly ts: string;
-  readonly kind: 'invocation' | 'auth' | 'egress' | 'sandbox' | 'token' | 'approval';
+  readonly kind: 'invocation' | 'auth' | 'egress' | 'sandbox' | 'token' | 'approval' | 'config';
   readonly id: string;
   readonly requestId: string | null;
   readonly agent: string | null;
@@ -56,8 +56,24 @@ export interface AuditRecord {
    * `invocation` is the call's id.
    */
   readonly approval?: { readonly id: string | null; readonly event: 'requested' | 'approved' | 'denied' | 'expired' | 'refused'; readonly approver?: string; readonly claimedApprover?: string };
+  /**
+   * For kind "config": a reload of agents, users, Cedar and egress policies (`cordon reload`,
+   * SIGHUP), `applied` or `refused` (then `problems` says why and nothing changed), with the
+   * policy versions before and after and what changed. `outcome` is the event.
+   */
+  readonly reload?: ConfigReloadFacts;
   /** For kind "egress": the egress layer's record (host, port, pinned address, bytes, status, rule…; never header values or bodies). */
   readonly egress?: Readonly<Record<string, unknown>>;
+}
+
+export interface ConfigReloadFacts {
+  readonly event: 'applied' | 'refused';
+  /** Counts reloads of this process, applied or refused (1 is the first after start-up). */
+  readonly generation: number;
+  readonly fromPolicyVersion: string;
+  readonly toPolicyVersion: string;
+  readonly changes: readonly string[];
+  readonly problems: readonly string[];
 }
 
 export interface AuditDecision {

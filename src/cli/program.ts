@@ -7,6 +7,7 @@ import { registerAuditCommand } from './commands/audit-command.ts';
 import { registerEgressCommand } from './commands/egress-command.ts';
 import { registerMcpCommand } from './commands/mcp-command.ts';
 import { registerPolicyCommand } from './commands/policy-command.ts';
+import { registerReloadCommand } from './commands/reload-command.ts';
 import { registerRunCommand } from './commands/run-command.ts';
 import { registerSandboxesCommand } from './commands/sandboxes-command.ts';
 import { registerServeCommand } from './commands/serve-command.ts';
@@ -24,6 +25,7 @@ export function createProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerServeCommand(program);
+  registerReloadCommand(program);
   registerRunCommand(program);
   registerMcpCommand(program);
   registerToolsCommand(program);

@@ -198,7 +198,8 @@ export class Cordon {
       if (answer.status !== 200) {
         const err = errorFromAnswer(answer);
         // A server whose approvals.maxWaitMs is below ours says its cap; ask within it from now on.
-        const cap = err.code === 'INPUT_INVALID' && err.details.field === 'query/waitMs' ? /\.\.(\d{1,9})$/.exec(String(err.details.reason))?.[1] : undefined;
+        const maximum = err.code === 'INPUT_INVALID' && err.details.field === 'query/waitMs' ? err.details.maximum : undefined;
+        const cap = typeof maximum === 'number' && Number.isSafeInteger(maximum) && maximum >= 0 ? maximum : undefined;
         if (cap !== undefined && Number(cap) < settings.pollWaitMs) {
           settings.pollWaitMs = Number(cap);
           continue;

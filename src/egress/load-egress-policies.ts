@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CordonError } from '../core/errors.ts';
+import { readBoundedTextFile } from '../core/read-bounded-file.ts';
 import type { EgressPolicy, PolicyProblem } from './egress-policy.ts';
 import { compileEgressPolicy, policyError } from './parse-egress-policy.ts';
 
@@ -33,14 +34,13 @@ export function loadEgressPolicyFile(file: string): EgressPolicy {
   return result.policy;
 }
 
+/** Larger than any egress policy a person writes; a bigger one is refused unread. */
+export const MAX_EGRESS_POLICY_FILE_BYTES = 1024 * 1024;
+
 function compileFile(file: string): { policy: EgressPolicy } | { problems: readonly PolicyProblem[] } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    return { problems: [{ file, line: 0, reason: `cannot read: ${(err as Error).message}` }] };
-  }
-  return compileEgressPolicy(text, file);
+  const read = readBoundedTextFile(file, MAX_EGRESS_POLICY_FILE_BYTES);
+  if ('reason' in read) return { problems: [{ file, line: 0, reason: read.reason }] };
+  return compileEgressPolicy(read.text, file);
 }
 
 export interface ValidationReport {

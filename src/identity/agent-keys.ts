@@ -2,6 +2,7 @@ import { createPublicKey, generateKeyPairSync, createPrivateKey, createHash, typ
 import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, writeSync, closeSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { CordonError } from '../core/errors.ts';
+import { readBoundedTextFile } from '../core/read-bounded-file.ts';
 
 /** Where an agent's key pair lives under the data directory. */
 export function agentKeyPaths(dataDir: string, agentId: string): { dir: string; privateKey: string; publicKey: string; registration: string } {
@@ -64,14 +65,13 @@ export function parseEd25519PublicKey(pem: string, source: string): KeyObject {
   return key;
 }
 
+/** A PEM public key is a few hundred bytes; the bound keeps a FIFO or /dev/zero from hanging a (re)load. */
+const MAX_PUBLIC_KEY_FILE_BYTES = 16 * 1024;
+
 export function readPublicKeyFile(path: string): KeyObject {
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CordonError('KEY_INVALID', `${path}: cannot read public key`, { cause: err, details: { source: path } });
-  }
-  return parseEd25519PublicKey(pem, path);
+  const read = readBoundedTextFile(path, MAX_PUBLIC_KEY_FILE_BYTES);
+  if ('reason' in read) throw new CordonError('KEY_INVALID', `${path}: public key not read (${read.reason})`, { details: { source: path } });
+  return parseEd25519PublicKey(read.text, path);
 }
 
 export function readAgentPrivateKey(dataDir: string, agentId: string): KeyObject {

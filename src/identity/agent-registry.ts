@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CordonError } from '../core/errors.ts';
+import { readBoundedTextFile } from '../core/read-bounded-file.ts';
 import { AGENT_ID_PATTERN, GROUP_PATTERN, type AgentConfig } from '../config/config-schema.ts';
 import { agentKeyPaths, generateAgentKeyPair, keyFingerprint, parseEd25519PublicKey, readPublicKeyFile } from './agent-keys.ts';
 
@@ -30,6 +31,9 @@ export interface LoadAgentRegistryOptions {
   requireKeys: boolean;
 }
 
+/** A registration (`cordon agents add`, `cordon users add`) is a few lines of JSON. */
+export const MAX_REGISTRATION_FILE_BYTES = 64 * 1024;
+
 interface Registration {
   id: string;
   description?: string;
@@ -43,8 +47,20 @@ interface Registration {
  */
 export function loadAgentRegistry(options: LoadAgentRegistryOptions): AgentRegistry {
   const byId = new Map<string, RegisteredAgent>();
+  // Every bad agent is named, not just the first: a reload answers with all of them at once.
+  const bad: CordonError[] = [];
   for (const agent of options.agents) {
-    byId.set(agent.id, fromConfig(agent, options));
+    try {
+      byId.set(agent.id, fromConfig(agent, options));
+    } catch (err) {
+      if (!(err instanceof CordonError)) throw err;
+      bad.push(err);
+    }
+  }
+  const [first, ...more] = bad;
+  if (first !== undefined && more.length === 0) throw first;
+  if (first !== undefined) {
+    throw new CordonError(first.code, `${first.message} (and ${more.length} more)`, { details: { field: '/agents', problems: bad.map((e) => ({ file: null, reason: e.message })) } });
   }
   for (const reg of readRegistrations(options.dataDir)) {
     if (byId.has(reg.id)) continue;
@@ -93,9 +109,11 @@ function readRegistrations(dataDir: string): Registration[] {
   for (const name of readdirSync(dir).sort()) {
     if (!name.endsWith('.json')) continue;
     const path = join(dir, name);
+    const read = readBoundedTextFile(path, MAX_REGISTRATION_FILE_BYTES);
+    if ('reason' in read) throw new CordonError('CONFIG_INVALID', `${path}: ${read.reason}`, { details: { source: path } });
     let value: unknown;
     try {
-      value = JSON.parse(readFileSync(path, 'utf8'));
+      value = JSON.parse(read.text);
     } catch (err) {
       throw new CordonError('CONFIG_INVALID', `${path}: not valid JSON`, { cause: err, details: { source: path } });
     }

@@ -96,6 +96,29 @@ describe('agent token verification', () => {
     await expect(v.verify(token)).rejects.toMatchObject({ code: 'AUTH_INVALID_TOKEN', details: { reason: 'expired' } });
   });
 
+  it('an unknown agent is told agents are read at start-up and on reload; an attacker-chosen issuer is echoed 64 characters at most', async () => {
+    const short = verifier.verify(ed25519Token(mallory.privateKey, claimsFor('mallory')));
+    await expect(short).rejects.toMatchObject({ details: { reason: 'unknown_agent' }, message: expect.stringContaining('token issuer "mallory" is not a registered agent') });
+    await expect(short).rejects.toMatchObject({ message: expect.stringContaining('run `cordon reload`') });
+    const long = `${'a'.repeat(64)}${'Z'.repeat(1500)}`;
+    const err = (await verifier.verify(ed25519Token(mallory.privateKey, { ...claimsFor('x'), iss: long, sub: long })).catch((e: unknown) => e)) as CordonError;
+    expect(err.details.reason).toBe('unknown_agent');
+    expect(err.message).toContain(`"${'a'.repeat(64)}…"`);
+    expect(err.message).not.toContain('Z');
+  });
+
+  it('forgets a remembered token once the registry answers another entry for its agent (a reload removed or re-keyed it)', async () => {
+    let current: RegisteredAgent | undefined = registry.get('alice');
+    const v = createTokenVerifier({ registry: { get: (id) => (id === 'alice' ? current : undefined), list: () => [] }, audience: 'cordon', maxLifetimeSec: 300, clockToleranceSec: 30 });
+    const token = ed25519Token(alice.privateKey, claimsFor('alice'));
+    await v.verify(token);
+    current = undefined;
+    await expect(v.verify(token)).rejects.toMatchObject({ details: { reason: 'unknown_agent' } });
+    const other = generateKeyPairSync('ed25519').publicKey;
+    current = { ...(registry.get('alice') as RegisteredAgent), publicKey: other, fingerprint: keyFingerprint(other) };
+    await expect(v.verify(token)).rejects.toMatchObject({ details: { reason: 'bad_signature' } });
+  });
+
   it('rejects a key of the wrong type at load time', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
     expect(() => parseEd25519PublicKey(rsa, 'cfg')).toThrowError(expect.objectContaining({ code: 'KEY_INVALID' }));

@@ -41,11 +41,22 @@ export interface TokenVerifier {
 const MAX_TOKEN_LENGTH = 8192;
 const ALLOWED_ALGORITHMS = ['EdDSA'];
 
+/**
+ * Agents are read at start-up and on reload: the usual cause of this refusal is an agent added
+ * since, so the message says how to pick it up. The issuer is the caller's text: quoted, cut short.
+ */
+function unknownAgent(id: unknown, claim: 'issuer' | 'agent'): Error {
+  const shown = typeof id === 'string' ? ` ${JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id)}` : '';
+  return tokenFault('unknown_agent', `token ${claim}${shown} is not a registered agent with a key; agents are read at start-up and on reload: if you just added it, run \`cordon reload\` (or send the server SIGHUP)`);
+}
+
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const now = options.now ?? Date.now;
   const cacheSize = options.cacheSize ?? 10_000;
   // Keyed by a hash of the whole token string: a hit is the exact bytes that were verified.
-  const cache = new Map<string, Principal>();
+  // The agent it was verified against rides along: after a reload that removed the agent or
+  // changed its key, the registry answers another object, and the token is verified afresh.
+  const cache = new Map<string, { principal: Principal; agent: RegisteredAgent }>();
 
   function checkLength(token: string): void {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
@@ -104,9 +115,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return payload as JWTPayload & { exp: number; iat: number; jti: string };
   }
 
-  function agentOf(id: unknown): RegisteredAgent & { publicKey: KeyObject } {
+  function agentOf(id: unknown, claim: 'issuer' | 'agent' = 'agent'): RegisteredAgent & { publicKey: KeyObject } {
     const agent = typeof id === 'string' && AGENT_ID_PATTERN.test(id) ? options.registry.get(id) : undefined;
-    if (agent?.publicKey == null) throw tokenFault('unknown_agent', 'token does not name a registered agent');
+    if (agent?.publicKey == null) throw unknownAgent(id, claim);
     return agent as RegisteredAgent & { publicKey: KeyObject };
   }
 
@@ -131,7 +142,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
 
   async function verifySelfSigned(token: string, iss: string, maxLifetimeSec: number, audience?: string[]): Promise<{ agent: RegisteredAgent; payload: JWTPayload & { exp: number; jti: string } }> {
-    const agent = agentOf(iss);
+    const agent = agentOf(iss, 'issuer');
     const payload = await verifyWith(token, agent.publicKey, agent.id, agent.id, maxLifetimeSec, audience);
     return { agent, payload };
   }
@@ -141,8 +152,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       checkLength(token);
       const key = createHash('sha256').update(token).digest('base64url');
       const hit = cache.get(key);
-      if (hit !== undefined) {
-        if (now() / 1000 < hit.expiresAt + options.clockToleranceSec) return hit;
+      if (hit !== undefined && options.registry.get(hit.principal.agent) !== hit.agent) cache.delete(key);
+      else if (hit !== undefined) {
+        if (now() / 1000 < hit.principal.expiresAt + options.clockToleranceSec) return hit.principal;
         cache.delete(key);
         throw tokenFault('expired', 'token has expired');
       }
@@ -162,7 +174,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         const oldest = cache.keys().next().value;
         if (oldest !== undefined) cache.delete(oldest);
       }
-      cache.set(key, principal);
+      const agent = options.registry.get(principal.agent);
+      if (agent !== undefined) cache.set(key, { principal, agent });
       return principal;
     },
 

@@ -1,6 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CordonError } from '../core/errors.ts';
+import { readBoundedTextFile } from '../core/read-bounded-file.ts';
+import { MAX_REGISTRATION_FILE_BYTES } from './agent-registry.ts';
 import { LOCAL_USER_ISSUER, userKey, type UserRef } from '../core/principal.ts';
 import { GROUP_PATTERN, USER_ID_PATTERN, type UserConfig } from '../config/config-schema.ts';
 
@@ -47,9 +49,11 @@ export function loadUserDirectory(users: readonly UserConfig[], dataDir: string)
     for (const name of readdirSync(dir).sort()) {
       if (!name.endsWith('.json')) continue;
       const path = join(dir, name);
+      const read = readBoundedTextFile(path, MAX_REGISTRATION_FILE_BYTES);
+      if ('reason' in read) throw new CordonError('CONFIG_INVALID', `${path}: ${read.reason}`, { details: { source: path } });
       let v: { id?: unknown; groups?: unknown };
       try {
-        v = JSON.parse(readFileSync(path, 'utf8')) as typeof v;
+        v = JSON.parse(read.text) as typeof v;
       } catch (err) {
         throw new CordonError('CONFIG_INVALID', `${path}: not valid JSON`, { cause: err, details: { source: path } });
       }

@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CordonError } from '../core/errors.ts';
+import { readBoundedTextFile } from '../core/read-bounded-file.ts';
 import { checkParseSchema, policySetTextToParts, policyToJson, schemaToJson, validate, type DetailedError } from './cedar.ts';
 import { checkRequestShapes, type ActionTypes } from './check-request-shapes.ts';
 import { byteToCharOffset, positionAt, splitPolicyStatements } from './policy-source.ts';
 import { formatPolicyProblem, type LoadedPolicySet, type PolicyInfo, type PolicyProblem, type PolicySetSources, type PolicySource } from './policy-set.ts';
 
 export const SCHEMA_FILE = 'cordon.cedarschema';
+
+/** Larger than any policy file a person writes; a bigger one is a mistake or an attack, refused unread. */
+export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 
 /** Policy ids appear in audit records, logs and tables: keep them plain. */
 const POLICY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -59,12 +63,10 @@ export function compilePolicySet(sources: PolicySetSources): LoadedPolicySet {
 
 function readPolicySources(dir: string): PolicySetSources {
   const read = (file: string): PolicySource => {
-    try {
-      return { file, text: readFileSync(file, 'utf8') };
-    } catch (err) {
-      const problem: PolicyProblem = { severity: 'error', file, reason: `cannot read: ${(err as Error).message}` };
-      throw new CordonError('CONFIG_INVALID', formatPolicyProblem(problem), { cause: err, details: { source: 'policies', problems: [problem] } });
-    }
+    const read = readBoundedTextFile(file, MAX_POLICY_FILE_BYTES);
+    if ('text' in read) return { file, text: read.text };
+    const problem: PolicyProblem = { severity: 'error', file, reason: read.reason };
+    throw new CordonError('CONFIG_INVALID', formatPolicyProblem(problem), { details: { source: 'policies', problems: [problem] } });
   };
   let names: string[];
   try {

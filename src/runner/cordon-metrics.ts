@@ -47,7 +47,7 @@ const AUTH_REASONS: Record<TokenFault | 'missing', true> = {
   missing: true, malformed: true, algorithm_not_allowed: true, unknown_agent: true, unknown_issuer: true, bad_signature: true, wrong_audience: true,
   expired: true, not_yet_valid: true, lifetime_too_long: true, missing_claim: true, issuer_mismatch: true, replayed: true, wrong_type: true,
 };
-const AUDIT_KINDS: Record<AuditRecord['kind'], true> = { invocation: true, auth: true, egress: true, sandbox: true, token: true, approval: true };
+const AUDIT_KINDS: Record<AuditRecord['kind'], true> = { invocation: true, auth: true, egress: true, sandbox: true, token: true, approval: true, config: true };
 const BACKENDS = ['isolate', 'container', 'browser'];
 
 /** From sub-millisecond (an isolate call) to the longest tool timeouts. */

@@ -31,6 +31,8 @@ import { wireSandboxes } from './wiring/sandboxes.ts';
 import { createCordonMetrics, type CordonMetrics } from './cordon-metrics.ts';
 import { metricsAuditSink, timedAuthorizer } from './metrics-taps.ts';
 import { createInvocationObserver } from './invocation-observer.ts';
+import type { ReloadResult } from './reload/index.ts';
+import { wireLiveSet } from './wiring/live-set.ts';
 
 export interface Runtime {
   readonly config: CordonConfig;
@@ -43,7 +45,8 @@ export interface Runtime {
   readonly redactor: Redactor;
   readonly egress: {
     readonly guard: EgressGuard;
-    readonly policies: ReadonlyMap<string, EgressPolicy>;
+    /** The egress policies as loaded now (a reload replaces them). */
+    policies(): ReadonlyMap<string, EgressPolicy>;
     /** The per-sandbox proxy (unix-socket and loopback channels); started by startEgressProxy(). */
     readonly proxy: EgressProxy;
     /** A proxy channel for a sandbox, with the hooks its fetch gets (policy engine, session facts). */
@@ -73,6 +76,13 @@ export interface Runtime {
   readonly receipts: ReceiptReader;
   /** Prometheus series (GET /metrics when metrics.enabled); docs/metrics.md. */
   readonly metrics: CordonMetrics;
+  /**
+   * Re-reads agents, users, Cedar and egress policies (reload/reloader.ts): all checked first,
+   * then swapped in at once, or nothing changes and the result says why. `agents`, `users` and
+   * `policy` above are views of the current set. Sessions, sandboxes, approvals, audit and the
+   * replay cache are untouched; other config is read at start-up only (the result lists it).
+   */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
@@ -88,15 +98,18 @@ export interface RuntimeOptions {
   workspaceRoot?: string;
   /** Called when an isolate host exits (tests, logs). */
   onHostExit?: (pid: number, owner: string, death: unknown) => void;
+  /** How reload() reads the config again (serve: the same file, environment and flags); default: config.configFile with `env`. */
+  readConfig?: () => CordonConfig;
 }
 
 /** Builds everything one Cordon process needs from a validated config: a table of contents of wiring/. */
 export function createRuntime(config: CordonConfig, options: RuntimeOptions): Runtime {
-  const identity = wireIdentity(config);
-  const { policy, authorizer } = wirePolicy(config, identity);
+  const live = wireLiveSet(config, options.logger);
+  const identity = wireIdentity(config, live);
+  const { policy, authorizer } = wirePolicy(live.policy, identity);
   // Label values come only from what is registered or loaded; gauges are read on scrape. The
   // catalog and sources name parts built below: they are read when a call ends or a scrape comes.
-  const metrics = createCordonMetrics({ isTool: (name) => tools.get(name) !== undefined, isEgressPolicy: (name) => egress.policies.has(name) }, { sandboxes: () => sandboxes.manager.live(), approvalsPending: () => approvals.pending });
+  const metrics = createCordonMetrics({ isTool: (name) => tools.get(name) !== undefined, isEgressPolicy: (name) => egress.policies().has(name) }, { sandboxes: () => sandboxes.manager.live(), approvalsPending: () => approvals.pending });
   const auditLog = wireAudit(config, { logger: options.logger, ...(options.audit === undefined ? {} : { override: options.audit }) });
   // Known secrets and anything shaped like a credential never reach a record (the redactor comes with egress, below).
   let redactor: Redactor | null = null;
@@ -105,11 +118,11 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
   const auditPath = auditLog.path;
   const tools = createToolRegistry(BUILTIN_TOOLS);
   const offlineTools = new Set(tools.list().filter((t) => t.definition.offline === true).map((t) => t.definition.name));
-  const egress = wireEgress(config, { audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });
+  const egress = wireEgress(config, { live: live.egress, audit, authorizer, logger: options.logger, env: options.env ?? {}, options: options.egress ?? {}, offlineTools });
   redactor = egress.redactor;
   const sandboxes = wireSandboxes(config, {
     tools,
-    egressPolicies: new Set(egress.policies.keys()),
+    egressPolicies: new Set(egress.policies().keys()),
     logger: options.logger,
     ...(options.onHostExit === undefined ? {} : { onHostExit: options.onHostExit }),
     ...(options.workspaceRoot === undefined ? {} : { workspaceRoot: options.workspaceRoot }),
@@ -142,7 +155,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     repeats,
     callRate: createAgentCallRate(config.calls),
     sessions,
-    sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor, egressTrusted: (name) => (name === null ? false : egress.policies.get(name)?.trusted === true) },
+    sandboxes: { defaultProfile: config.sandbox.defaultProfile, egressPolicyFor: egress.policyFor, egressTrusted: (name) => (name === null ? false : egress.policies().get(name)?.trusted === true) },
     egressFor: egress.opener,
     stats: () => ({ ...sandboxes.isolate.stats(), ...sandboxes.container?.stats(), ...browser.stats(), approvalWaiters: approvals.waiting }),
     redactor: egress.redactor,
@@ -153,6 +166,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     logger: options.logger,
     observer: createInvocationObserver({ metrics, logger: options.logger, redactor: egress.redactor, logInvocations: config.log.invocations }),
   });
+  const reloader = live.reloader({ manager: sandboxes.manager, audit, env: options.env ?? {}, ...(options.readConfig === undefined ? {} : { readConfig: options.readConfig }) });
   let closed: Promise<void> | null = null;
   return {
     config,
@@ -179,6 +193,7 @@ export function createRuntime(config: CordonConfig, options: RuntimeOptions): Ru
     auditPath,
     receipts: createReceiptReader(auditLog.receipts),
     metrics,
+    reload: () => reloader.reload(),
     close() {
       closed ??= (async () => {
         // Approved calls still running finish in their sandboxes first; then no decision is taken.

@@ -63,11 +63,13 @@ export function bodyPart<T>(schema: JsonSchema, reasons: FieldReasons, after?: (
  */
 export function queryPart<T>(schema: JsonSchema, reasons: FieldReasons): RequestPart<T> {
   const check = ajv.compile<T>(schema);
-  const properties = (schema.properties ?? {}) as Record<string, { type?: unknown }>;
+  const properties = (schema.properties ?? {}) as Record<string, { type?: unknown; maximum?: unknown }>;
   const fail = (name: string, reason: string, known: boolean): never => {
     const field = `query/${name.slice(0, 64)}`;
     const shown = known ? reason : `${reason}; use ${Object.keys(properties).join(', ')}`;
-    throw new CordonError('INPUT_INVALID', `query ${name.slice(0, 64)} ${shown}`, { details: { field, reason } });
+    // A bounded parameter says its bound as a number, so a client can keep within it without reading prose.
+    const maximum = known && Object.hasOwn(properties, name) ? properties[name]?.maximum : undefined;
+    throw new CordonError('INPUT_INVALID', `query ${name.slice(0, 64)} ${shown}`, { details: { field, reason, ...(typeof maximum === 'number' ? { maximum } : {}) } });
   };
   return {
     schema,

@@ -8,6 +8,7 @@ function isLoopback(host: string): boolean {
 import { mintLocalToken } from '../../runner/local-agents.ts';
 import { keepRunningOnBrokenPipe } from '../broken-pipe.ts';
 import { loadCliConfig, type GlobalOptions } from '../cli-context.ts';
+import { handleReloads } from '../serve-reload.ts';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -19,12 +20,16 @@ export function registerServeCommand(program: Command): void {
     .action(async (opts: { port?: string; host?: string; operatorPort?: string }, cmd: Command) => {
       keepRunningOnBrokenPipe();
       const globals = cmd.optsWithGlobals<GlobalOptions>();
-      const config = loadCliConfig(globals, { ...(opts.port === undefined ? {} : { port: opts.port }), ...(opts.host === undefined ? {} : { host: opts.host }), ...(opts.operatorPort === undefined ? {} : { operatorPort: opts.operatorPort }) });
+      const flags = { ...(opts.port === undefined ? {} : { port: opts.port }), ...(opts.host === undefined ? {} : { host: opts.host }), ...(opts.operatorPort === undefined ? {} : { operatorPort: opts.operatorPort }) };
+      const config = loadCliConfig(globals, flags);
       const logDestination = createRedactingDestination(process.stderr);
       const logger = createLogger(config.log.level as LogLevel, logDestination);
+      const reloads = handleReloads({ dataDir: config.dataDir, logger });
       // Loaded here, not at start-up: other commands do not pay for the HTTP stack.
       const [{ createRuntime }, { createRunnerApi }, operatorApi] = await Promise.all([import('../../runner/runtime.ts'), import('../../api/runner-api.ts'), import('../../api/operator/index.ts')]);
-      const runtime = createRuntime(config, { logger, env: process.env });
+      // A reload reads the config as start-up did: the same file, environment and flags.
+      const runtime = createRuntime(config, { logger, env: process.env, readConfig: () => loadCliConfig(globals, flags) });
+      reloads.attach(() => runtime.reload());
       logDestination.setRedaction(runtime.redactor.text);
       const app = createRunnerApi({
         runner: runtime.runner,
@@ -56,6 +61,7 @@ export function registerServeCommand(program: Command): void {
           operatorAddress = await operator.listen({ host: config.operator.host, port: config.operator.port });
         }
       } catch (err) {
+        reloads.dispose();
         await app.close();
         await runtime.close();
         const code = (err as { code?: string }).code;
@@ -70,6 +76,7 @@ export function registerServeCommand(program: Command): void {
         logger.warn({ host: config.operator.host }, 'the operator listener is reachable beyond loopback without TLS: passwords and session cookies cross the network in clear');
       }
       logger.info({ address, config: config.configFile ?? 'embedded default', dataDir: config.dataDir, audit: runtime.auditPath }, 'cordon serving');
+      reloads.announce();
 
       const url = address.replace('://[::1]', '://localhost');
       runtime.addTokenEndpoint(`${url}/v1/token`);
@@ -96,6 +103,7 @@ export function registerServeCommand(program: Command): void {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, 'cordon stopping');
+        reloads.dispose();
         await app.close();
         await operator?.close();
         await runtime.close();

@@ -18,7 +18,6 @@ import {
   createStaticSecretStore,
   errorCodeFor,
   createSystemResolver,
-  loadEgressPolicies,
   type Dialer,
   type EgressGuard,
   type EgressHookRequest,
@@ -40,9 +39,18 @@ export interface EgressOptions {
   readonly upstreamCa?: string | Buffer;
 }
 
+/** The live set's egress side: read per request and per sandbox, so a reload reaches both. */
+export interface LiveEgress {
+  /** The egress policies by name, as loaded now. */
+  policies(): ReadonlyMap<string, EgressPolicy>;
+  /** An agent's egressPolicy override from the config: undefined when it has none. */
+  agentPolicy(agent: string): string | null | undefined;
+}
+
 export interface EgressWiring {
   readonly guard: EgressGuard;
-  readonly policies: ReadonlyMap<string, EgressPolicy>;
+  /** The egress policies as loaded now (a reload replaces them). */
+  policies(): ReadonlyMap<string, EgressPolicy>;
   /** Removes every known secret value; apply it to anything leaving the process. */
   readonly redactor: Redactor;
   /** The per-sandbox proxy (unix-socket and loopback channels), for containers and browsers. */
@@ -63,14 +71,18 @@ export interface EgressWiring {
  * The only way out of a sandbox: egress policies by name, secrets read once, every
  * request through the guard, and around every request, hop and channel the hooks
  * that make it a `net.fetch` for the policy engine and a fact for the session.
+ *
+ * A sandbox keeps the *name* of the egress policy it was made with (its identity); each
+ * request is decided by that name's policy as loaded now. So a reload that narrows a
+ * policy narrows live sandboxes at their next request, and one that removes it leaves
+ * them no egress at all (the guard refuses an unknown policy): nothing removed or
+ * narrowed stays usable, by a new call or a running one.
  */
 export function wireEgress(
   config: CordonConfig,
-  deps: { audit: AuditSink; authorizer: Authorizer; logger: Logger; env: Readonly<Record<string, string | undefined>>; options: EgressOptions; offlineTools?: ReadonlySet<string> },
+  deps: { live: LiveEgress; audit: AuditSink; authorizer: Authorizer; logger: Logger; env: Readonly<Record<string, string | undefined>>; options: EgressOptions; offlineTools?: ReadonlySet<string> },
 ): EgressWiring {
-  const policies = loadEgressPolicies(config.egress.policyDir);
-  for (const p of policies.values()) for (const w of p.warnings) deps.logger.warn({ file: w.file, line: w.line }, w.reason);
-  checkEgressPolicyNames(config, policies);
+  const policies = (name: string) => deps.live.policies().get(name);
   const secrets = loadSecrets(config.egress.secrets, deps.env);
   const redactor = createRedactor(secrets.values());
   const guard = createEgressGuard({ policies, resolver: deps.options.resolver ?? createSystemResolver(), secrets: createStaticSecretStore(Object.fromEntries(secrets)) });
@@ -93,17 +105,17 @@ export function wireEgress(
     ...(deps.options.upstreamCa === undefined ? {} : { upstreamCa: deps.options.upstreamCa }),
     logger: deps.logger,
   });
-  const agentPolicy = new Map(config.agents.filter((a) => a.egressPolicy !== undefined).map((a) => [a.id, a.egressPolicy ?? null]));
-  const trusted = (identity: SandboxIdentity) => identity.egressPolicy !== null && policies.get(identity.egressPolicy)?.trusted === true;
+  const trusted = (identity: SandboxIdentity) => identity.egressPolicy !== null && policies(identity.egressPolicy)?.trusted === true;
   const hooksFor = (principal: Principal, session: Session, identity: SandboxIdentity) => sandboxEgressHooks(deps.authorizer, principal, identity, session, trusted(identity));
 
   return {
     guard,
-    policies,
+    policies: deps.live.policies,
     redactor,
     proxy,
     policyFor: (agent, tool, profile) => {
-      if (agentPolicy.has(agent)) return agentPolicy.get(agent) ?? null;
+      const override = deps.live.agentPolicy(agent);
+      if (override !== undefined) return override;
       if (tool !== null) return config.egress.toolPolicies[tool] ?? profile.egressPolicy;
       // A session sandbox serves every tool of its profile that reaches the network: their
       // policy if they all agree on one. Tools that never do (the file tools) have no say.
@@ -189,17 +201,4 @@ function boundFetch(guarded: GuardedFetch, identity: SandboxIdentity, hooks: Egr
     }
     return { status: r.status, statusText: r.statusText, headers: r.headers, body: r.body, text: decoder.decode(r.body), url: r.url, redirected: r.redirected, ...(r.refused === null ? {} : { refused: { code: r.refused.code, reason: r.refused.reason } }) };
   };
-}
-
-/** Every egress policy the config names must exist: a typo would otherwise silently mean "no egress". */
-function checkEgressPolicyNames(config: CordonConfig, policies: ReadonlyMap<string, EgressPolicy>): void {
-  const named = [
-    ...Object.entries(config.egress.toolPolicies).map(([tool, name]) => [`/egress/toolPolicies/${tool}`, name] as const),
-    ...config.agents.flatMap((a, i) => (typeof a.egressPolicy === 'string' ? [[`/agents/${i}/egressPolicy`, a.egressPolicy] as const] : [])),
-  ];
-  for (const [field, name] of named) {
-    if (!policies.has(name)) {
-      throw new CordonError('CONFIG_INVALID', `${config.configFile ?? 'config'}: ${field} names egress policy "${name}", which is not in ${config.egress.policyDir}`, { details: { field } });
-    }
-  }
 }

@@ -1,13 +1,12 @@
 import type { CordonConfig } from '../../config/config-schema.ts';
-import { CordonError } from '../../core/errors.ts';
 import { LOCAL_USER_ISSUER } from '../../core/principal.ts';
-import { loadAgentRegistry, type AgentRegistry } from '../../identity/agent-registry.ts';
+import type { AgentRegistry } from '../../identity/agent-registry.ts';
 import { createReplayCache } from '../../identity/replay-cache.ts';
 import { signSandboxToken } from '../../identity/sandbox-token.ts';
 import { loadOrCreateSigningKey } from '../../identity/signing-keys.ts';
 import { createTokenService, type TokenService } from '../../identity/token-service.ts';
 import { createTokenVerifier, type TokenVerifier } from '../../identity/token-verifier.ts';
-import { loadUserDirectory, type UserDirectory } from '../../identity/user-directory.ts';
+import type { UserDirectory } from '../../identity/user-directory.ts';
 import { createUserTokenVerifier } from '../../identity/user-token-verifier.ts';
 import type { SandboxIdentity } from '../../sandbox/index.ts';
 
@@ -22,14 +21,13 @@ export interface IdentityWiring {
   sandboxToken(identity: SandboxIdentity): Promise<string>;
 }
 
-/** Who can call: registered agents and their keys, users, and the tokens Cordon verifies and issues. */
-export function wireIdentity(config: CordonConfig): IdentityWiring {
-  const agents = loadAgentRegistry({ agents: config.agents, dataDir: config.dataDir, createMissingKeys: true, requireKeys: true });
-  for (const reserved of [config.auth.issuer, LOCAL_USER_ISSUER]) {
-    // Tokens are routed by `iss`: an agent named like an issuer could never authenticate.
-    if (agents.get(reserved) !== undefined) throw new CordonError('CONFIG_INVALID', `agent id "${reserved}" is reserved for Cordon's own token issuer`, { details: { field: '/agents' } });
-  }
-  const users = loadUserDirectory(config.users, config.dataDir);
+/**
+ * Who can call: registered agents and their keys, users (both read with the rest of the live set,
+ * reload/read-live-set.ts, and passed in as views of the current one), and the tokens Cordon
+ * verifies and issues. Signing keys, issuers and lifetimes are read once, at start-up.
+ */
+export function wireIdentity(config: CordonConfig, live: { agents: AgentRegistry; users: UserDirectory }): IdentityWiring {
+  const { agents, users } = live;
   const signingKey = loadOrCreateSigningKey(config.dataDir, 'issuer');
   const sandboxKey = loadOrCreateSigningKey(config.dataDir, 'sandbox');
   const tokenEndpoints: string[] = [...config.auth.tokenEndpointUrls];

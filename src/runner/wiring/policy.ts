@@ -1,6 +1,5 @@
-import type { CordonConfig } from '../../config/config-schema.ts';
 import type { Authorizer } from '../../core/authorization.ts';
-import { createDecisionCache, createPolicyEngine, loadPolicySet, type PolicyEngine } from '../../policy/index.ts';
+import type { PolicyEngine } from '../../policy/index.ts';
 import { createPolicyAuthorizer, createPrincipalResolver } from '../policy-authorizer.ts';
 import type { IdentityWiring } from './identity.ts';
 
@@ -9,8 +8,10 @@ export interface PolicyWiring {
   readonly authorizer: Authorizer;
 }
 
-/** What may be done: the Cedar policies, compiled once; a bad policy stops start-up naming file, line and reason. */
-export function wirePolicy(config: CordonConfig, identity: Pick<IdentityWiring, 'agents' | 'users'>): PolicyWiring {
-  const policy = createPolicyEngine(loadPolicySet(config.policyDir), { cache: createDecisionCache({ maxEntries: 10_000 }) });
+/**
+ * What may be done: the Cedar engine (compiled with the live set, where a bad policy stops start-up
+ * naming file, line and reason; a view of the current one) behind the runner's authorizer.
+ */
+export function wirePolicy(policy: PolicyEngine, identity: Pick<IdentityWiring, 'agents' | 'users'>): PolicyWiring {
   return { policy, authorizer: createPolicyAuthorizer(policy, createPrincipalResolver(identity.agents, identity.users)) };
 }
