@@ -306,7 +306,9 @@ describe('Mcp-Method / Mcp-Name headers', () => {
     // 40 KiB declared, a few bytes sent: an answer can only come from the headers.
     const res = await partialBody(head({ ...jsonHeaders(coder), 'content-length': 40_000, 'mcp-method': 'tools/call', 'mcp-name': 'browse.page' }), '{"jsonrpc":"2.0",');
     expect(res.status).toBe(403);
-    expect(res.json).toMatchObject({ error: { code: 'POLICY_DENIED', details: { tool: 'browse.page' } } });
+    expect(res.json).toMatchObject({ error: { code: 'POLICY_DENIED', details: { tool: 'browse.page', principal: { agent: coder.id, user: null } } } });
+    // Like every refusal, it names the command that shows why (the input is not known yet).
+    expect(res.json.error.message).toContain(`To see why: cordon policy explain --agent ${coder.id} --tool browse.page --input '<the call's input as JSON>'`);
     // Nothing was decided nor run, so no invocation record names it.
     expect(invocations().some((r) => r.tool === 'browse.page')).toBe(false);
   });

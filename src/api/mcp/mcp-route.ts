@@ -7,9 +7,13 @@ import { parseIp } from '../../core/ip-address.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { Runner } from '../../runner/runner.ts';
+import { explainCommand } from '../../runner/stages/refusal.ts';
 import { clientGone } from '../client-gone.ts';
 import { renderError } from '../error-renderer.ts';
 import { checkHeadersMatchBody, readMcpHeaders } from './mcp-headers.ts';
+
+/** A refusal before any call ran: no session facts to replay. */
+const NO_SESSION_FACTS = Object.freeze({ untrusted_content: false, sensitive_read: false, egress_hosts: [], calls: 0 });
 
 export const MCP_PATH = '/mcp';
 /** RFC 9728 §3.1: the well-known prefix inserted before the resource's path. */
@@ -114,8 +118,11 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpRouteOptions
       const name = headers.name;
       if (!runner.listToolsFor(principal).some((t) => t.name === name)) {
         const who = `agent "${principal.agent}"${principal.user === null ? '' : ' acting for its user'}`;
-        throw new CordonError('POLICY_DENIED', `tool ${JSON.stringify(name.slice(0, 64))} is not one ${who} could ever call: no permit policy's scope covers its actions, or the token's scope leaves them out (see tools/list)`, {
-          details: { tool: name.slice(0, 64), reason: 'no permit in scope' },
+        // A registered tool gets the line that shows why, as every other refusal does (refusal.ts).
+        const known = runner.listTools().some((t) => t.name === name);
+        const explain = known ? explainCommand({ principal, tool: name, action: name, resource: null, input: undefined, profile: '', defaultProfile: '', session: NO_SESSION_FACTS }) : null;
+        throw new CordonError('POLICY_DENIED', `tool ${JSON.stringify(name.slice(0, 64))} is not one ${who} could ever call: no permit policy's scope covers its actions, or the token's scope leaves them out (see tools/list)${explain === null ? '' : `. To see why: ${explain}`}`, {
+          details: { tool: name.slice(0, 64), reason: 'no permit in scope', principal: { agent: principal.agent, user: principal.user }, ...(explain === null ? {} : { explain }) },
         });
       }
     }

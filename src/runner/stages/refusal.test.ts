@@ -51,6 +51,7 @@ describe('refusal messages', () => {
 
   it('does not repeat a long input, and never throws on one it cannot show', () => {
     expect(explainCommand(subject({ input: { source: 'x'.repeat(10_000) } }))).toContain("--input '<the call's input as JSON>'");
+    expect(explainCommand(subject({ input: undefined }))).toContain("--input '<the call's input as JSON>'");
     const e = refusalError(deny('r'), subject({ resource: null, input: undefined }));
     expect(e.message).toContain('may not fs.delete a resource Cordon could not derive: r');
   });

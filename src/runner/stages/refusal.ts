@@ -59,8 +59,9 @@ export function explainCommand(subject: RefusalSubject): string | null {
   const words = ['cordon', 'policy', 'explain', '--agent', shellWord(printable(p.agent))];
   if (p.user !== null) words.push('--user', shellWord(printable(p.user.issuer === LOCAL_USER_ISSUER ? p.user.subject : `${p.user.issuer}#${p.user.subject}`)));
   words.push('--tool', shellWord(subject.tool));
-  const input = asciiJson(subject.input);
-  words.push('--input', input.length <= MAX_INLINE_INPUT ? shellWord(input) : "'<the call's input as JSON>'");
+  // Undefined: the input is not known yet (a call refused from its headers, before its body).
+  const input = subject.input === undefined ? null : asciiJson(subject.input);
+  words.push('--input', input !== null && input.length <= MAX_INLINE_INPUT ? shellWord(input) : "'<the call's input as JSON>'");
   if (subject.profile !== subject.defaultProfile) words.push('--profile', shellWord(printable(subject.profile)));
   const s = subject.session;
   if (s.sensitive_read) words.push('--session-fact', 'sensitive_read');
