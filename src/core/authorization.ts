@@ -23,7 +23,8 @@ export interface Authorizer {
    * principals: the agent, and the user when delegated), from the policies' scopes alone.
    * It decides what a caller is shown (MCP tools/list), never what it may do. Over-approximates:
    * true may still be denied call by call; false means no call of these actions can be allowed.
-   * Optional: without it, every tool is shown and each call is decided as always.
+   * Required, so a wrapper that forgets to forward it does not compile (one that did showed
+   * every tool to every caller).
    */
-  mayEverAllow?(principal: Principal, actions: readonly string[]): boolean;
+  mayEverAllow(principal: Principal, actions: readonly string[]): boolean;
 }

@@ -38,6 +38,6 @@ export function timedAuthorizer(inner: Authorizer, metrics: Pick<CordonMetrics, 
       return decision;
     },
     // Not a decision, not timed; forwarded so what a caller is shown (MCP tools/list) stays filtered.
-    ...(inner.mayEverAllow === undefined ? {} : { mayEverAllow: inner.mayEverAllow.bind(inner) }),
+    mayEverAllow: (principal, actions) => inner.mayEverAllow(principal, actions),
   };
 }

@@ -333,7 +333,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       return deps.tools.list().flatMap(({ definition }, i) => {
         const actions = principal.scope === null ? definition.actions : definition.actions.filter((a) => principal.scope?.includes(a));
         if (actions.length === 0) return [];
-        if (deps.authorizer.mayEverAllow !== undefined && !deps.authorizer.mayEverAllow(principal, actions)) return [];
+        if (!deps.authorizer.mayEverAllow(principal, actions)) return [];
         const descriptor = descriptors[i];
         return descriptor === undefined ? [] : [descriptor];
       });

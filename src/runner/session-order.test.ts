@@ -46,6 +46,7 @@ function setup(authorize: (request: AuthorizationRequest, sessions: ReturnType<t
     verifier: { verify: () => Promise.reject(new Error('not used')), verifyAssertion: () => Promise.reject(new Error('not used')) },
     tools: createToolRegistry(BUILTIN_TOOLS),
     authorizer: {
+      mayEverAllow: () => true,
       authorize: async (request) => {
         seen.push(request);
         return authorize(request, sessions);
