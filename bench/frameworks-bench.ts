@@ -18,13 +18,34 @@ import { percentile } from './stats.ts';
 const median = (values: readonly number[]) => percentile(values, 50);
 const ratio = (a: readonly number[], b: readonly number[]) => median(a.map((v, i) => v / (b[i] ?? Number.NaN)));
 const INPUT = { language: 'js', source: '1' };
+/** Longest the whole suite may take: a stuck step is reported, never waited on forever. */
+const SUITE_DEADLINE_MS = 180_000;
 
-export async function runFrameworksBench(rounds = 60): Promise<Record<string, number>> {
+/** `work`, or an error naming `what` once `ms` have passed. */
+async function bounded<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`frameworks bench: ${what} took longer than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function runFrameworksBench(rounds = 60): Promise<Record<string, number>> {
+  return bounded('the suite', SUITE_DEADLINE_MS, measure(rounds));
+}
+
+async function measure(rounds: number): Promise<Record<string, number>> {
+  process.stderr.write('bench: frameworks: starting cordon serve\n');
   const server = await startCordonServer({ isolate: { hosts: 1 }, maxSessionsPerPrincipal: 4 });
   const mcp = new Client({ name: 'cordon-bench', version: '1.0.0' });
   const cordon = new Cordon({ url: server.url, agent: { id: 'local', privateKey: readFileSync(join(server.dataDir, 'agents', 'local.key'), 'utf8') } });
   try {
-    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { authProvider: { token: () => server.token() } }));
+    process.stderr.write(`bench: frameworks: connecting to ${server.url}/mcp\n`);
+    await bounded('MCP connect', 30_000, mcp.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { authProvider: { token: () => server.token() } })));
     const api = async () => {
       const res = await request(`${server.url}/v1/invocations`, { method: 'POST', headers: { authorization: `Bearer ${await server.token()}`, 'content-type': 'application/json' }, body: JSON.stringify({ tool: 'code', input: INPUT }) });
       const json = (await res.body.json()) as { status?: string };
@@ -64,8 +85,8 @@ export async function runFrameworksBench(rounds = 60): Promise<Record<string, nu
       client_vs_api_ratio: Math.round(ratio(clientMs, floor) * 1000) / 1000,
     };
   } finally {
-    await mcp.close().catch(() => undefined);
-    await cordon.close();
+    await bounded('closing the MCP client', 10_000, mcp.close()).catch(() => undefined);
+    await bounded('closing the client', 10_000, cordon.close()).catch(() => undefined);
     await server.stop();
   }
 }

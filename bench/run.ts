@@ -27,6 +27,12 @@ const only = process.env.CORDON_BENCH_ONLY?.split(',') ?? null;
 for (const [name, run] of suites) {
   if (only !== null && !only.includes(name)) continue;
   process.stderr.write(`bench: ${name}…\n`);
-  Object.assign(results, await run());
+  // One suite that fails (or overruns) is reported by name; the others' numbers still print.
+  try {
+    Object.assign(results, await run());
+  } catch (err) {
+    process.stderr.write(`bench: ${name} failed: ${(err as Error).stack ?? String(err)}\n`);
+    results[`${name}_error`] = (err as Error).message;
+  }
 }
 process.stdout.write(JSON.stringify(results) + '\n');
