@@ -38,4 +38,4 @@ for (const [name, run] of suites) {
 process.stdout.write(JSON.stringify(results) + '\n');
 // The numbers are out: end here even if a suite left a handle open (one run stayed up after
 // printing, its frameworks suite done), so `make bench` always returns.
-process.exit(0);
+process.exit(Object.keys(results).some((k) => k.endsWith('_error')) ? 1 : 0);
