@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { clientRefusal as refusal } from '../support/cordon-errors.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Through the package's own name (package.json "exports"), as a user of the package imports it.
 import { Cordon, CordonClientError, isHeld, type RunResult } from 'cordon';
@@ -23,17 +24,6 @@ function clientFor(agent: TestAgent, extra: Partial<ConstructorParameters<typeof
   const client = new Cordon({ url: server.url, agent: { id: agent.id, privateKey: agent.privateKey }, ...extra });
   clients.push(client);
   return client;
-}
-
-/** The error a promise rejects with; fails the test when it resolves. */
-async function refusal(promise: Promise<unknown>): Promise<CordonClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CordonClientError) return err;
-    throw err;
-  }
-  throw new Error('expected a CordonClientError, the call succeeded');
 }
 
 function done<O>(result: RunResult<O>) {

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { clientRefusal as refusal } from '../support/cordon-errors.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cordon, CordonClientError } from 'cordon';
+import type { CordonClientError } from 'cordon';
+import { Cordon } from 'cordon';
 import { makeTestAgent } from '../support/test-config.ts';
 
 // A broken or hostile server must not be able to make the client buffer without bound, hang
@@ -55,16 +57,6 @@ afterAll(async () => {
   server?.closeAllConnections();
   await new Promise((done) => server?.close(done));
 });
-
-async function refusal(promise: Promise<unknown>): Promise<CordonClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof CordonClientError) return err;
-    throw err;
-  }
-  throw new Error('expected a CordonClientError, the call succeeded');
-}
 
 /** The answer `handle` gives becomes this error; then a good answer is read again by the same client. */
 async function answerFails(handle: Handler): Promise<CordonClientError> {

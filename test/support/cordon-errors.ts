@@ -1,4 +1,5 @@
 import { CordonError } from '../../src/core/errors.ts';
+import { CordonClientError } from '../../src/client/index.ts';
 
 /** The CordonError `fn` throws; anything else it throws, or no throw, fails the test. */
 export function thrownCordonError(fn: () => unknown): CordonError {
@@ -19,4 +20,15 @@ export async function rejectionCode(promise: Promise<unknown>): Promise<string |
   } catch (err) {
     return (err as { code?: string }).code;
   }
+}
+
+/** The CordonClientError `promise` rejects with; anything else it rejects with, or resolving, fails the test. */
+export async function clientRefusal(promise: Promise<unknown>): Promise<CordonClientError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof CordonClientError) return err;
+    throw err;
+  }
+  throw new Error('expected a CordonClientError, the call succeeded');
 }
